@@ -1,0 +1,337 @@
+"""S3 endpoints of the lab: one moto server per profile plus a proxy in front.
+
+Clients (boto3, minio, restic, the velero controllers) talk to the proxy; the
+proxy checks the access key, applies faults (cut / slow, server-wide or per
+bucket) and bucket quotas the way MinIO reports them, and forwards everything
+else unchanged (path-style addressing, Host header kept) to moto.
+
+Each moto server runs in its own child process (`python -m lab.s3 PROFILE`)
+because moto keeps one global bucket namespace per process: MinIO and AWS are
+different worlds, so the same bucket name must be creatable in both. The child
+exits when its stdin closes, so it never outlives the lab process.
+"""
+import http.client
+import http.server
+import logging
+import os
+import re
+import subprocess
+import sys
+import threading
+import uuid
+from urllib.parse import unquote, urlsplit
+from xml.sax.saxutils import escape
+
+from lab.faults import Faults, RefuseWhenCut
+
+REGION = "us-east-1"
+
+# Fixed lab credentials (not secrets: the lab is local and throw-away). Each
+# profile is also a separate moto account so their objects never mix.
+PROFILES = {
+    "minio": {"access_key": "lab-minio-access", "secret_key": "lab-minio-secret-key",
+              "account": "000000000001"},
+    "aws": {"access_key": "AKIALABAWS0000000001", "secret_key": "lab-aws-secret-access-key",
+            "account": "000000000002"},
+}
+
+BACKEND_START_TIMEOUT = 20.0
+CORRUPT_SPAN = 16           # bytes flipped in the middle of a corrupted object
+_HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "expect", "te",
+               "proxy-connection", "upgrade"}
+_CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/")
+
+
+class S3Error(Exception):
+    """A lab-side S3 operation failed (bad bucket, missing object...)."""
+
+
+class S3Endpoint:
+    """One S3 profile: its moto child process and the proxy clients use."""
+
+    def __init__(self, profile, host="127.0.0.1"):
+        if profile not in PROFILES:
+            raise ValueError(f"unknown S3 profile {profile!r} (known: {', '.join(PROFILES)})")
+        self.profile = profile
+        self.host = host
+        self.credentials = PROFILES[profile]
+        self.faults = Faults()
+        self._quotas = {}           # bucket -> bytes
+        self._quota_lock = threading.Lock()
+        self._backend = None        # child process
+        self.backend_port = None
+        self._proxy = None
+        self._proxy_thread = None
+        self._client = None
+
+    # lifecycle -------------------------------------------------------------
+    def spawn(self):
+        """Start the moto child (returns at once; `wait_ready` finishes)."""
+        self._backend = subprocess.Popen(
+            [sys.executable, "-m", "lab.s3", self.profile],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            text=True)
+
+    def wait_ready(self):
+        """Read the child's port, then start the proxy."""
+        port_line = _readline_with_timeout(self._backend.stdout, BACKEND_START_TIMEOUT)
+        if not port_line or not port_line.strip().isdigit():
+            self.stop()
+            raise RuntimeError(f"S3 profile {self.profile}: moto server did not report its port "
+                               f"within {BACKEND_START_TIMEOUT:.0f}s")
+        self.backend_port = int(port_line)
+        self._proxy = _ProxyServer((self.host, 0), _ProxyHandler)
+        self._proxy.endpoint = self
+        self._proxy.faults = self.faults
+        self._proxy_thread = threading.Thread(target=self._proxy.serve_forever, args=(0.05,),
+                                              name=f"s3-proxy-{self.profile}", daemon=True)
+        self._proxy_thread.start()
+
+    def start(self):
+        self.spawn()
+        self.wait_ready()
+        return self
+
+    def stop(self):
+        if self._proxy is not None:
+            self._proxy.shutdown()
+            self._proxy.server_close()
+            self._proxy = None
+        if self._backend is not None:
+            try:
+                self._backend.stdin.close()
+                self._backend.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._backend.kill()
+                self._backend.wait()
+            self._backend.stdout.close()
+            self._backend = None
+
+    @property
+    def endpoint(self):
+        return f"http://{self.host}:{self._proxy.server_address[1]}"
+
+    def state(self):
+        """This endpoint's lab.json entry."""
+        return {"endpoint": self.endpoint, "region": REGION,
+                "access_key": self.credentials["access_key"],
+                "secret_key": self.credentials["secret_key"]}
+
+    # quota -----------------------------------------------------------------
+    def set_quota(self, bucket, limit):
+        if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 0):
+            raise ValueError("bytes must be a non-negative integer or null")
+        with self._quota_lock:
+            if limit is None:
+                self._quotas.pop(bucket, None)
+            else:
+                self._quotas[bucket] = limit
+
+    def quota(self, bucket):
+        with self._quota_lock:
+            return self._quotas.get(bucket)
+
+    def usage(self, bucket):
+        """Sum of object sizes in `bucket`, read from moto."""
+        client = self._backend_client()
+        total = 0
+        try:
+            for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+                total += sum(obj["Size"] for obj in page.get("Contents", []))
+        except client.exceptions.NoSuchBucket:
+            raise S3Error(f"bucket {bucket!r} does not exist on S3 profile {self.profile}")
+        return total
+
+    def buckets(self):
+        return [b["Name"] for b in self._backend_client().list_buckets().get("Buckets", [])]
+
+    # corruption ------------------------------------------------------------
+    def corrupt(self, bucket, key):
+        """Flip bytes in the middle of an object, keeping key and metadata."""
+        client = self._backend_client()
+        try:
+            obj = client.get_object(Bucket=bucket, Key=key)
+        except (client.exceptions.NoSuchKey, client.exceptions.NoSuchBucket):
+            raise S3Error(f"no object {key!r} in bucket {bucket!r} on S3 profile {self.profile}")
+        data = bytearray(obj["Body"].read())
+        if not data:
+            raise S3Error(f"object {key!r} in bucket {bucket!r} is empty: nothing to corrupt")
+        start = max(0, len(data) // 2 - CORRUPT_SPAN // 2)
+        end = min(len(data), start + CORRUPT_SPAN)
+        for i in range(start, end):
+            data[i] ^= 0xFF
+        client.put_object(Bucket=bucket, Key=key, Body=bytes(data),
+                          ContentType=obj.get("ContentType", "binary/octet-stream"),
+                          Metadata=obj.get("Metadata", {}))
+        return {"bucket": bucket, "key": key, "flipped": end - start}
+
+    def _backend_client(self):
+        """boto3 client straight to moto (bypasses faults and quota)."""
+        if self._client is None:
+            import boto3            # imported lazily: only quota/corrupt need it
+            from botocore.config import Config
+            client = boto3.client(
+                "s3", endpoint_url=f"http://{self.host}:{self.backend_port}", region_name=REGION,
+                aws_access_key_id=self.credentials["access_key"],
+                aws_secret_access_key=self.credentials["secret_key"],
+                config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 2}))
+            account = self.credentials["account"]
+
+            def _add_account(request, **_):
+                request.headers["x-moto-account-id"] = account
+            client.meta.events.register("before-sign.s3", _add_account)
+            self._client = client
+        return self._client
+
+
+class _ProxyServer(RefuseWhenCut, http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    endpoint = None
+
+
+class _ProxyHandler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    _backend_conn = None
+
+    def log_message(self, *args):        # request logs would drown the lab's output
+        pass
+
+    def do_GET(self):
+        self._proxy()
+
+    do_PUT = do_POST = do_DELETE = do_HEAD = do_GET
+
+    def _proxy(self):
+        endpoint = self.server.endpoint
+        path = urlsplit(self.path)
+        parts = unquote(path.path).lstrip("/").split("/", 1)
+        bucket = parts[0] or None
+        key = parts[1] if len(parts) > 1 and parts[1] else None
+        if endpoint.faults.is_cut(bucket):
+            # A cut bucket behaves like an unreachable server: no answer.
+            self.close_connection = True
+            return
+        endpoint.faults.wait(bucket)
+        access_key = _access_key(self.headers, path.query)
+        if access_key != endpoint.credentials["access_key"]:
+            self._read_body()
+            code = "AccessDenied" if access_key is None else "InvalidAccessKeyId"
+            message = ("Access Denied." if access_key is None else
+                       "The Access Key Id you provided does not exist in our records.")
+            return self._send_error(403, code, message, bucket, key)
+        body = self._read_body()
+        if self.command == "PUT" and bucket and key and "x-amz-copy-source" not in self.headers:
+            if self._beyond_quota(endpoint, bucket, body):
+                return self._send_error(400, "XMinioAdminBucketQuotaExceeded",
+                                        "Bucket quota exceeded", bucket, key)
+        self._forward(endpoint, body)
+
+    def _beyond_quota(self, endpoint, bucket, body):
+        limit = endpoint.quota(bucket)
+        if limit is None:
+            return False
+        size = int(self.headers.get("x-amz-decoded-content-length") or len(body))
+        try:
+            used = endpoint.usage(bucket)
+        except S3Error:
+            return False            # moto will answer NoSuchBucket itself
+        return used + size > limit
+
+    def _read_body(self):
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            chunks = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip(), 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return b"".join(chunks)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _forward(self, endpoint, body):
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
+        if body or self.command in ("PUT", "POST"):
+            headers = {k: v for k, v in headers.items() if k.lower() != "content-length"}
+            headers["Content-Length"] = str(len(body))
+        headers["x-moto-account-id"] = endpoint.credentials["account"]
+        for attempt in (1, 2):
+            try:
+                if self._backend_conn is None:
+                    self._backend_conn = http.client.HTTPConnection(
+                        endpoint.host, endpoint.backend_port, timeout=120)
+                self._backend_conn.request(self.command, self.path, body=body, headers=headers)
+                response = self._backend_conn.getresponse()
+                data = response.read()
+                break
+            except (ConnectionError, http.client.HTTPException, OSError):
+                self._backend_conn = None
+                if attempt == 2:
+                    return self._send_error(503, "ServiceUnavailable",
+                                            "lab S3 backend unreachable", None, None)
+        self.send_response_only(response.status, response.reason)
+        for name, value in response.getheaders():
+            if name.lower() in _HOP_BY_HOP:
+                continue
+            if name.lower() == "content-length" and self.command != "HEAD":
+                continue
+            self.send_header(name, value)
+        if self.command != "HEAD":
+            self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    def _send_error(self, status, code, message, bucket, key):
+        resource = "/" + "/".join(p for p in (bucket, key) if p)
+        request_id = uuid.uuid4().hex[:16].upper()
+        xml = ('<?xml version="1.0" encoding="UTF-8"?>\n<Error>'
+               f"<Code>{code}</Code><Message>{escape(message)}</Message>"
+               + (f"<Key>{escape(key)}</Key>" if key else "")
+               + (f"<BucketName>{escape(bucket)}</BucketName>" if bucket else "")
+               + f"<Resource>{escape(resource)}</Resource><Region>{REGION}</Region>"
+               f"<RequestId>{request_id}</RequestId><HostId>lab</HostId></Error>").encode()
+        self.send_response_only(status)
+        self.send_header("Content-Type", "application/xml")
+        self.send_header("x-amz-request-id", request_id)
+        self.send_header("Content-Length", "0" if self.command == "HEAD" else str(len(xml)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(xml)
+
+
+def _access_key(headers, query):
+    """The access key id a request is signed with (header or presigned URL)."""
+    match = _CREDENTIAL.search(headers.get("Authorization", ""))
+    if match:
+        return match.group(1)
+    auth = headers.get("Authorization", "")
+    if auth.startswith("AWS "):              # signature v2
+        return auth[4:].split(":", 1)[0]
+    match = re.search(r"X-Amz-Credential=([^&%/]+)", query)
+    return unquote(match.group(1)) if match else None
+
+
+def _readline_with_timeout(stream, timeout):
+    result = []
+    reader = threading.Thread(target=lambda: result.append(stream.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout)
+    return result[0] if result else None
+
+
+def _serve_backend(profile):
+    """Child process: run moto for one profile until stdin closes."""
+    from moto.server import ThreadedMotoServer
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    print(server.get_host_and_port()[1], flush=True)
+    sys.stdin.read()          # returns when the lab closes the pipe (or dies)
+    os._exit(0)               # moto holds nothing worth a graceful shutdown
+
+
+if __name__ == "__main__":
+    _serve_backend(sys.argv[1])
