@@ -51,7 +51,7 @@ class ResourceType:
 # group, version, plural, kind, namespaced, short names, subresources, served from, served below
 _BUILTINS = [
     ("", "v1", "namespaces", "Namespace", False, ("ns",), ("status", "finalize"), None, None),
-    ("", "v1", "pods", "Pod", True, ("po",), ("status", "exec", "log"), None, None),
+    ("", "v1", "pods", "Pod", True, ("po",), ("status", "exec"), None, None),
     ("", "v1", "services", "Service", True, ("svc",), ("status",), None, None),
     ("", "v1", "configmaps", "ConfigMap", True, ("cm",), (), None, None),
     ("", "v1", "secrets", "Secret", True, (), (), None, None),
@@ -165,6 +165,10 @@ class ResourceRegistry:
         """The ResourceType stored under (group, plural) at any version, else None."""
         with self._lock:
             return self._builtins.get((group, plural)) or self._custom.get((group, plural))
+
+    def builtin(self, group, plural):
+        """The built-in ResourceType under (group, plural), else None."""
+        return self._builtins.get((group, plural))
 
     def by_kind(self, group, kind):
         """The ResourceType of `kind` in `group`, else None."""

@@ -12,7 +12,7 @@ import shutil
 import yaml
 
 from lab.apiserver.errors import AlreadyExists, ApiError, NotFound
-from lab.controllers.util import Dirty, emit_event, owner_pod_claims
+from lab.controllers.util import Dirty, emit_event, claims_in_use
 
 CSTOR = "cstor.csi.openebs.io"
 JIVA = "jiva.csi.openebs.io"
@@ -100,7 +100,7 @@ class StorageController:
             return False
         changed = False
         classes = {sc["metadata"]["name"]: sc for sc in self.store.list("storage.k8s.io", "storageclasses")}
-        claimed_by_pods = owner_pod_claims(self.store)
+        claimed_by_pods = claims_in_use(self.store)
         for pvc in self.store.list("", "persistentvolumeclaims"):
             if pvc["metadata"].get("deletionTimestamp") or (pvc.get("status") or {}).get("phase") == "Bound":
                 continue

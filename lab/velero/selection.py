@@ -28,9 +28,10 @@ def group_resource(rtype):
     return f"{rtype.plural}.{rtype.group}" if rtype.group else rtype.plural
 
 
-def resolve_resource(name, served):
+def resolve_resource(name, served, known=()):
     """The group-resource string a user-given resource name means on this
-    server, or the name itself (lower-cased) when nothing serves it."""
+    server; else the one of `known` group-resources (e.g. those in a backup
+    from another cluster) it names; else the name itself, lower-cased."""
     name = name.strip().lower()
     if name == "*":
         return name
@@ -42,16 +43,16 @@ def resolve_resource(name, served):
                 candidates.append(rtype)
                 break
     if not candidates:
-        return name
+        return next((gr for gr in known if name in (gr, gr.split(".", 1)[0])), name)
     # core group first, as the RESTMapper prefers it for unqualified names
     candidates.sort(key=lambda rtype: rtype.group != "")
     return group_resource(candidates[0])
 
 
-def resource_filter(includes, excludes, served):
+def resource_filter(includes, excludes, served, known=()):
     """IncludesExcludes over group-resource strings."""
-    return IncludesExcludes([resolve_resource(n, served) for n in includes or []],
-                            [resolve_resource(n, served) for n in excludes or []])
+    return IncludesExcludes([resolve_resource(n, served, known) for n in includes or []],
+                            [resolve_resource(n, served, known) for n in excludes or []])
 
 
 def validate_includes_excludes(includes, excludes, what):

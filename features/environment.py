@@ -1,0 +1,84 @@
+"""behave hooks: the target for the run, a fresh driver per scenario,
+diagnostics when a scenario fails, and cleanup after every scenario.
+
+Target: the profile named by `-D target=NAME`, else $DMAAS_TARGET, else
+`lab`. A lab profile attaches to the lab in $DMAAS_LAB_STATE when set (that
+is what `dmaas run` does) and otherwise starts one for the run and stops it
+afterwards. A real profile (lab-as-real included) is opened as such.
+
+Diagnostics of a failed scenario go to
+`$DMAAS_REPORT_DIR/diagnostics/<scenario-slug>/` (default
+`reports/<run-id>/diagnostics/...`), collected before cleanup.
+"""
+import datetime
+import os
+import pathlib
+import sys
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:    # plain `behave` from the repo root, without installing
+    sys.path.insert(0, str(REPO))
+
+from runner.driver import Driver, slugify  # noqa: E402
+from runner.errors import UserError  # noqa: E402
+from runner.target import attach_lab, load_profile, open_target  # noqa: E402
+
+
+def _run_id():
+    return os.environ.get("DMAAS_RUN_ID") or datetime.datetime.now(datetime.timezone.utc).strftime(
+        "%Y%m%d-%H%M%S")
+
+
+def before_all(context):
+    context.run_id = _run_id()
+    context.report_dir = pathlib.Path(os.environ.get("DMAAS_REPORT_DIR") or REPO / "reports" / context.run_id)
+    name = context.config.userdata.get("target") or os.environ.get("DMAAS_TARGET") or "lab"
+    try:
+        profile = load_profile(name)
+        state = os.environ.get("DMAAS_LAB_STATE")
+        if profile.kind == "lab" and state:
+            context.target = attach_lab(state, profile.name)
+        else:
+            context.target = open_target(profile)
+    except UserError as error:
+        # behave prints a traceback for hook errors; say it in one line first and stop
+        print(f"error: target '{name}': {error.message}", file=sys.stderr, flush=True)
+        raise SystemExit(2) from None
+    except Exception as error:   # the lab failed to start: its own one-line reason
+        print(f"error: target '{name}' did not start: {' '.join(str(error).split())}",
+              file=sys.stderr, flush=True)
+        raise SystemExit(2) from None
+
+
+def after_all(context):
+    target = getattr(context, "target", None)
+    if target is not None:
+        target.stop()
+
+
+def before_scenario(context, scenario):
+    context.driver = Driver(context.target, context.run_id, scenario.name)
+    context.scenario_slug = f"{slugify(scenario.feature.name, 40)}-{context.driver.slug}-{context.driver.id}"
+
+
+def after_scenario(context, scenario):
+    driver = getattr(context, "driver", None)
+    if driver is None:
+        return
+    try:
+        if scenario.status.name in ("failed", "error", "hook_error"):
+            directory = context.report_dir / "diagnostics" / context.scenario_slug
+            try:
+                driver.diagnostics(directory)
+                print(f"diagnostics: {directory}", file=sys.stderr, flush=True)
+            except Exception as error:   # diagnostics must never hide the failure itself
+                print(f"diagnostics of {scenario.name} failed: {type(error).__name__}: {error}",
+                      file=sys.stderr, flush=True)
+        problems = driver.cleanup()
+        if problems:   # something was left behind: a hook error marks the scenario
+            raise AssertionError(f"cleanup of '{scenario.name}' left things behind: " + "; ".join(problems))
+    finally:
+        dmaas = getattr(context, "dmaas", None)
+        if dmaas is not None and hasattr(dmaas, "close"):
+            dmaas.close()
+        driver.close()

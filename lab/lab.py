@@ -1,0 +1,187 @@
+"""Lab: every cluster, the S3 endpoints, the virtual clock and the tick loop.
+
+All controllers of all clusters run under one lock: every TICK seconds of
+real time until idle ("settled"), and during `advance` at each virtual time a
+controller asked for (`next_due`), in order.
+"""
+import datetime
+import json
+import logging
+import os
+import shutil
+import threading
+import traceback
+from pathlib import Path
+
+from lab.clock import VirtualClock, format_time
+from lab.cluster import Cluster
+from lab.config import LabConfig, check_cluster
+from lab.s3 import S3Endpoint
+
+log = logging.getLogger("lab")
+
+TICK = 0.1                 # real seconds between background passes
+MAX_PASSES = 200           # a settle that keeps working longer is a controller bug
+MAX_DUE_STEPS = 1_000_000  # stops at due times within one advance
+
+
+class LabError(Exception):
+    """A request the lab refuses; `code` is the HTTP status the control API gives."""
+
+    def __init__(self, code, message):
+        super().__init__(message)
+        self.code = code
+
+
+class Lab:
+    def __init__(self, config: LabConfig, state_dir, host="127.0.0.1"):
+        self.config = config
+        self.state_dir = Path(state_dir).resolve()
+        self.host = host
+        self.clock = VirtualClock(config.start)
+        self.lock = threading.RLock()       # controllers and cluster lifecycle
+        self.clusters = {}
+        self.s3 = {}
+        self.control_url = None
+        self._stop = threading.Event()
+        self._ticker = None
+
+    # lifecycle -------------------------------------------------------------
+    def start(self):
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        for profile in self.config.s3:            # moto children start while clusters are built
+            endpoint = S3Endpoint(profile, self.host)
+            endpoint.spawn()
+            self.s3[profile] = endpoint
+        for spec in self.config.clusters:
+            self.create_cluster(spec.name, spec.version, spec.velero_version, publish=False)
+        for endpoint in self.s3.values():
+            endpoint.wait_ready()
+        self.settle()
+        self._ticker = threading.Thread(target=self._tick_loop, name="lab-ticker", daemon=True)
+        self._ticker.start()
+
+    def publish(self, control_url):
+        """Write lab.json (atomically: readers never see half a file)."""
+        self.control_url = control_url
+        target = self.state_dir / "lab.json"
+        partial = target.with_suffix(".json.tmp")
+        partial.write_text(json.dumps(self.state(), indent=2))
+        os.replace(partial, target)
+
+    def stop(self):
+        self._stop.set()
+        if self._ticker is not None:
+            self._ticker.join(timeout=10)
+        with self.lock:
+            for cluster in self.clusters.values():
+                cluster.stop()
+            self.clusters.clear()
+        for endpoint in self.s3.values():
+            endpoint.stop()
+        self.s3.clear()
+
+    def state(self):
+        with self.lock:
+            return {"pid": os.getpid(), "control": self.control_url,
+                    "clusters": {name: c.state() for name, c in self.clusters.items()},
+                    "s3": {name: e.state() for name, e in self.s3.items()}}
+
+    # clusters --------------------------------------------------------------
+    def create_cluster(self, name, version=None, velero_version=None, publish=True):
+        try:
+            spec = check_cluster(name, version, velero_version)
+        except ValueError as error:
+            raise LabError(400, str(error))
+        with self.lock:
+            if spec.name in self.clusters:
+                raise LabError(409, f"cluster {spec.name!r} already exists")
+            cluster = Cluster(self, spec.name, spec.version, spec.velero_version,
+                              self.state_dir / "clusters" / spec.name, self.host).start()
+            self.clusters[spec.name] = cluster
+            if publish:
+                self.settle()
+                self.publish(self.control_url)
+            return cluster
+
+    def delete_cluster(self, name):
+        with self.lock:
+            cluster = self.cluster(name)
+            del self.clusters[name]
+            cluster.destroy()
+            self.publish(self.control_url)
+
+    def cluster(self, name):
+        cluster = self.clusters.get(name)
+        if cluster is None:
+            raise LabError(404, f"no cluster {name!r} (have: {', '.join(sorted(self.clusters)) or 'none'})")
+        return cluster
+
+    def endpoint(self, profile):
+        endpoint = self.s3.get(profile)
+        if endpoint is None:
+            raise LabError(404, f"no S3 profile {profile!r} (have: {', '.join(sorted(self.s3)) or 'none'})")
+        return endpoint
+
+    # controllers -----------------------------------------------------------
+    def settle(self):
+        """Run every controller until none changes anything (bounded)."""
+        with self.lock:
+            for _ in range(MAX_PASSES):
+                busy = [c for cluster in list(self.clusters.values()) for c in cluster.controllers
+                        if self._reconcile(cluster, c)]
+                if not busy:
+                    return True
+            log.warning("controllers still busy after %d passes: %s", MAX_PASSES,
+                        ", ".join(sorted({type(c).__name__ for c in busy})))
+            return False
+
+    @staticmethod
+    def _reconcile(cluster, controller):
+        try:
+            return bool(controller.reconcile())
+        except Exception:
+            # One controller's bug must not stop the others or the lab.
+            log.error("cluster %s: %s failed:\n%s", cluster.name, type(controller).__name__,
+                      traceback.format_exc())
+            return False
+
+    def _next_due(self, after):
+        """The earliest time after `after` any controller asked for, or None."""
+        dues = []
+        for cluster in self.clusters.values():
+            for controller in cluster.controllers:
+                try:
+                    due = controller.next_due()
+                except Exception:
+                    log.error("cluster %s: %s.next_due failed:\n%s", cluster.name, type(controller).__name__,
+                              traceback.format_exc())
+                    continue
+                if due is not None and due > after:
+                    dues.append(due)
+        return min(dues) if dues else None
+
+    def advance(self, seconds):
+        """Move the clock forward, running controllers at every due time on the way."""
+        if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or seconds < 0:
+            raise LabError(400, "seconds: expected a number >= 0")
+        with self.lock:
+            self.settle()
+            target = self.clock.now() + datetime.timedelta(seconds=seconds)
+            for _ in range(MAX_DUE_STEPS):
+                due = self._next_due(self.clock.now())
+                if due is None or due > target:
+                    break
+                self.clock.set(due)
+                self.settle()
+            self.clock.set(target)
+            self.settle()
+            return format_time(self.clock.now())
+
+    def _tick_loop(self):
+        while not self._stop.wait(TICK):
+            self.settle()
+
+
+def remove_state_dir(state_dir):
+    shutil.rmtree(state_dir, ignore_errors=True)

@@ -1,0 +1,97 @@
+"""Small helpers over the cluster's ObjectStore shared by the Velero
+controllers: the velero.io group, status updates that merge, durations
+written as Go writes them."""
+import re
+import datetime
+
+from lab.apiserver.errors import Conflict, NotFound
+from lab.clock import format_time, parse_time
+
+GROUP = "velero.io"
+API_VERSION = "velero.io/v1"
+NAMESPACE = "velero"
+
+LABEL_BACKUP_NAME = "velero.io/backup-name"
+LABEL_BACKUP_UID = "velero.io/backup-uid"
+LABEL_RESTORE_NAME = "velero.io/restore-name"
+LABEL_SCHEDULE = "velero.io/schedule-name"
+LABEL_LOCATION = "velero.io/storage-location"
+LABEL_PVC_UID = "velero.io/pvc-uid"
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
+_UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
+
+
+def parse_duration(text, default=None):
+    """A Go duration ("720h0m0s", "1h30m", "90s") -> timedelta. Raises
+    ValueError on anything else."""
+    if text in (None, ""):
+        return default
+    if text == "0":
+        return datetime.timedelta(0)
+    text = str(text).strip()
+    parts = _DURATION_PART.findall(text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        raise ValueError(f"invalid duration {text!r}")
+    return datetime.timedelta(seconds=sum(float(n) * _UNIT_SECONDS[u] for n, u in parts))
+
+
+def format_duration(delta):
+    """timedelta -> Go's String() form: "720h0m0s"."""
+    total = int(delta.total_seconds())
+    hours, rest = divmod(total, 3600)
+    minutes, seconds = divmod(rest, 60)
+    return f"{hours}h{minutes}m{seconds}s"
+
+
+def now(cluster):
+    return cluster.clock.now()
+
+
+def stamp(cluster):
+    return format_time(cluster.clock.now())
+
+
+def parse_stamp(text):
+    return parse_time(text) if text else None
+
+
+def name_of(obj):
+    return obj["metadata"]["name"]
+
+
+def set_status(store, plural, obj, **fields):
+    """Merge fields into obj's status (fresh read, retried on conflict);
+    returns the stored object, or None if it is gone."""
+    meta = obj["metadata"]
+    for _ in range(5):
+        current = store.get(GROUP, plural, meta.get("namespace"), meta["name"])
+        if current is None or current["metadata"].get("uid") != meta.get("uid"):
+            return None
+        status = dict(current.get("status") or {})
+        status.update({k: v for k, v in fields.items() if v is not None})
+        for key in [k for k, v in fields.items() if v is None]:
+            status.pop(key, None)
+        current["status"] = status
+        try:
+            return store.update_status(GROUP, plural, current)
+        except Conflict:
+            continue
+        except NotFound:
+            return None
+    raise Conflict(f"status of {plural} {meta['name']} kept changing")
+
+
+def list_velero(store, plural):
+    return store.list(GROUP, plural, NAMESPACE)
+
+
+def get_velero(store, plural, name):
+    return store.get(GROUP, plural, NAMESPACE, name)
+
+
+def delete_quietly(store, group, plural, namespace, name):
+    try:
+        store.delete(group, plural, namespace, name)
+    except NotFound:
+        pass

@@ -1,0 +1,65 @@
+"""The log and results files Velero uploads beside a backup or restore:
+logrus text lines (gzip) and the results JSON (errors/warnings split into
+velero, cluster and per-namespace lists)."""
+import gzip
+import json
+
+
+def _quote(text):
+    return '"' + str(text).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+class OperationLog:
+    def __init__(self, cluster, subject):
+        self.cluster = cluster
+        self.subject = subject          # e.g. "backup=velero/nightly"
+        self.lines = []
+        self.errors = {"velero": [], "cluster": [], "namespaces": {}}
+        self.warnings = {"velero": [], "cluster": [], "namespaces": {}}
+
+    def _line(self, level, message):
+        stamp = self.cluster.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")
+        self.lines.append(f"time={_quote(stamp)} level={level} msg={_quote(message)} {self.subject}")
+
+    def info(self, message):
+        self._line("info", message)
+
+    def _record(self, results, message, namespace, scope):
+        if namespace:
+            results["namespaces"].setdefault(namespace, []).append(message)
+        else:
+            results[scope].append(message)
+
+    def warning(self, message, namespace=None, scope="velero"):
+        self._line("warning", message)
+        self._record(self.warnings, message, namespace, scope)
+
+    def error(self, message, namespace=None, scope="velero"):
+        self._line("error", message)
+        self._record(self.errors, message, namespace, scope)
+
+    @staticmethod
+    def _count(results):
+        return len(results["velero"]) + len(results["cluster"]) + sum(map(len, results["namespaces"].values()))
+
+    def error_count(self):
+        return self._count(self.errors)
+
+    def warning_count(self):
+        return self._count(self.warnings)
+
+    def log_gz(self):
+        return gzip.compress(("\n".join(self.lines) + "\n").encode(), mtime=0)
+
+    def results_gz(self):
+        def clean(results):
+            return {k: v for k, v in results.items() if v}
+        return gzip_json({"errors": clean(self.errors), "warnings": clean(self.warnings)})
+
+
+def gzip_json(value):
+    return gzip.compress(json.dumps(value, sort_keys=True).encode(), mtime=0)
+
+
+def gunzip_json(data):
+    return json.loads(gzip.decompress(data))

@@ -1,0 +1,103 @@
+"""S3 access for one bucket, as Velero's AWS object-store plugin does it:
+boto3 against `s3Url` with the location's region and path style. Every
+failure becomes a StorageError with a one-line reason."""
+import functools
+
+import boto3
+import botocore.config
+import botocore.exceptions
+
+# Fail fast: a cut endpoint must turn into a phase, not a hung tick loop.
+_CLIENT_CONFIG = dict(connect_timeout=3, read_timeout=30, retries={"max_attempts": 1, "mode": "standard"})
+
+
+class StorageError(Exception):
+    """An S3 call failed; str() is the one-line reason."""
+
+
+def describe_error(exc):
+    if isinstance(exc, botocore.exceptions.ClientError):
+        err = exc.response.get("Error", {})
+        code = err.get("Code") or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        return f"{code}: {err.get('Message') or exc}"
+    if isinstance(exc, botocore.exceptions.EndpointConnectionError):
+        return f"could not connect to the endpoint {exc.kwargs.get('endpoint_url', '')}".strip()
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+@functools.lru_cache(maxsize=64)
+def _client(endpoint, region, access_key, secret_key, path_style):
+    config = botocore.config.Config(
+        s3={"addressing_style": "path" if path_style else "auto"}, **_CLIENT_CONFIG)
+    return boto3.session.Session().client(
+        "s3", endpoint_url=endpoint or None, region_name=region,
+        aws_access_key_id=access_key, aws_secret_access_key=secret_key, config=config)
+
+
+def _calls(method):
+    """Wrap boto3/botocore failures of a method into StorageError."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+            raise StorageError(f"{method.__name__} on bucket {self.bucket}: {describe_error(exc)}") from None
+    return wrapper
+
+
+class ObjectStorage:
+    def __init__(self, bucket, endpoint, region, access_key, secret_key, path_style=True):
+        self.bucket = bucket
+        self.endpoint = endpoint
+        self.region = region
+        self.client = _client(endpoint, region, access_key, secret_key, bool(path_style))
+
+    @_calls
+    def check(self, prefix=""):
+        """Raise StorageError unless the bucket is reachable and listable."""
+        self.client.head_bucket(Bucket=self.bucket)
+        self.client.list_objects_v2(Bucket=self.bucket, Prefix=prefix, MaxKeys=1)
+
+    @_calls
+    def put(self, key, data):
+        self.client.put_object(Bucket=self.bucket, Key=key, Body=data)
+
+    @_calls
+    def get(self, key):
+        return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+
+    @_calls
+    def exists(self, key):
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=key)
+            return True
+        except botocore.exceptions.ClientError as exc:
+            if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
+                return False
+            raise
+
+    @_calls
+    def list_keys(self, prefix):
+        keys = []
+        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+            keys += [entry["Key"] for entry in page.get("Contents", [])]
+        return keys
+
+    @_calls
+    def list_dirs(self, prefix):
+        """Common prefixes ("directories") directly under prefix."""
+        dirs = []
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix, Delimiter="/"):
+            dirs += [entry["Prefix"] for entry in page.get("CommonPrefixes", [])]
+        return dirs
+
+    @_calls
+    def delete_keys(self, keys):
+        keys = list(keys)
+        for start in range(0, len(keys), 1000):
+            chunk = [{"Key": key} for key in keys[start:start + 1000]]
+            self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": chunk, "Quiet": True})
+
+    def delete_prefix(self, prefix):
+        self.delete_keys(self.list_keys(prefix))

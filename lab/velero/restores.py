@@ -1,0 +1,458 @@
+"""The Restore controller (Velero's restore_controller.go and pkg/restore):
+validate, read the backup from its location, restore the selected items in
+Velero's priority order into versions the target serves, then write the
+volume data once each restored claim is bound (restic restore or cStor
+chain replay). Phases and reasons as Velero reports them."""
+import copy
+import time
+
+from lab.apiserver.errors import AlreadyExists, ApiError
+from lab.apiserver.selectors import label_matcher
+from lab.controllers.storage import volume_dir
+from lab.velero import kube
+from lab.velero.backups import VOLUME_DATA_ERRORS
+from lab.velero.chains import SnapshotChains
+from lab.velero.locations import BSL, LocationError, bsl_storage, vsl_config, vsl_storage
+from lab.velero.logs import OperationLog, gunzip_json
+from lab.velero.objectstorage import StorageError
+from lab.velero.restic import open_repository
+from lab.velero.selection import IncludesExcludes, group_resource, resource_filter, validate_includes_excludes
+from lab.velero.tarball import TarballError, read_tarball
+
+PLURAL = "restores"
+# pkg/cmd/server/server.go defaultRestorePriorities (Velero 1.12)
+HIGH_PRIORITIES = [
+    "customresourcedefinitions.apiextensions.k8s.io", "namespaces", "storageclasses.storage.k8s.io",
+    "volumesnapshotclass.snapshot.storage.k8s.io", "volumesnapshotcontents.snapshot.storage.k8s.io",
+    "volumesnapshots.snapshot.storage.k8s.io", "datauploads.velero.io", "persistentvolumes",
+    "persistentvolumeclaims", "serviceaccounts", "secrets", "configmaps", "limitranges", "pods",
+    "replicasets.apps", "clusterclasses.cluster.x-k8s.io", "endpoints", "services",
+]
+LOW_PRIORITIES = ["clusterbootstraps.run.tanzu.vmware.com", "clusters.cluster.x-k8s.io",
+                  "clusterresourcesets.addons.cluster.x-k8s.io"]
+# pkg/restore/restore.go nonRestorableResources
+NON_RESTORABLE = {"nodes", "events", "events.events.k8s.io", "backups.velero.io", "restores.velero.io",
+                  "resticrepositories.velero.io", "csinodes.storage.k8s.io",
+                  "volumeattachments.storage.k8s.io", "backuprepositories.velero.io"}
+STRIPPED_METADATA = ("uid", "resourceVersion", "creationTimestamp", "managedFields", "generation",
+                     "selfLink", "deletionTimestamp", "deletionGracePeriodSeconds", "generateName")
+PVC_BINDING_ANNOTATIONS = ("pv.kubernetes.io/bind-completed", "pv.kubernetes.io/bound-by-controller",
+                           "volume.kubernetes.io/selected-node", "volume.kubernetes.io/storage-provisioner",
+                           "volume.beta.kubernetes.io/storage-provisioner")
+VOLUME_WAIT_SECONDS = 120.0     # real seconds a restored claim may take to bind
+
+
+def priority(group_resource_name):
+    if group_resource_name in HIGH_PRIORITIES:
+        return (0, HIGH_PRIORITIES.index(group_resource_name), "")
+    if group_resource_name in LOW_PRIORITIES:
+        return (2, LOW_PRIORITIES.index(group_resource_name), "")
+    return (1, 0, group_resource_name)
+
+
+def _controller_owner(obj):
+    return next((o for o in obj["metadata"].get("ownerReferences") or [] if o.get("controller")), None)
+
+
+def _comparable(obj):
+    """An object without the fields a cluster sets, to tell "same" from "different"."""
+    obj = copy.deepcopy(obj)
+    obj.pop("status", None)
+    meta = obj.get("metadata") or {}
+    for key in STRIPPED_METADATA + ("ownerReferences", "annotations"):
+        meta.pop(key, None)
+    labels = meta.get("labels") or {}
+    for key in (kube.LABEL_BACKUP_NAME, kube.LABEL_RESTORE_NAME):
+        labels.pop(key, None)
+    obj.pop("apiVersion", None)
+    return obj
+
+
+class RestoreController:
+    def __init__(self, cluster):
+        self.cluster = cluster
+        self.store = cluster.store
+        self.running = {}       # restore uid -> RestoreRun waiting for volumes
+
+    def next_due(self):
+        return None
+
+    def reconcile(self):
+        changed = False
+        restores = kube.list_velero(self.store, PLURAL)
+        present = {r["metadata"]["uid"] for r in restores}
+        for uid in [u for u in self.running if u not in present]:
+            del self.running[uid]      # the Restore was deleted while waiting for its volumes
+        for restore in restores:
+            phase = (restore.get("status") or {}).get("phase")
+            uid = restore["metadata"]["uid"]
+            if phase in (None, "", "New"):
+                run = RestoreRun(self.cluster, restore)
+                if run.start():
+                    self.running[uid] = run
+                changed = True
+            elif phase == "InProgress" and uid in self.running:
+                if self.running[uid].continue_volumes():
+                    del self.running[uid]
+                    changed = True
+            elif phase == "InProgress":
+                kube.set_status(self.store, PLURAL, restore, phase="Failed",
+                                failureReason="found a restore with status \"InProgress\" during the server "
+                                              "starting, mark it as \"Failed\"",
+                                completionTimestamp=kube.stamp(self.cluster))
+                changed = True
+        return changed
+
+
+class RestoreRun:
+    """One Restore: items at once, volume data as claims bind."""
+
+    def __init__(self, cluster, restore):
+        self.cluster = cluster
+        self.store = cluster.store
+        self.restore = restore
+        self.name = kube.name_of(restore)
+        self.spec = restore.get("spec") or {}
+        self.log = OperationLog(cluster, f"restore=velero/{self.name}")
+        self.restored = 0
+        self.total = 0
+        self.pending = []           # volume data waiting for its claim to bind
+        self.deadline = None
+        self.bsl = None
+
+    # -- validation -----------------------------------------------------------
+    def _validate(self):
+        errors = []
+        backup_name, schedule = self.spec.get("backupName"), self.spec.get("scheduleName")
+        if bool(backup_name) == bool(schedule):
+            errors.append("Either a backup or schedule must be specified as a source for the restore, "
+                          "but not both")
+        errors += validate_includes_excludes(self.spec.get("includedNamespaces"),
+                                             self.spec.get("excludedNamespaces"), "namespaces")
+        errors += validate_includes_excludes(self.spec.get("includedResources"),
+                                             self.spec.get("excludedResources"), "resources")
+        for name in self.spec.get("includedResources") or []:
+            if name in NON_RESTORABLE:
+                errors.append(f"{name} are non-restorable resources")
+        if self.spec.get("existingResourcePolicy") not in (None, "", "none", "update"):
+            errors.append(f"invalid existingResourcePolicy {self.spec['existingResourcePolicy']!r}")
+        if errors:
+            return errors, None
+        if schedule:
+            backups = [b for b in self.store.list(kube.GROUP, "backups", kube.NAMESPACE,
+                                                  label_selector=f"{kube.LABEL_SCHEDULE}={schedule}")
+                       if (b.get("status") or {}).get("phase") == "Completed"]
+            if not backups:
+                return ["No backups found for schedule"], None
+            backup = max(backups, key=lambda b: (b["status"].get("startTimestamp") or "", kube.name_of(b)))
+        else:
+            backup = kube.get_velero(self.store, "backups", backup_name)
+            if backup is None:
+                return [f"backup.velero.io \"{backup_name}\" not found"], None
+        phase = (backup.get("status") or {}).get("phase")
+        if phase not in ("Completed", "PartiallyFailed"):
+            return [f"backup is in phase {phase}; restore only supported for Completed or "
+                    f"PartiallyFailed backups"], None
+        return [], backup
+
+    # -- the run ----------------------------------------------------------------
+    def start(self):
+        """Validate and restore the items. True if volume data is still to come."""
+        errors, backup = self._validate()
+        if errors:
+            kube.set_status(self.store, PLURAL, self.restore, phase="FailedValidation", validationErrors=errors)
+            return False
+        if not self.spec.get("backupName"):
+            current = self.store.get(kube.GROUP, PLURAL, kube.NAMESPACE, self.name)
+            current["spec"]["backupName"] = kube.name_of(backup)
+            self.restore = self.store.update(kube.GROUP, PLURAL, current)
+            self.spec = self.restore["spec"]
+        kube.set_status(self.store, PLURAL, self.restore, phase="InProgress",
+                        startTimestamp=kube.stamp(self.cluster))
+        try:
+            contents = self._read_backup(backup)
+        except (StorageError, LocationError, TarballError, ValueError, OSError) as exc:
+            self.log.error(f"error reading backup {kube.name_of(backup)}: {exc}")
+            self._finish("Failed", failure=f"error reading backup {kube.name_of(backup)}: {exc}")
+            return False
+        self._restore_items(backup, *contents)
+        if self.pending:
+            self.deadline = time.monotonic() + VOLUME_WAIT_SECONDS
+            return not self.continue_volumes()
+        self._finish()
+        return False
+
+    def _read_backup(self, backup):
+        bsl_name = (backup.get("spec") or {}).get("storageLocation")
+        self.bsl = kube.get_velero(self.store, BSL, bsl_name)
+        if self.bsl is None:
+            raise LocationError(f"backup storage location {bsl_name} not found")
+        storage, layout = bsl_storage(self.store, self.bsl)
+        name = kube.name_of(backup)
+        _, items = read_tarball(storage.get(layout.backup_contents(name)))
+        snapshots = gunzip_json(storage.get(layout.backup_volume_snapshots(name))) \
+            if storage.exists(layout.backup_volume_snapshots(name)) else []
+        pvbs = gunzip_json(storage.get(layout.backup_pod_volume_backups(name))) \
+            if storage.exists(layout.backup_pod_volume_backups(name)) else []
+        return items, snapshots or [], pvbs or []
+
+    # -- items ----------------------------------------------------------------------
+    def _selected(self, items):
+        """The tarball items this restore takes, in restore order."""
+        served = self.cluster.registry.served()
+        known = sorted({i["group_resource"] for i in items})
+        namespaces = IncludesExcludes(self.spec.get("includedNamespaces"), self.spec.get("excludedNamespaces"))
+        resources = resource_filter(self.spec.get("includedResources"), self.spec.get("excludedResources"),
+                                    served, known)
+        matcher = label_matcher(self.spec.get("labelSelector")) if self.spec.get("labelSelector") else None
+        include_cluster = self.spec.get("includeClusterResources")
+        all_cluster = include_cluster is True or (include_cluster is None and namespaces.includes_everything())
+        chosen = []
+        for item in items:
+            gr, ns = item["group_resource"], item["namespace"]
+            if gr in NON_RESTORABLE or not resources.should_include(gr):
+                continue
+            if matcher and not matcher(item["obj"]["metadata"].get("labels") or {}):
+                continue
+            if ns is not None and not namespaces.should_include(ns):
+                continue
+            if gr == "namespaces":
+                if not namespaces.should_include(item["name"]):
+                    continue
+            elif ns is None and not all_cluster and gr != "persistentvolumes" \
+                    and not (include_cluster is None and gr.startswith("customresourcedefinitions.")):
+                continue
+            chosen.append(item)
+        if include_cluster is None and not all_cluster:
+            # cluster-scoped items only as needed by the namespaced ones: CRDs of restored CRs
+            wanted = {i["group_resource"] for i in chosen if i["namespace"] is not None}
+            chosen = [i for i in chosen if not i["group_resource"].startswith("customresourcedefinitions.")
+                      or _crd_group_resource(i["obj"]) in wanted]
+        if include_cluster is False:
+            chosen = [i for i in chosen if i["namespace"] is not None or i["group_resource"] == "namespaces"]
+        return sorted(chosen, key=lambda i: priority(i["group_resource"]))
+
+    def _restore_items(self, backup, items, snapshots, pvbs):
+        chosen = self._selected(items)
+        chosen_keys = {(i["obj"].get("kind"), i["namespace"], i["name"]) for i in chosen}
+        claims = {(i["namespace"], i["name"]) for i in chosen if i["group_resource"] == "persistentvolumeclaims"}
+        mapping = self.spec.get("namespaceMapping") or {}
+        self.total = len(chosen)
+        new_uids = {}
+        for item in chosen:
+            obj, gr = item["obj"], item["group_resource"]
+            ns = item["namespace"]
+            if gr == "pods" and (obj.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+                self.log.info(f"Skipping pod {ns}/{item['name']}: it has completed")
+                continue
+            owner = _controller_owner(obj)
+            if owner and (owner.get("kind"), ns, owner.get("name")) in chosen_keys:
+                # its controller is restored too and will create it
+                self.log.info(f"Skipping {gr} {ns}/{item['name']}: owned by {owner.get('kind')} {owner.get('name')}")
+                continue
+            if gr == "persistentvolumes":
+                claim = (obj.get("spec") or {}).get("claimRef") or {}
+                if (claim.get("namespace"), claim.get("name")) in claims:
+                    self.log.info(f"Skipping persistentvolume {item['name']}: its claim is restored and "
+                                  f"the target provisions a new volume")
+                    continue
+            if gr == "secrets" and obj.get("type") == "kubernetes.io/service-account-token":
+                continue
+            target_ns = mapping.get(ns, ns) if ns else None
+            created = self._restore_one(item, target_ns, new_uids, chosen_keys)
+            if created:
+                new_uids[(obj.get("kind"), target_ns, item["name"])] = created["metadata"]["uid"]
+        self._plan_volumes(backup, items, chosen, snapshots, pvbs, mapping)
+
+    def _ensure_namespace(self, namespace, source=None):
+        if self.store.get("", "namespaces", None, namespace) is not None:
+            return
+        labels = {kube.LABEL_BACKUP_NAME: self.spec["backupName"], kube.LABEL_RESTORE_NAME: self.name}
+        meta = {"name": namespace, "labels": dict((source or {}).get("metadata", {}).get("labels") or {}, **labels)}
+        self.store.create("", "namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": meta})
+
+    def _prepare(self, item, target_ns, new_uids, chosen_keys):
+        obj = copy.deepcopy(item["obj"])
+        meta = obj.setdefault("metadata", {})
+        for key in STRIPPED_METADATA:
+            meta.pop(key, None)
+        obj.pop("status", None)
+        if target_ns:
+            meta["namespace"] = target_ns
+        references = []
+        for ref in meta.get("ownerReferences") or []:
+            uid = new_uids.get((ref.get("kind"), target_ns, ref.get("name")))
+            if uid:
+                references.append(dict(ref, uid=uid))
+        meta.pop("ownerReferences", None)
+        if references:
+            meta["ownerReferences"] = references
+        labels = meta.setdefault("labels", {}) or {}
+        meta["labels"] = labels
+        labels[kube.LABEL_BACKUP_NAME] = self.spec["backupName"]
+        labels[kube.LABEL_RESTORE_NAME] = self.name
+        gr = item["group_resource"]
+        if gr == "persistentvolumeclaims":
+            obj.setdefault("spec", {}).pop("volumeName", None)
+            for key in PVC_BINDING_ANNOTATIONS:
+                (meta.get("annotations") or {}).pop(key, None)
+        elif gr == "services":
+            spec = obj.setdefault("spec", {})
+            if spec.get("clusterIP") != "None":
+                spec.pop("clusterIP", None)
+                spec.pop("clusterIPs", None)
+        elif gr == "persistentvolumes":
+            claim = (obj.get("spec") or {}).get("claimRef")
+            if claim:
+                for key in ("uid", "resourceVersion"):
+                    claim.pop(key, None)
+        return obj
+
+    def _restore_one(self, item, target_ns, new_uids, chosen_keys):
+        gr = item["group_resource"]
+        plural, _, group = gr.partition(".")
+        where = f"{target_ns}/{item['name']}" if target_ns else item["name"]
+        rtype = next((r for r in self.cluster.registry.served() if (r.group, r.plural) == (group, plural)), None)
+        if rtype is None:
+            self.log.error(f"{gr}: the server does not serve this resource (Kubernetes {self.cluster.version}); "
+                           f"could not restore {where}", namespace=target_ns, scope="cluster")
+            return None
+        obj = self._prepare(item, target_ns, new_uids, chosen_keys)
+        obj["apiVersion"], obj["kind"] = rtype.api_version(), rtype.kind
+        try:
+            if target_ns:
+                self._ensure_namespace(target_ns)
+            if gr == "namespaces":
+                obj["metadata"]["name"] = (self.spec.get("namespaceMapping") or {}).get(item["name"], item["name"])
+            created = self.store.create(rtype.group, rtype.plural, obj)
+        except AlreadyExists:
+            return self._existing(rtype, obj, where)
+        except ApiError as exc:
+            self.log.error(f"error restoring {gr} {where}: {exc.message}", namespace=target_ns, scope="cluster")
+            return None
+        self.restored += 1
+        self.log.info(f"Restored {gr} {where} as {rtype.api_version()}")
+        return created
+
+    def _existing(self, rtype, obj, where):
+        meta = obj["metadata"]
+        current = self.store.get(rtype.group, rtype.plural, meta.get("namespace"), meta["name"])
+        if current is None:
+            return None
+        if rtype.plural == "namespaces":
+            self.restored += 1
+            return current
+        if self.spec.get("existingResourcePolicy") == "update":
+            merged = dict(obj)
+            merged["metadata"] = dict(current["metadata"], labels=meta.get("labels"),
+                                      annotations=meta.get("annotations") or current["metadata"].get("annotations"))
+            if "status" in current:
+                merged["status"] = current["status"]
+            try:
+                updated = self.store.update(rtype.group, rtype.plural, merged)
+            except ApiError as exc:
+                self.log.warning(f"could not update existing {group_resource(rtype)} {where}: {exc.message}",
+                                 namespace=meta.get("namespace"), scope="cluster")
+                return current
+            self.restored += 1
+            self.log.info(f"Updated existing {group_resource(rtype)} {where}")
+            return updated
+        if _comparable(current) != _comparable(obj):
+            self.log.warning(f"could not restore, {rtype.kind} \"{meta['name']}\" already exists. Warning: the "
+                             f"in-cluster version is different than the backed-up version",
+                             namespace=meta.get("namespace"), scope="cluster")
+        return current
+
+    # -- volume data ------------------------------------------------------------------
+    def _plan_volumes(self, backup, items, chosen, snapshots, pvbs, mapping):
+        claims = {(i["namespace"], i["name"]): i["obj"] for i in chosen
+                  if i["group_resource"] == "persistentvolumeclaims"}
+        pods = {(i["namespace"], i["name"]): i["obj"] for i in items if i["group_resource"] == "pods"}
+        by_volume = {s["spec"]["persistentVolumeName"]: s for s in snapshots
+                     if (s.get("status") or {}).get("phase") == "Completed"}
+        for (ns, name), pvc in claims.items():
+            snap = by_volume.get((pvc.get("spec") or {}).get("volumeName"))
+            if snap and self.spec.get("restorePVs") is not False:
+                self.pending.append({"namespace": mapping.get(ns, ns), "claim": name, "kind": "snapshot",
+                                     "snapshot": snap})
+        for pvb in pvbs:
+            if (pvb.get("status") or {}).get("phase") != "Completed":
+                continue
+            pod_ref = pvb["spec"]["pod"]
+            pod = pods.get((pod_ref["namespace"], pod_ref["name"]))
+            volume = next((v for v in ((pod or {}).get("spec") or {}).get("volumes") or []
+                           if v.get("name") == pvb["spec"]["volume"] and v.get("persistentVolumeClaim")), None)
+            if volume is None:
+                continue
+            key = (pod_ref["namespace"], volume["persistentVolumeClaim"]["claimName"])
+            if key in claims:
+                self.pending.append({"namespace": mapping.get(key[0], key[0]), "claim": key[1], "kind": "restic",
+                                     "pvb": pvb, "source_namespace": key[0]})
+
+    def continue_volumes(self):
+        """Write the data of every claim that is bound now. True when done."""
+        waiting = []
+        for entry in self.pending:
+            pvc = self.store.get("", "persistentvolumeclaims", entry["namespace"], entry["claim"])
+            where = f"{entry['namespace']}/{entry['claim']}"
+            if pvc is None:
+                self.log.error(f"persistentvolumeclaim {where} is gone; its data was not restored",
+                               namespace=entry["namespace"])
+                continue
+            pv_name = (pvc.get("spec") or {}).get("volumeName")
+            if (pvc.get("status") or {}).get("phase") != "Bound" or not pv_name:
+                waiting.append(entry)
+                continue
+            self._write_volume(entry, pv_name, where)
+        self.pending = waiting
+        if waiting and time.monotonic() < self.deadline:
+            return False
+        for entry in waiting:
+            self.log.error(f"timed out waiting for persistentvolumeclaim {entry['namespace']}/{entry['claim']} "
+                           f"to be bound; its data was not restored", namespace=entry["namespace"])
+        self._finish()
+        return True
+
+    def _write_volume(self, entry, pv_name, where):
+        target = volume_dir(self.cluster, pv_name)
+        target.mkdir(parents=True, exist_ok=True)
+        try:
+            if entry["kind"] == "snapshot":
+                snap = entry["snapshot"]
+                vsl = kube.get_velero(self.store, "volumesnapshotlocations", snap["spec"]["location"])
+                if vsl is None:
+                    raise LocationError(f"volume snapshot location {snap['spec']['location']} not found")
+                storage, layout = vsl_storage(self.store, vsl)
+                chains = SnapshotChains.from_config(storage, layout, vsl_config(vsl))
+                size = chains.restore(snap["status"]["providerSnapshotID"], target)
+                self.log.info(f"Restored snapshot {snap['status']['providerSnapshotID']} into {where} "
+                              f"({size} bytes)")
+            else:
+                pvb = entry["pvb"]
+                storage, layout = bsl_storage(self.store, self.bsl)
+                repo = open_repository(self.cluster, self.bsl, entry["source_namespace"], storage, layout,
+                                       create=False)
+                repo.restore(pvb["status"]["snapshotID"], target)
+                self.log.info(f"Restored restic snapshot {pvb['status']['snapshotID']} into {where}")
+        except VOLUME_DATA_ERRORS as exc:
+            self.log.error(f"error restoring volume data of {where}: {exc}", namespace=entry["namespace"])
+
+    def _finish(self, phase=None, failure=None):
+        if phase is None:
+            phase = "PartiallyFailed" if self.log.error_count() else "Completed"
+        if self.bsl is not None:
+            try:
+                storage, layout = bsl_storage(self.store, self.bsl)
+                storage.put(layout.restore_log(self.name), self.log.log_gz())
+                storage.put(layout.restore_results(self.name), self.log.results_gz())
+            except (StorageError, LocationError) as exc:
+                self.log.warning(f"error uploading restore log and results: {exc}")
+        kube.set_status(self.store, PLURAL, self.restore, phase=phase, failureReason=failure,
+                        completionTimestamp=kube.stamp(self.cluster),
+                        errors=self.log.error_count() or None, warnings=self.log.warning_count() or None,
+                        progress={"totalItems": self.total, "itemsRestored": self.restored})
+
+
+def _crd_group_resource(crd):
+    spec = crd.get("spec") or {}
+    return f"{(spec.get('names') or {}).get('plural')}.{spec.get('group')}"

@@ -1,0 +1,107 @@
+"""The Schedule controller (Velero's schedule_controller.go): validate the
+cron expression, and when the next cron time after the later of creation
+and the last backup has come on the virtual clock, create the Backup
+<schedule>-<YYYYMMDDhhmmss> from the template."""
+import datetime
+
+from croniter import CroniterBadCronError, croniter
+
+from lab.apiserver.errors import AlreadyExists
+from lab.velero import kube
+
+PLURAL = "schedules"
+
+
+def parse_cron(expression):
+    """-> function(as_of) giving the next run time, or raise ValueError.
+    Accepts 5-field cron, @hourly-style descriptors and @every <duration>
+    as robfig/cron (Velero's parser) does."""
+    expression = (expression or "").strip()
+    if expression.startswith("@every "):
+        period = kube.parse_duration(expression[len("@every "):].strip())
+        if period <= datetime.timedelta(0):
+            raise ValueError(f"invalid schedule {expression!r}: period must be positive")
+        return lambda as_of: as_of + period
+    if not expression or len(expression.split()) not in (1, 5) or not croniter.is_valid(expression):
+        raise ValueError(f"invalid schedule {expression!r}")
+
+    def next_run(as_of):
+        try:
+            return croniter(expression, as_of).get_next(datetime.datetime)
+        except CroniterBadCronError as exc:
+            raise ValueError(f"invalid schedule {expression!r}: {exc}") from None
+    return next_run
+
+
+def backup_name(schedule_name, moment):
+    return f"{schedule_name}-{moment.astimezone(datetime.timezone.utc):%Y%m%d%H%M%S}"
+
+
+def _next_run(schedule):
+    """The schedule's next run time, or None if paused / invalid."""
+    spec, status = schedule.get("spec") or {}, schedule.get("status") or {}
+    if spec.get("paused"):
+        return None
+    try:
+        next_run = parse_cron(spec.get("schedule"))
+    except ValueError:
+        return None
+    created = kube.parse_stamp(schedule["metadata"].get("creationTimestamp"))
+    last = kube.parse_stamp(status.get("lastBackup"))
+    as_of = max(t for t in (created, last) if t is not None)
+    return next_run(as_of)
+
+
+def backup_from_schedule(schedule, moment):
+    """The Backup a schedule creates at `moment` (Velero's getBackup)."""
+    spec = dict((schedule.get("spec") or {}).get("template") or {})
+    template_meta = spec.pop("metadata", None) or {}
+    name = kube.name_of(schedule)
+    labels = dict(schedule["metadata"].get("labels") or {})
+    labels.update(template_meta.get("labels") or {})
+    labels[kube.LABEL_SCHEDULE] = name
+    metadata = {"name": backup_name(name, moment), "namespace": kube.NAMESPACE, "labels": labels}
+    if template_meta.get("annotations"):
+        metadata["annotations"] = dict(template_meta["annotations"])
+    if (schedule.get("spec") or {}).get("useOwnerReferencesInBackup"):
+        metadata["ownerReferences"] = [{"apiVersion": kube.API_VERSION, "kind": "Schedule", "name": name,
+                                        "uid": schedule["metadata"]["uid"], "controller": True}]
+    return {"apiVersion": kube.API_VERSION, "kind": "Backup", "metadata": metadata, "spec": spec}
+
+
+class ScheduleController:
+    def __init__(self, cluster):
+        self.cluster = cluster
+        self.store = cluster.store
+
+    def reconcile(self):
+        changed = False
+        now = kube.now(self.cluster)
+        for schedule in kube.list_velero(self.store, PLURAL):
+            spec, status = schedule.get("spec") or {}, schedule.get("status") or {}
+            try:
+                parse_cron(spec.get("schedule"))
+            except ValueError as exc:
+                if status.get("phase") != "FailedValidation":
+                    kube.set_status(self.store, PLURAL, schedule, phase="FailedValidation",
+                                    validationErrors=[str(exc)])
+                    changed = True
+                continue
+            if status.get("phase") != "Enabled":
+                schedule = kube.set_status(self.store, PLURAL, schedule, phase="Enabled",
+                                           validationErrors=None) or schedule
+                changed = True
+            due = _next_run(schedule)
+            if due is None or due > now:
+                continue
+            try:
+                self.store.create(kube.GROUP, "backups", backup_from_schedule(schedule, now))
+            except AlreadyExists:
+                pass        # this very second's backup exists already
+            kube.set_status(self.store, PLURAL, schedule, lastBackup=kube.stamp(self.cluster))
+            changed = True
+        return changed
+
+    def next_due(self):
+        times = [_next_run(s) for s in kube.list_velero(self.store, PLURAL)]
+        return min((t for t in times if t is not None), default=None)

@@ -1,0 +1,129 @@
+"""The `dmaas` command: run, validate, expand, list, lab, monitor."""
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+from runner import expand, scenarios
+from runner.errors import UserError
+
+EXIT_BAD_INPUT = 2
+
+
+def _root(args) -> Path:
+    root = Path(args.root).resolve()
+    if not (root / "scenarios").is_dir() or not (root / "features").is_dir():
+        raise UserError(f"{root}: not a project root (no scenarios/ and features/ here; use --root)")
+    return root
+
+
+def cmd_run(args) -> int:
+    from runner.run import Options, run
+    return run(Options(root=_root(args), tags=args.tags or [], target=args.target,
+                       report_dir=Path(args.report_dir) if args.report_dir else None))
+
+
+def cmd_validate(args) -> int:
+    from runner.step_coverage import undefined_steps
+    root = _root(args)
+    model, problems = scenarios.collect(root)
+    rendered = []
+    if model is not None and not problems:
+        try:
+            rendered = expand.render(root, model)
+            problems += expand.staleness(root, rendered)
+        except UserError as exc:
+            problems.append(exc.message)
+    if not args.no_steps:
+        problems += undefined_steps(root)
+    for problem in problems:
+        print(problem)
+    if problems:
+        print(f"{len(problems)} problem(s)", file=sys.stderr)
+        return 1
+    files = scenarios.scenario_files(root)
+    print(f"ok: {len(files)} scenario files valid, {len(rendered)} generated features up to date"
+          + ("" if args.no_steps else ", every step has a definition"))
+    return 0
+
+
+def cmd_expand(args) -> int:
+    root = _root(args)
+    rendered = expand.render(root, scenarios.load(root))
+    written, removed = expand.write(root, rendered)
+    for rel in written:
+        print(f"wrote {rel}")
+    for rel in removed:
+        print(f"removed {rel} (no matrix produces it)")
+    print(f"{len(rendered)} generated features ({len(written)} written, {len(removed)} removed)")
+    return 0
+
+
+def cmd_list(args) -> int:
+    from runner.features import feature_index
+    root = _root(args)
+    model = scenarios.load(root)
+    for problem in expand.staleness(root, expand.render(root, model)):
+        print(f"warning: {problem}", file=sys.stderr)
+    for entry in feature_index(root, args.tags or []):
+        print(f"{entry.tcid:<48} {entry.scenarios:>2} scenario(s)  {' '.join('@' + t for t in entry.tags)}  "
+              f"{entry.path}")
+    return 0
+
+
+def cmd_lab(args) -> int:
+    # the lab is its own program; the runner only ever starts it as a process
+    return subprocess.call([sys.executable, "-m", "lab", args.action, *args.rest], cwd=Path(args.root).resolve())
+
+
+def cmd_monitor(args) -> int:
+    from runner.dmaas.monitor import main as monitor_main   # lazy: pulls in the driver
+    return int(monitor_main(args.rest) or 0)
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="dmaas", description="Executable DMaaS test strategy (behave + lab).")
+    top.add_argument("--root", default=".", help="project root (default: current directory)")
+    sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="expand, start the target, run behave, write reports")
+    run.add_argument("--tags", action="append", metavar="EXPR", help="behave tag expression (repeatable)")
+    run.add_argument("--target", default="lab", help="target profile under scenarios/targets/ (default: lab)")
+    run.add_argument("--report-dir", help="where reports/<run-id>/ goes (default: ./reports)")
+    run.set_defaults(func=cmd_run)
+
+    validate = sub.add_parser("validate", help="schemas, matrix references, generated features, step coverage")
+    validate.add_argument("--no-steps", action="store_true", help="skip the step coverage check")
+    validate.set_defaults(func=cmd_validate)
+
+    sub.add_parser("expand", help="render the matrices into features/generated/").set_defaults(func=cmd_expand)
+
+    lst = sub.add_parser("list", help="TCIDs and tags of every feature")
+    lst.add_argument("--tags", action="append", metavar="EXPR", help="only features with scenarios these select")
+    lst.set_defaults(func=cmd_list)
+
+    lab = sub.add_parser("lab", help="start, inspect or stop the embedded lab (python -m lab)")
+    lab.add_argument("action", choices=["up", "status", "down"])
+    lab.add_argument("rest", nargs=argparse.REMAINDER, help="passed on to python -m lab")
+    lab.set_defaults(func=cmd_lab)
+
+    monitor = sub.add_parser("monitor", help="the DMaaS monitor views (plans, S3 usage, connectivity)",
+                             add_help=False)
+    monitor.add_argument("rest", nargs=argparse.REMAINDER)
+    monitor.set_defaults(func=cmd_monitor)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except UserError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,263 @@
+"""The shared driver: one scenario's view of a target's clusters, buckets,
+engines and clock, plus the bookkeeping that makes every scenario leave
+nothing behind.
+
+    driver = Driver(target, run_id="20260105-1200", scenario="psp-periodic-backups")
+    driver.target                       # runner.target.Target
+    driver.id                           # unique per scenario (8 hex digits)
+    driver.scenario_root                # S3 key root: "dmaas-e2e/<run_id>/<scenario-slug>-<id>"
+    driver.clock                        # Clock: now(), advance(seconds), time_scale, scaled(s)
+    driver.ensure_cluster(name, version=None, velero_version=None) -> ClusterClient
+                                        # "Given a cluster": lab creates it (and destroys it in
+                                        # cleanup); real maps the name, or raises Unsupported
+    driver.create_cluster(name, ...) -> ClusterClient   # must be new (real: Unsupported)
+    driver.destroy_cluster(name)        # lab only (real: Unsupported)
+    driver.cluster(name) -> ClusterClient               # one already ensured (else ensures it)
+    driver.clusters() -> {name: ClusterClient}          # those this scenario reached, still alive
+    driver.bucket(profile) -> Bucket    # created in S3 if missing
+    driver.bucket_profile(profile) -> BucketProfile     # endpoint/region/keys, for BSL credentials
+    driver.engine(name) -> Engine
+    driver.cut_cluster(name) / restore_cluster(name)    # lab faults (real: Unsupported)
+    driver.cut_bucket(profile) / restore_bucket(profile)
+    driver.set_quota(profile, bytes_or_None); driver.corrupt(profile, key)
+    driver.track(kind, cluster, namespace, name, api_version="v1")   # also done by
+                                        # ClusterClient.apply and VeleroClient.create
+    driver.tracked(kind=None, cluster=None) -> [Tracked]
+    driver.cleanup() -> [problem strings]   # environment.py: after every scenario
+    driver.diagnostics(directory)           # environment.py: when a scenario failed
+    driver.close()
+
+Unsupported (runner.target.Unsupported) propagates from the target; steps
+turn it into a skip with its reason.
+"""
+import collections
+import re
+import shutil
+import tempfile
+import uuid
+
+from runner.driver import engines as _engines
+from runner.driver.buckets import Bucket
+from runner.driver.clock import Clock
+from runner.driver.clusters import ClusterClient, wait_until
+from runner.driver.velero import API_VERSION as VELERO_API, CLEANUP_ORDER
+from runner.target import Unsupported  # noqa: F401  (re-exported for steps and the DMaaS layer)
+
+Tracked = collections.namedtuple("Tracked", "api_version kind cluster namespace name")
+RESTORE_LABEL = "velero.io/restore-name"
+NAMESPACE_GONE_TIMEOUT = 120
+
+
+def slugify(text, limit=48):
+    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return slug[:limit].strip("-") or "scenario"
+
+
+class Driver:
+    def __init__(self, target, run_id="run", scenario="scenario"):
+        self.target = target
+        self.id = uuid.uuid4().hex[:8]
+        self.slug = slugify(scenario)
+        self.scenario_root = f"dmaas-e2e/{slugify(run_id)}/{self.slug}-{self.id}"
+        self.clock = Clock(target)
+        self._workdir = tempfile.mkdtemp(prefix=f"dmaas-driver-{self.id}-")
+        self._clusters = {}
+        self._destroyed = set()
+        self._lab_created = []
+        self._buckets = {}
+        self._tracked = []
+        self._cut_clusters = set()
+        self._cut_buckets = set()
+        self._quotas = set()
+
+    def __repr__(self):
+        return f"<driver {self.scenario_root} on {self.target.name}>"
+
+    # ------------------------------------------------------------- clusters
+
+    def _client(self, info):
+        client = ClusterClient(info, tracker=self._track, velero_namespace=self.target.velero_namespace,
+                               cache_dir=self._workdir)
+        self._clusters[info.name] = client
+        self._destroyed.discard(info.name)
+        return client
+
+    def ensure_cluster(self, name, version=None, velero_version=None):
+        info = self.target.ensure_cluster(name, version, velero_version)
+        if info.created:
+            self._lab_created.append(name)
+        if name in self._clusters and not info.created:
+            return self._clusters[name]
+        return self._client(info)
+
+    def create_cluster(self, name, version=None, velero_version=None):
+        info = self.target.create_cluster(name, version, velero_version)
+        self._lab_created.append(name)
+        return self._client(info)
+
+    def destroy_cluster(self, name):
+        self.target.destroy_cluster(name)
+        self._clusters.pop(name, None)
+        self._destroyed.add(name)
+        self._tracked = [t for t in self._tracked if t.cluster != name]
+
+    def cluster(self, name):
+        if name in self._destroyed:
+            raise AssertionError(f"cluster {name} was destroyed earlier in this scenario")
+        return self._clusters.get(name) or self.ensure_cluster(name)
+
+    def clusters(self):
+        return dict(self._clusters)
+
+    # ------------------------------------------------------------- buckets, engines
+
+    def bucket_profile(self, profile):
+        return self.target.bucket_profile(profile)
+
+    def bucket(self, profile):
+        if profile not in self._buckets:
+            bucket = Bucket(self.target.bucket_profile(profile))
+            bucket.ensure()
+            self._buckets[profile] = bucket
+        return self._buckets[profile]
+
+    def engine(self, name):
+        return _engines.engine(name)
+
+    # ------------------------------------------------------------- faults
+
+    def cut_cluster(self, name):
+        self.target.cut_cluster(name)
+        self._cut_clusters.add(name)
+
+    def restore_cluster(self, name):
+        self.target.restore_cluster(name)
+        self._cut_clusters.discard(name)
+
+    def cut_bucket(self, profile):
+        self.target.cut_bucket(profile, self.bucket(profile).name)
+        self._cut_buckets.add(profile)
+
+    def restore_bucket(self, profile):
+        self.target.restore_bucket(profile, self.bucket(profile).name)
+        self._cut_buckets.discard(profile)
+
+    def set_quota(self, profile, limit):
+        self.target.set_quota(profile, self.bucket(profile).name, limit)
+        self._quotas.add(profile)
+
+    def corrupt(self, profile, key):
+        self.target.corrupt(profile, self.bucket(profile).name, key)
+
+    # ------------------------------------------------------------- tracking
+
+    def _track(self, api_version, kind, cluster, namespace, name):
+        entry = Tracked(api_version, kind, cluster, namespace, name)
+        if entry not in self._tracked:
+            self._tracked.append(entry)
+
+    def track(self, kind, cluster, namespace, name, api_version="v1"):
+        """Remember something this scenario created so cleanup deletes it."""
+        self._track(api_version, kind, cluster, namespace, name)
+
+    def tracked(self, kind=None, cluster=None):
+        return [t for t in self._tracked
+                if (kind is None or t.kind == kind) and (cluster is None or t.cluster == cluster)]
+
+    def scenario_namespaces(self, cluster):
+        """Namespaces this scenario created on a cluster, itself or through restores."""
+        names = {t.name for t in self.tracked("Namespace", cluster)}
+        restores = [t.name for t in self.tracked("Restore", cluster)]
+        client = self._clusters.get(cluster)
+        if restores and client is not None:
+            for ns in client.list("v1", "Namespace", label_selector=_restore_selector(restores)):
+                names.add(ns["metadata"]["name"])
+        names.discard(self.target.velero_namespace)
+        return sorted(names)
+
+    # ------------------------------------------------------------- cleanup
+
+    def cleanup(self):
+        """Undo everything the scenario did; returns what could not be undone."""
+        problems = []
+
+        def attempt(what, action, *args):
+            try:
+                action(*args)
+            except Exception as error:   # keep cleaning; report every failure
+                problems.append(f"{what}: {type(error).__name__}: {' '.join(str(error).split())[:300]}")
+
+        for name in sorted(self._cut_clusters):
+            attempt(f"reconnect cluster {name}", self.restore_cluster, name)
+        for profile in sorted(self._cut_buckets):
+            attempt(f"reconnect bucket {profile}", self.restore_bucket, profile)
+        for profile in sorted(self._quotas):
+            attempt(f"remove quota of bucket {profile}", self.target.set_quota, profile,
+                    self.bucket(profile).name, None)
+        self._quotas.clear()
+        for name, client in list(self._clusters.items()):
+            if name not in self._lab_created:
+                attempt(f"clean cluster {name}", self._clean_cluster, client, problems)
+        for name in self._lab_created:
+            if name not in self._destroyed:
+                attempt(f"destroy lab cluster {name}", self.destroy_cluster, name)
+        for profile in self.target.profile_buckets:
+            attempt(f"delete {self.scenario_root}/ in bucket {profile}", self._clean_bucket, profile)
+        return problems
+
+    def _clean_cluster(self, client, problems):
+        mine = self.tracked(cluster=client.name)
+        restores = [t.name for t in mine if t.kind == "Restore"]
+        namespaces = self.scenario_namespaces(client.name)
+        velero = client.velero
+        locations = {t.name for t in mine if t.kind == "BackupStorageLocation"}
+        for kind in CLEANUP_ORDER:
+            names = {t.name for t in mine if t.kind == kind and t.api_version == VELERO_API}
+            if kind == "Backup" and locations:   # synced from our locations, never tracked
+                names |= {b["metadata"]["name"] for b in velero.backups()
+                          if (b.get("spec") or {}).get("storageLocation") in locations}
+            for name in sorted(names):
+                velero.delete(kind, name)
+        if restores:
+            self._delete_restored_cluster_objects(client, restores)
+        for entry in reversed(mine):
+            if entry.api_version == VELERO_API:
+                continue
+            if entry.namespace and entry.namespace in namespaces:
+                continue   # goes with its namespace
+            client.delete(entry.api_version, entry.kind, entry.name, entry.namespace)
+        for namespace in namespaces:
+            client.delete("v1", "Namespace", namespace)
+        if namespaces:
+            wait_until(f"namespaces {', '.join(namespaces)} to be gone from cluster {client.name}",
+                       lambda: not [n for n in namespaces if client.get("v1", "Namespace", n)],
+                       timeout=NAMESPACE_GONE_TIMEOUT, interval=0.5)
+
+    @staticmethod
+    def _delete_restored_cluster_objects(client, restores):
+        """Cluster-scoped objects Velero restored (PSPs, CRDs, namespaces):
+        Velero labels everything it restores with velero.io/restore-name."""
+        selector = _restore_selector(restores)
+        for resource in client.served():
+            if resource.namespaced or not {"list", "delete"} <= set(resource.verbs):
+                continue
+            for obj in client.list(resource.group_version, resource.kind, label_selector=selector):
+                client.delete(resource.group_version, resource.kind, obj["metadata"]["name"])
+
+    def _clean_bucket(self, profile):
+        bucket = self._buckets.get(profile) or Bucket(self.target.bucket_profile(profile))
+        if profile in self._buckets or bucket.reachable():
+            bucket.delete_prefix(self.scenario_root + "/")
+
+    # ------------------------------------------------------------- diagnostics
+
+    def diagnostics(self, directory):
+        from runner.driver.diagnostics import collect
+        return collect(self, directory)
+
+    def close(self):
+        shutil.rmtree(self._workdir, ignore_errors=True)
+
+
+def _restore_selector(restores):
+    return f"{RESTORE_LABEL} in ({','.join(sorted(set(restores)))})"

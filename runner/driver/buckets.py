@@ -1,0 +1,170 @@
+"""One S3 bucket through the client its profile names: boto3 (AWS) or minio (MinIO).
+
+    Bucket(profile: BucketProfile)                    # driver.bucket("aws")
+    .profile (name), .name (bucket name), .client_kind ("boto3" | "minio")
+    .list(prefix="") -> [ObjectInfo(key, size, last_modified)]   # recursive, sorted by key
+    .get(key) -> bytes
+    .put(key, data: bytes)
+    .delete(key)
+    .delete_prefix(prefix) -> int                    # objects deleted
+    .usage(prefix="") -> int                         # bytes under prefix, summed from the listing
+    .exists(key) -> bool
+    .reachable(timeout=3) -> bool                    # can we list the bucket right now
+    .ensure()                                        # create the bucket if missing
+
+Credentials stay inside the client objects; nothing here prints them.
+"""
+import collections
+import io
+import urllib.parse
+
+import boto3
+import botocore.config
+import botocore.exceptions
+import minio
+import minio.error
+import urllib3
+
+ObjectInfo = collections.namedtuple("ObjectInfo", "key size last_modified")
+
+
+def Bucket(profile):
+    """The Bucket for a profile, by its client."""
+    if profile.client == "minio":
+        return MinioBucket(profile)
+    if profile.client == "boto3":
+        return Boto3Bucket(profile)
+    raise ValueError(f"bucket profile '{profile.name}': unknown client {profile.client!r} (boto3 | minio)")
+
+
+class _BucketBase:
+    client_kind = None
+
+    def __init__(self, profile):
+        self.profile = profile.name
+        self.name = profile.bucket
+        self.endpoint = profile.endpoint
+
+    def __repr__(self):
+        return f"<bucket {self.profile}: {self.client_kind} {self.endpoint}/{self.name}>"
+
+    def usage(self, prefix=""):
+        return sum(info.size for info in self.list(prefix))
+
+    def delete_prefix(self, prefix):
+        if not prefix.strip("/"):
+            raise ValueError(f"bucket {self.profile}: refusing to delete everything (empty prefix)")
+        infos = self.list(prefix)
+        for info in infos:
+            self.delete(info.key)
+        return len(infos)
+
+
+class Boto3Bucket(_BucketBase):
+    client_kind = "boto3"
+
+    def __init__(self, profile):
+        super().__init__(profile)
+        session = boto3.session.Session(aws_access_key_id=profile.access_key,
+                                        aws_secret_access_key=profile.secret_key,
+                                        region_name=profile.region or "us-east-1")
+        config = botocore.config.Config(connect_timeout=5, read_timeout=60, retries={"max_attempts": 2},
+                        s3={"addressing_style": "path"})
+        self._s3 = session.client("s3", endpoint_url=profile.endpoint, config=config)
+        quick = botocore.config.Config(connect_timeout=2, read_timeout=3, retries={"max_attempts": 1},
+                       s3={"addressing_style": "path"})
+        self._probe = session.client("s3", endpoint_url=profile.endpoint, config=quick)
+
+    def list(self, prefix=""):
+        found = []
+        for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=self.name, Prefix=prefix):
+            for item in page.get("Contents", []):
+                found.append(ObjectInfo(item["Key"], item["Size"], item["LastModified"]))
+        return sorted(found)
+
+    def get(self, key):
+        return self._s3.get_object(Bucket=self.name, Key=key)["Body"].read()
+
+    def put(self, key, data):
+        self._s3.put_object(Bucket=self.name, Key=key, Body=data)
+
+    def delete(self, key):
+        self._s3.delete_object(Bucket=self.name, Key=key)
+
+    def exists(self, key):
+        try:
+            self._s3.head_object(Bucket=self.name, Key=key)
+            return True
+        except botocore.exceptions.ClientError as error:
+            if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise
+
+    def reachable(self, timeout=3):
+        try:
+            self._probe.list_objects_v2(Bucket=self.name, MaxKeys=1)
+            return True
+        except Exception:   # refused, reset, timeout, 5xx: all mean "not reachable"
+            return False
+
+    def ensure(self):
+        try:
+            self._s3.head_bucket(Bucket=self.name)
+        except botocore.exceptions.ClientError:
+            kwargs = {}
+            if self._s3.meta.region_name not in (None, "us-east-1"):
+                kwargs["CreateBucketConfiguration"] = {"LocationConstraint": self._s3.meta.region_name}
+            self._s3.create_bucket(Bucket=self.name, **kwargs)
+
+
+class MinioBucket(_BucketBase):
+    client_kind = "minio"
+
+    def __init__(self, profile):
+        super().__init__(profile)
+        url = urllib.parse.urlparse(profile.endpoint)
+        common = dict(access_key=profile.access_key, secret_key=profile.secret_key,
+                      secure=url.scheme == "https", region=profile.region or "us-east-1")
+        http = urllib3.PoolManager(timeout=urllib3.Timeout(connect=5, read=60),
+                                   retries=urllib3.Retry(total=2, backoff_factor=0.2))
+        self._client = minio.Minio(url.netloc, http_client=http, **common)
+        quick = urllib3.PoolManager(timeout=urllib3.Timeout(connect=2, read=3), retries=False)
+        self._probe = minio.Minio(url.netloc, http_client=quick, **common)
+
+    def list(self, prefix=""):
+        return sorted(ObjectInfo(o.object_name, o.size, o.last_modified)
+                      for o in self._client.list_objects(self.name, prefix=prefix or None, recursive=True))
+
+    def get(self, key):
+        response = self._client.get_object(self.name, key)
+        try:
+            return response.read()
+        finally:
+            response.close()
+            response.release_conn()
+
+    def put(self, key, data):
+        self._client.put_object(self.name, key, io.BytesIO(data), len(data))
+
+    def delete(self, key):
+        self._client.remove_object(self.name, key)
+
+    def exists(self, key):
+        try:
+            self._client.stat_object(self.name, key)
+            return True
+        except minio.error.S3Error as error:
+            if error.code in ("NoSuchKey", "NoSuchObject", "ResourceNotFound"):
+                return False
+            raise
+
+    def reachable(self, timeout=3):
+        try:
+            next(iter(self._probe.list_objects(self.name)), None)
+            return True
+        except Exception:   # refused, reset, timeout, 5xx: all mean "not reachable"
+            return False
+
+    def ensure(self):
+        if not self._client.bucket_exists(self.name):
+            self._client.make_bucket(self.name)

@@ -1,0 +1,229 @@
+"""One Kubernetes cluster through the official client and a kubeconfig context.
+
+    ClusterClient(info: ClusterInfo, tracker=None, velero_namespace="velero", cache_dir=None)
+    .name, .info, .api (ApiClient), .core (CoreV1Api), .apps (AppsV1Api),
+    .custom (CustomObjectsApi), .dynamic (DynamicClient, discovery cached per client)
+    .version() -> "1.29.4"                     # the server's gitVersion without "v"
+    .reachable(timeout=3) -> bool
+    .apply(manifest: dict) -> dict             # create, or replace if it exists; tracks what it created
+    .get(api_version, kind, name, namespace=None) -> dict | None
+    .list(api_version, kind, namespace=None, label_selector=None) -> [dict]
+    .delete(api_version, kind, name, namespace=None) -> bool   # False if it was not there
+    .ensure_namespace(name) -> dict
+    .wait_for(what: str, predicate, timeout=120, interval=0.2) -> the predicate's truthy value
+    .exec(namespace, pod, argv, container=None, timeout=120, binary=False) -> (rc, stdout, stderr)
+    .served() -> [ServedResource(group_version, kind, plural, namespaced, verbs)]
+    .serves(api_version, kind) -> bool
+    .velero -> VeleroClient (runner/driver/velero.py)
+
+Objects are plain dicts as the API returns them. Errors other than "not
+found" raise kubernetes.client.exceptions.ApiException (or
+dynamic.exceptions.*), which say what the server said.
+"""
+import collections
+import os
+import tempfile
+import time
+import uuid
+
+import kubernetes
+from kubernetes import client as k8s
+from kubernetes.dynamic import DynamicClient
+from kubernetes.dynamic.exceptions import NotFoundError, ConflictError, ResourceNotFoundError
+from kubernetes.stream import stream
+
+_STDOUT, _STDERR = 1, 2      # channels of the v4.channel.k8s.io exec protocol
+
+ServedResource = collections.namedtuple("ServedResource", "group_version kind plural namespaced verbs")
+
+
+class WaitTimeout(AssertionError):
+    """A wait ran out of time; the message says what it waited for."""
+
+
+def wait_until(what, predicate, timeout=120, interval=0.2):
+    """Poll `predicate` until it returns something truthy; WaitTimeout names `what`."""
+    deadline = time.monotonic() + timeout
+    last_error = None
+    while True:
+        try:
+            value = predicate()
+            if value:
+                return value
+        except (kubernetes.client.exceptions.ApiException, OSError) as error:
+            last_error = error
+        if time.monotonic() >= deadline:
+            detail = f" (last error: {_one_line(last_error)})" if last_error else ""
+            raise WaitTimeout(f"timed out after {timeout:g} s waiting for {what}{detail}")
+        time.sleep(interval)
+
+
+def _one_line(error):
+    text = getattr(error, "reason", None) or str(error)
+    body = getattr(error, "body", None)
+    if body:
+        text = f"{getattr(error, 'status', '')} {body}"
+    return " ".join(str(text).split())[:300]
+
+
+class ClusterClient:
+    def __init__(self, info, tracker=None, velero_namespace="velero", cache_dir=None):
+        self.info = info
+        self.name = info.name
+        self.velero_namespace = velero_namespace
+        self._tracker = tracker or (lambda *args: None)
+        self._cache_dir = cache_dir or tempfile.gettempdir()
+        self.api = kubernetes.config.new_client_from_config(config_file=info.kubeconfig, context=info.context)
+        self.core = k8s.CoreV1Api(self.api)
+        self.apps = k8s.AppsV1Api(self.api)
+        self.custom = k8s.CustomObjectsApi(self.api)
+        self._dynamic = None
+        self._velero = None
+
+    def __repr__(self):
+        return f"<cluster {self.name} ({self.info.context})>"
+
+    @property
+    def dynamic(self):
+        if self._dynamic is None:
+            # A discovery cache file of our own: the lab reuses ports across
+            # runs, and the client's default cache is keyed by host:port.
+            cache = os.path.join(self._cache_dir, f"discovery-{self.name}-{uuid.uuid4().hex[:8]}.json")
+            self._dynamic = DynamicClient(self.api, cache_file=cache)
+        return self._dynamic
+
+    def refresh_discovery(self):
+        """After CRDs change, so new kinds resolve."""
+        if self._dynamic is not None:
+            self._dynamic.resources.invalidate_cache()
+
+    @property
+    def velero(self):
+        if self._velero is None:
+            from runner.driver.velero import VeleroClient
+            self._velero = VeleroClient(self, self.velero_namespace, self._tracker)
+        return self._velero
+
+    # ------------------------------------------------------------- basics
+
+    def version(self):
+        return k8s.VersionApi(self.api).get_code().git_version.lstrip("v").split("+")[0]
+
+    def reachable(self, timeout=3):
+        try:
+            k8s.VersionApi(self.api).get_code(_request_timeout=timeout)
+            return True
+        except Exception:   # refused, reset, timed out, 5xx: all mean "not reachable"
+            return False
+
+    def resource(self, api_version, kind):
+        try:
+            return self.dynamic.resources.get(api_version=api_version, kind=kind)
+        except ResourceNotFoundError:
+            self.refresh_discovery()
+            return self.dynamic.resources.get(api_version=api_version, kind=kind)
+
+    def served(self):
+        found = []
+        for resource in self.dynamic.resources.search():
+            if "/" in resource.name or not getattr(resource, "kind", None) or resource.kind.endswith("List"):
+                continue
+            found.append(ServedResource(resource.group_version, resource.kind, resource.name,
+                                        resource.namespaced, tuple(resource.verbs or ())))
+        return found
+
+    def serves(self, api_version, kind):
+        try:
+            self.resource(api_version, kind)
+            return True
+        except ResourceNotFoundError:
+            return False
+
+    # ------------------------------------------------------------- objects
+
+    def apply(self, manifest):
+        """Create the object, or replace it when it exists (keeping its
+        resourceVersion). What this creates is tracked for cleanup."""
+        resource = self.resource(manifest["apiVersion"], manifest["kind"])
+        metadata = manifest.get("metadata", {})
+        namespace = metadata.get("namespace") if resource.namespaced else None
+        try:
+            created = resource.create(body=manifest, namespace=namespace).to_dict()
+            self._tracker(manifest["apiVersion"], manifest["kind"], self.name, namespace, metadata["name"])
+            if manifest["kind"] == "CustomResourceDefinition":
+                self.refresh_discovery()
+            return created
+        except ConflictError:
+            current = resource.get(name=metadata["name"], namespace=namespace).to_dict()
+            body = dict(manifest, metadata=dict(metadata, resourceVersion=current["metadata"]["resourceVersion"]))
+            return resource.replace(body=body, namespace=namespace).to_dict()
+
+    def ensure_namespace(self, name):
+        existing = self.get("v1", "Namespace", name)
+        if existing and not (existing.get("metadata") or {}).get("deletionTimestamp"):
+            return existing
+        if existing:   # terminating: wait for it to go before creating it anew
+            self.wait_for(f"namespace {name} to finish terminating",
+                          lambda: self.get("v1", "Namespace", name) is None, timeout=120)
+        return self.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+
+    def get(self, api_version, kind, name, namespace=None):
+        resource = self.resource(api_version, kind)
+        try:
+            return resource.get(name=name, namespace=namespace if resource.namespaced else None).to_dict()
+        except NotFoundError:
+            return None
+
+    def list(self, api_version, kind, namespace=None, label_selector=None, field_selector=None):
+        resource = self.resource(api_version, kind)
+        kwargs = {}
+        if label_selector:
+            kwargs["label_selector"] = label_selector
+        if field_selector:
+            kwargs["field_selector"] = field_selector
+        result = resource.get(namespace=namespace if resource.namespaced else None, **kwargs).to_dict()
+        items = result.get("items") or []
+        for item in items:   # list items carry no apiVersion/kind on the wire
+            item.setdefault("apiVersion", api_version)
+            item.setdefault("kind", kind)
+        return items
+
+    def delete(self, api_version, kind, name, namespace=None):
+        resource = self.resource(api_version, kind)
+        try:
+            resource.delete(name=name, namespace=namespace if resource.namespaced else None)
+            return True
+        except NotFoundError:
+            return False
+
+    def wait_for(self, what, predicate, timeout=120, interval=0.2):
+        return wait_until(f"{what} on cluster {self.name}", predicate, timeout, interval)
+
+    # ------------------------------------------------------------- pods
+
+    def exec(self, namespace, pod, argv, container=None, timeout=120, binary=False):
+        """Run argv in a pod (pods/exec over the websocket, as kubectl does).
+        stdout/stderr are str unless binary=True."""
+        kwargs = {"command": list(argv), "stderr": True, "stdin": False, "stdout": True, "tty": False,
+                  "_preload_content": False, "binary": True}
+        if container:
+            kwargs["container"] = container
+        response = stream(self.core.connect_get_namespaced_pod_exec, pod, namespace, **kwargs)
+        stdout, stderr = bytearray(), bytearray()
+        deadline = time.monotonic() + timeout
+        try:
+            while response.is_open():
+                if time.monotonic() > deadline:
+                    raise WaitTimeout(f"timed out after {timeout:g} s waiting for `{' '.join(argv)}` "
+                                      f"in pod {namespace}/{pod} on cluster {self.name}")
+                response.update(timeout=1)
+                stdout += response.read_channel(_STDOUT)
+                stderr += response.read_channel(_STDERR)
+            stdout += response.read_channel(_STDOUT)
+            stderr += response.read_channel(_STDERR)
+            rc = response.returncode
+        finally:
+            response.close()
+        if binary:
+            return rc, bytes(stdout), bytes(stderr)
+        return rc, stdout.decode("utf-8", "replace"), stderr.decode("utf-8", "replace")

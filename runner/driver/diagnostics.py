@@ -1,0 +1,136 @@
+"""What a failed scenario leaves for a human: collected before cleanup.
+
+    collect(driver, directory) -> [paths written]
+
+    <directory>/<cluster>/events.yaml           events of the scenario's namespaces and Velero's
+    <directory>/<cluster>/objects-<ns>.yaml     every listable object in each scenario namespace
+    <directory>/<cluster>/cluster-objects.yaml  cluster-scoped objects the scenario created
+    <directory>/<cluster>/velero.yaml           Velero objects with status (BSLs, schedules,
+                                                backups, restores, ...)
+    <directory>/buckets.txt                     keys and sizes under the scenario's root
+    <directory>/errors.txt                      what could not be collected, and why
+
+Secret values are replaced by "<redacted>"; bucket credentials are never written.
+"""
+import pathlib
+
+import yaml
+
+from runner.driver.velero import KINDS as VELERO_KINDS
+
+REDACTED = "<redacted>"
+SKIPPED_KINDS = {"Event", "Binding", "ComponentStatus"}
+
+
+def redact(obj):
+    """A copy of an API object safe to write into a report."""
+    if not isinstance(obj, dict):
+        return obj
+    obj = dict(obj)
+    if obj.get("kind") == "Secret":
+        for field in ("data", "stringData"):
+            if isinstance(obj.get(field), dict):
+                obj[field] = {key: REDACTED for key in obj[field]}
+        metadata = dict(obj.get("metadata") or {})
+        annotations = dict(metadata.get("annotations") or {})
+        if "kubectl.kubernetes.io/last-applied-configuration" in annotations:
+            annotations["kubectl.kubernetes.io/last-applied-configuration"] = REDACTED
+            metadata["annotations"] = annotations
+            obj["metadata"] = metadata
+    return obj
+
+
+def _dump(path, documents):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump_all([redact(d) for d in documents], sort_keys=False))
+    return path
+
+
+def collect(driver, directory):
+    directory = pathlib.Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    written, errors = [], []
+
+    def attempt(what, action, *args):
+        try:
+            result = action(*args)
+            if result:
+                written.append(result)
+        except Exception as error:   # collect what we can; say what we could not
+            errors.append(f"{what}: {type(error).__name__}: {' '.join(str(error).split())[:300]}")
+
+    for name, client in driver.clusters().items():
+        if not client.reachable():
+            errors.append(f"cluster {name}: not reachable, nothing collected")
+            continue
+        base = directory / name
+        namespaces = []
+        attempt(f"cluster {name}: scenario namespaces",
+                lambda: namespaces.extend(driver.scenario_namespaces(name)))
+        attempt(f"cluster {name}: events", _events, client, namespaces, base / "events.yaml")
+        for namespace in namespaces:
+            attempt(f"cluster {name}: objects of {namespace}", _namespace_objects, client, namespace,
+                    base / f"objects-{namespace}.yaml")
+        attempt(f"cluster {name}: cluster objects", _cluster_objects, driver, client,
+                base / "cluster-objects.yaml")
+        attempt(f"cluster {name}: velero objects", _velero_objects, client, base / "velero.yaml")
+    attempt("buckets", _bucket_listing, driver, directory / "buckets.txt")
+    if errors:
+        (directory / "errors.txt").write_text("\n".join(errors) + "\n")
+        written.append(directory / "errors.txt")
+    return written
+
+
+def _events(client, namespaces, path):
+    events = []
+    for namespace in [*namespaces, client.velero_namespace]:
+        for event in client.list("v1", "Event", namespace=namespace):
+            events.append({"namespace": namespace, "type": event.get("type"), "reason": event.get("reason"),
+                           "object": "{kind}/{name}".format(**{k: (event.get("involvedObject") or {}).get(k)
+                                                               for k in ("kind", "name")}),
+                           "message": event.get("message"), "count": event.get("count"),
+                           "lastTimestamp": event.get("lastTimestamp")})
+    return _dump(path, events)
+
+
+def _namespace_objects(client, namespace, path):
+    objects = []
+    for resource in client.served():
+        if not resource.namespaced or "list" not in resource.verbs or resource.kind in SKIPPED_KINDS:
+            continue
+        objects.extend(client.list(resource.group_version, resource.kind, namespace=namespace))
+    return _dump(path, objects)
+
+
+def _cluster_objects(driver, client, path):
+    objects = []
+    for entry in driver.tracked(cluster=client.name):
+        if entry.namespace is None:
+            obj = client.get(entry.api_version, entry.kind, entry.name)
+            if obj:
+                objects.append(obj)
+    return _dump(path, objects) if objects else None
+
+
+def _velero_objects(client, path):
+    objects = []
+    for kind in VELERO_KINDS:
+        for obj in client.velero.list(kind):
+            obj.setdefault("kind", kind)
+            objects.append(obj)
+    return _dump(path, objects)
+
+
+def _bucket_listing(driver, path):
+    lines = []
+    for profile in driver.target.profile_buckets:
+        try:
+            bucket = driver.bucket(profile)
+            infos = bucket.list(driver.scenario_root + "/")
+        except Exception as error:   # a cut or missing bucket is a finding, not a crash
+            lines.append(f"[{profile}] unreadable: {type(error).__name__}")
+            continue
+        lines.append(f"[{profile}] bucket {bucket.name}, {len(infos)} objects under {driver.scenario_root}/")
+        lines.extend(f"{info.size:>12}  {info.key}" for info in infos)
+    path.write_text("\n".join(lines) + "\n")
+    return path

@@ -1,0 +1,114 @@
+"""behave formatters `dmaas run` adds to behave's own json formatter:
+
+- ProgressFormatter: one line per selected scenario as it finishes
+  (status, TCID, duration, and the reason when it did not pass);
+- ExtrasFormatter: one JSON line per scenario with what behave's json
+  formatter leaves out: skip reasons, hook errors, errors of steps that
+  raised, wall-clock duration, and whether the tags selected it.
+
+Both see a scenario as finished when the next one starts or its feature
+ends (behave calls formatters in that order, after the after_scenario hook).
+"""
+from __future__ import annotations
+
+import json
+import time
+
+from behave.formatter.base import Formatter
+
+from runner.report import redact
+from runner.report.model import reason_line
+
+
+class _ScenarioEnd(Formatter):
+    """Calls finished(scenario, seconds) once per scenario."""
+
+    def __init__(self, stream_opener, config):
+        super().__init__(stream_opener, config)
+        self._scenario = None
+        self._started = 0.0
+
+    def scenario(self, scenario):
+        self._finish()
+        self._scenario = scenario
+        self._started = time.monotonic()
+
+    def eof(self):
+        self._finish()
+
+    def close(self):
+        self._finish()
+        super().close()
+
+    def _finish(self):
+        if self._scenario is not None:
+            scenario, self._scenario = self._scenario, None
+            self.finished(scenario, time.monotonic() - self._started)
+
+    def selected(self, scenario) -> bool:
+        return bool(scenario.should_run_with_tags(self.config.tag_expression))
+
+    def finished(self, scenario, seconds: float) -> None:
+        raise NotImplementedError
+
+
+def tcid_of(scenario) -> str:
+    return next((t for t in scenario.effective_tags if t.startswith("TCID-")), scenario.name)
+
+
+def reason_of(scenario) -> str:
+    """The first line explaining why a scenario did not pass."""
+    if scenario.status.name in ("skipped", "untested"):
+        return scenario.skip_reason or "not run"
+    messages = [scenario.error_message] + [s.error_message for s in scenario.all_steps
+                                           if s.status.name not in ("passed", "skipped", "untested")]
+    for step in scenario.all_steps:
+        if step.status.name == "undefined":
+            messages.insert(0, f"undefined step: {step.keyword} {step.name}")
+    for message in messages:
+        if reason_line(message):
+            return redact.text(reason_line(message))
+    return scenario.status.name
+
+
+class ProgressFormatter(_ScenarioEnd):
+    name = "dmaas-progress"
+    description = "one line per scenario: status, TCID, duration, reason"
+
+    def __init__(self, stream_opener, config):
+        super().__init__(stream_opener, config)
+        self.stream = self.open()
+
+    def finished(self, scenario, seconds):
+        if not self.selected(scenario):
+            return
+        status = scenario.status.name
+        line = f"{status.upper():<9} {tcid_of(scenario)}  {seconds:.1f}s"
+        if status != "passed":
+            line += f"  -- {reason_of(scenario)}"
+        self.stream.write(line + "\n")
+        self.stream.flush()
+
+
+class ExtrasFormatter(_ScenarioEnd):
+    name = "dmaas-extras"
+    description = "JSON lines with skip reasons, hook errors and durations (for dmaas reports)"
+
+    def __init__(self, stream_opener, config):
+        super().__init__(stream_opener, config)
+        self.stream = self.open()
+
+    def finished(self, scenario, seconds):
+        record = {
+            "location": str(scenario.location),
+            "name": scenario.name,
+            "selected": self.selected(scenario),
+            "status": scenario.status.name,
+            "skip_reason": redact.text(scenario.skip_reason),
+            "error_message": redact.text(scenario.error_message),
+            "duration": round(seconds, 3),
+            "steps": [{"status": s.status.name, "error_message": redact.text(s.error_message)}
+                      for s in scenario.all_steps],
+        }
+        self.stream.write(json.dumps(record) + "\n")
+        self.stream.flush()

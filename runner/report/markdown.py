@@ -1,0 +1,30 @@
+"""The strategy document (markdown) with every TCID's Status cell filled."""
+from __future__ import annotations
+
+import re
+
+from runner.report.model import Run, tcid_cell
+
+_TCID_ROW = re.compile(r"^\s*\|.*\[(TCID-[A-Z0-9-]+)\]")
+
+
+def fill_status(strategy_text: str, cell_text) -> str:
+    """Rewrites the last cell of each TCID table row with cell_text(tcid)."""
+    out = []
+    for line in strategy_text.splitlines():
+        match = _TCID_ROW.match(line)
+        if match:
+            cells = line.strip().strip("|").split("|")
+            cells[-1] = " " + cell_text(match.group(1)).replace("|", "\\|").replace("\n", " ") + " "
+            line = "|" + "|".join(cells) + "|"
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
+def render(run: Run, strategy_text: str) -> str:
+    by_tcid = run.by_tcid()
+    body = fill_status(strategy_text, lambda tcid: tcid_cell(by_tcid.get(tcid))[1])
+    counts = ", ".join(f"{n} {k}" for k, n in run.counts().items())
+    return body + (f"\n## Run {run.run_id}\n\n"
+                   f"Target `{run.target}`, tags `{' '.join(run.tags) or '(all)'}`, "
+                   f"from {run.started} to {run.finished}: {len(run.scenarios)} scenarios, {counts}.\n")

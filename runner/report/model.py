@@ -1,0 +1,278 @@
+"""The neutral result model every report is rendered from:
+Run -> Feature -> Scenario -> Step, built from behave's JSON output plus the
+extras our formatter records (skip reasons, hook errors, durations)."""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from runner.report import redact
+
+# behave status names -> the five the reports speak
+_SCENARIO_STATUS = {
+    "passed": "passed", "failed": "failed", "skipped": "skipped", "untested": "skipped",
+    "error": "error", "hook_error": "error", "cleanup_error": "error", "pending": "error",
+    "undefined": "undefined", "untested_undefined": "undefined",
+}
+FAILING = ("failed", "error", "undefined")
+BEHAVE_JSON = "behave.json"
+EXTRAS = "extras.jsonl"
+RUN_INFO = "run.json"
+MONITOR = "monitor.json"
+
+
+@dataclass
+class Step:
+    keyword: str
+    name: str
+    location: str
+    status: str
+    duration: float = 0.0
+    error_message: str | None = None
+    table: dict | None = None          # {"headings": [...], "rows": [[...]]}
+
+
+@dataclass
+class Scenario:
+    name: str
+    tcid: str | None
+    tags: list[str]
+    location: str
+    status: str
+    duration: float
+    steps: list[Step] = field(default_factory=list)
+    skip_reason: str | None = None
+    error_message: str | None = None   # why it failed: the failing step's or a hook's message
+
+    @property
+    def anchor(self) -> str:
+        return "scenario-" + "".join(c if c.isalnum() else "-" for c in self.location).strip("-")
+
+    @property
+    def reason(self) -> str | None:
+        """One line saying why it did not pass (None when it passed)."""
+        if self.status == "passed":
+            return None
+        if self.status == "skipped":
+            return self.skip_reason or "not run"
+        if self.status == "undefined":
+            undefined = [s for s in self.steps if s.status == "undefined"]
+            return f"undefined step: {undefined[0].keyword} {undefined[0].name}" if undefined else "undefined step"
+        return reason_line(self.error_message) or self.status
+
+
+@dataclass
+class Feature:
+    name: str
+    tcid: str | None
+    tags: list[str]
+    location: str
+    description: list[str]
+    scenarios: list[Scenario] = field(default_factory=list)
+
+
+@dataclass
+class Run:
+    run_id: str
+    target: str
+    tags: list[str]
+    started: str
+    finished: str
+    features: list[Feature] = field(default_factory=list)
+    monitor: dict | None = None        # {"views": {"plans": [...], "usage": [...], "connectivity": [...]}}
+
+    @property
+    def scenarios(self) -> list[Scenario]:
+        return [s for f in self.features for s in f.scenarios]
+
+    def counts(self) -> dict[str, int]:
+        counts = {"passed": 0, "failed": 0, "error": 0, "undefined": 0, "skipped": 0}
+        for scenario in self.scenarios:
+            counts[scenario.status] += 1
+        return counts
+
+    @property
+    def duration(self) -> float:
+        return round(sum(s.duration for s in self.scenarios), 3)
+
+    def by_tcid(self) -> dict[str, list[Scenario]]:
+        found: dict[str, list[Scenario]] = {}
+        for scenario in self.scenarios:
+            if scenario.tcid:
+                found.setdefault(scenario.tcid, []).append(scenario)
+        return found
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        for feature, fdata in zip(self.features, data["features"]):
+            for scenario, sdata in zip(feature.scenarios, fdata["scenarios"]):
+                sdata["reason"] = scenario.reason
+                sdata["anchor"] = scenario.anchor
+        data["counts"] = self.counts()
+        data["duration"] = self.duration
+        return data
+
+
+def reason_line(message: str | None) -> str | None:
+    """The line of an error message that says what went wrong: the first one,
+    or for a traceback its last one (the exception)."""
+    lines = [line.strip() for line in (message or "").splitlines() if line.strip()]
+    if not lines:
+        return None
+    return lines[-1] if lines[0].startswith("Traceback") else lines[0]
+
+
+def tcid_status(scenarios: list[Scenario]) -> str:
+    """The status of a TCID from its scenarios: any failing one fails it; all passed passes it."""
+    statuses = [s.status for s in scenarios]
+    for status in FAILING:
+        if status in statuses:
+            return "failed" if status == "failed" else status
+    if statuses and all(s == "passed" for s in statuses):
+        return "passed"
+    if "passed" in statuses:
+        return "partial"           # some passed, the others were skipped
+    return "skipped"
+
+
+def _tcid(tags: list[str]) -> str | None:
+    return next((t for t in tags if t.startswith("TCID-")), None)
+
+
+def _lines(value) -> str | None:
+    if value is None:
+        return None
+    return "\n".join(value) if isinstance(value, list) else str(value)
+
+
+def _step(data: dict, extra: dict | None) -> Step:
+    result = data.get("result") or {}
+    status = result.get("status") or (extra or {}).get("status") or "skipped"
+    if "match" not in data and status in ("skipped", "untested") and extra and extra.get("status") == "undefined":
+        status = "undefined"
+    message = _lines(result.get("error_message")) or (extra or {}).get("error_message")
+    table = data.get("table")
+    if table:
+        table = {"headings": list(table["headings"]),
+                 "rows": redact.table_rows(table["headings"], table["rows"])}
+    return Step(keyword=data.get("keyword", "").strip(), name=data.get("name", ""),
+                location=data.get("location", ""), status=_SCENARIO_STATUS.get(status, status),
+                duration=round(float(result.get("duration") or 0.0), 3),
+                error_message=redact.text(message), table=table)
+
+
+def _scenario(feature_tags: list[str], data: dict, extra: dict) -> Scenario:
+    tags = list(dict.fromkeys(feature_tags + list(data.get("tags", []))))
+    extra_steps = extra.get("steps", [])
+    # behave lists a scenario's background steps in front of its own ones
+    raw_steps = data.get("steps", [])
+    steps = [_step(s, extra_steps[i] if i < len(extra_steps) else None) for i, s in enumerate(raw_steps)]
+    status = _SCENARIO_STATUS.get(extra.get("status") or data.get("status") or "skipped", "error")
+    if status == "error" and any(s.status == "undefined" for s in steps):
+        status = "undefined"
+    failing = next((s for s in steps if s.status in FAILING and s.error_message), None)
+    error = extra.get("error_message") or (failing.error_message if failing else None)
+    duration = extra.get("duration")
+    if duration is None:
+        duration = sum(s.duration for s in steps)
+    return Scenario(name=data.get("name", ""), tcid=_tcid(tags), tags=tags, location=data.get("location", ""),
+                    status=status, duration=round(float(duration), 3), steps=steps,
+                    skip_reason=redact.text(extra.get("skip_reason")) if status == "skipped" else None,
+                    error_message=redact.text(error) if status in FAILING else None)
+
+
+def features_from_behave(behave_json: list[dict], extras: dict[str, dict]) -> list[Feature]:
+    """behave's `-f json` output (+ extras by scenario location) -> Features."""
+    features = []
+    for fdata in behave_json:
+        tags = list(fdata.get("tags", []))
+        feature = Feature(name=fdata.get("name", ""), tcid=_tcid(tags), tags=tags,
+                          location=fdata.get("location", ""), description=list(fdata.get("description", [])))
+        for element in fdata.get("elements", []):
+            extra = extras.get(element.get("location", ""), {})
+            # behave lists scenarios the tags did not select too (--show-skipped, so that
+            # a feature skipped by a hook still shows up); the report leaves them out
+            if element.get("type") == "scenario" and extra.get("selected", True):
+                feature.scenarios.append(_scenario(tags, element, extra))
+        if feature.scenarios:
+            features.append(feature)
+    return features
+
+
+def sanitize_behave_json(path: Path) -> None:
+    """Rewrites behave's own json output with secrets redacted (tables, messages, secret-named keys)."""
+    if not path.is_file() or not path.stat().st_size:
+        return
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError:
+        path.unlink()    # cut short (interrupted): unreadable, and may hold anything
+        return
+    data = redact.mapping(data)
+    for feature in data:
+        for element in feature.get("elements", []):
+            for step in element.get("steps", []):
+                table = step.get("table")
+                if table:
+                    table["rows"] = redact.table_rows(table["headings"], table["rows"])
+    path.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+
+
+def read_extras(path: Path) -> dict[str, dict]:
+    extras: dict[str, dict] = {}
+    if path.is_file():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                record = json.loads(line)
+                extras[record["location"]] = record
+    return extras
+
+
+def read_monitor(path: Path) -> dict | None:
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+    views = data.get("views") if isinstance(data, dict) else None
+    if not isinstance(views, dict):
+        return None
+    return {"views": redact.mapping({k: v for k, v in views.items() if isinstance(v, list)})}
+
+
+def load_run(run_dir: Path) -> Run:
+    """The Run recorded in run_dir: run.json, behave.json, extras.jsonl, optional monitor.json."""
+    run_dir = Path(run_dir)
+    info = json.loads((run_dir / RUN_INFO).read_text(encoding="utf-8"))
+    behave_path = run_dir / BEHAVE_JSON
+    behave_json = []
+    if behave_path.is_file() and behave_path.stat().st_size:
+        behave_json = json.loads(behave_path.read_text(encoding="utf-8"))
+    return Run(run_id=info["run_id"], target=info.get("target", ""), tags=list(info.get("tags", [])),
+               started=info.get("started", ""), finished=info.get("finished", ""),
+               features=features_from_behave(behave_json, read_extras(run_dir / EXTRAS)),
+               monitor=read_monitor(run_dir / MONITOR))
+
+
+def tcid_cell(scenarios: list[Scenario] | None) -> tuple[str, str]:
+    """(status, one-line text) for a TCID's Status cell: "passed (12.3 s)", "skipped: <reason>", ..."""
+    if not scenarios:
+        return "not-run", "not run"
+    status = tcid_status(scenarios)
+    seconds = sum(s.duration for s in scenarios)
+    if len(scenarios) == 1 or status == "passed":
+        head = f"{status} ({seconds:.1f} s)" if status != "skipped" else "skipped"
+    else:
+        tally = ", ".join(f"{n} {k}" for k, n in _tally(scenarios).items())
+        head = f"{status if status != 'partial' else 'partly passed'} ({tally}; {seconds:.1f} s)"
+    reasons = [s.reason for s in scenarios if s.reason]
+    return status, head + (f": {reasons[0]}" if reasons and status != "passed" else "")
+
+
+def _tally(scenarios: list[Scenario]) -> dict[str, int]:
+    tally: dict[str, int] = {}
+    for scenario in scenarios:
+        tally[scenario.status] = tally.get(scenario.status, 0) + 1
+    return tally

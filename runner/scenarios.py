@@ -1,0 +1,217 @@
+"""Loads scenarios/*.yaml, validates each file against its JSON Schema under
+schemas/, and checks what a schema cannot: that matrices name engines,
+buckets, apps, plans, templates and stories that exist.
+
+Every problem is one line: "FILE: path.to.field: message" (or
+"FILE:LINE:COL: malformed YAML: ..."). Every function takes the project root.
+"""
+from __future__ import annotations
+
+import json
+import string
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+from runner import strategy
+from runner.errors import UserError
+
+SCENARIOS_DIR = "scenarios"
+SCHEMAS_DIR = "schemas"
+TARGETS_DIR = "scenarios/targets"
+TEMPLATES_DIR = "features/templates"
+CATALOGUES = ("engines", "buckets", "plans", "matrices")
+APPS = "apps"
+# axis name -> the catalogue its values come from
+AXIS_CATALOGUE = {"engine": "engines", "bucket": "buckets", "app": "apps"}
+
+
+@dataclass
+class Scenarios:
+    """The validated scenario model."""
+
+    engines: dict
+    buckets: dict
+    plans: dict
+    matrices: dict
+    apps: dict
+    apps_fallback: bool = False      # True when scenarios/apps.yaml does not exist
+    stories: dict = field(default_factory=dict)
+
+    def catalogue(self, name: str) -> dict:
+        return getattr(self, name)
+
+    def entry(self, axis: str, name: str) -> dict:
+        """The catalogue entry of an axis value, with `name` added."""
+        if axis == "app" and self.apps_fallback:
+            return {"name": name, "title": name.capitalize()}
+        return {**self.catalogue(AXIS_CATALOGUE[axis])[name], "name": name}
+
+
+def field_path(parts) -> str:
+    """["matrices", "schd", "axes", "engine", 4] -> "matrices.schd.axes.engine[4]"."""
+    text = ""
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(top level)"
+
+
+def load_yaml(root: Path, rel: str):
+    """Parses one YAML file; a syntax error is a one-line UserError with line and column."""
+    path = Path(root) / rel
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UserError(f"{rel}: cannot read: {exc.strerror}") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{rel}:{mark.line + 1}:{mark.column + 1}" if mark else rel
+        problem = " ".join(filter(None, [exc.context, exc.problem]))
+        raise UserError(f"{where}: malformed YAML: {problem}") from None
+    except yaml.YAMLError as exc:
+        raise UserError(f"{rel}: malformed YAML: {exc}") from None
+
+
+def load_schema(root: Path, rel: str) -> dict:
+    path = Path(root) / rel
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except OSError:
+        raise UserError(f"{rel}: missing JSON Schema") from None
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{rel}:{exc.lineno}:{exc.colno}: malformed JSON: {exc.msg}") from None
+
+
+def schema_of(rel: str) -> str:
+    """The schema a scenario file is validated against."""
+    if rel.startswith(TARGETS_DIR + "/"):
+        return f"{SCHEMAS_DIR}/target.schema.json"
+    return f"{SCHEMAS_DIR}/{Path(rel).stem}.schema.json"
+
+
+def scenario_files(root: Path) -> list[str]:
+    """Every YAML file under scenarios/ (targets included), relative to root."""
+    base = Path(root) / SCENARIOS_DIR
+    found = list(base.glob("*.yaml")) + list(base.glob("*.yml"))
+    found += list((base / "targets").glob("*.yaml")) + list((base / "targets").glob("*.yml"))
+    return sorted(p.relative_to(root).as_posix() for p in found)
+
+
+def schema_problems(rel: str, data, schema: dict) -> list[str]:
+    validator_class = jsonschema.validators.validator_for(schema)
+    validator = validator_class(schema, format_checker=validator_class.FORMAT_CHECKER)
+    errors = sorted(validator.iter_errors(data), key=lambda e: (list(map(str, e.absolute_path)), e.message))
+    return [f"{rel}: {field_path(e.absolute_path)}: {' '.join(e.message.split())}" for e in errors]
+
+
+def load_file(root: Path, rel: str) -> tuple[object, list[str]]:
+    """(data, problems) of one scenario file: YAML syntax, then its schema."""
+    try:
+        data = load_yaml(root, rel)
+        schema = load_schema(root, schema_of(rel))
+    except UserError as exc:
+        return None, [exc.message]
+    return data, schema_problems(rel, data, schema)
+
+
+def reference_problems(root: Path, model: Scenarios) -> list[str]:
+    """What the schemas cannot see: names a matrix uses must exist."""
+    rel = f"{SCENARIOS_DIR}/matrices.yaml"
+    problems = []
+    known_stories = model.stories
+    for mid, matrix in model.matrices.items():
+        at = f"matrices.{mid}"
+        for axis, values in matrix.get("axes", {}).items():
+            for index, value in enumerate(values):
+                problems += _unknown(rel, f"{at}.axes.{axis}[{index}]", axis, value, model)
+        for axis, value in matrix.get("fixed", {}).items():
+            problems += _unknown(rel, f"{at}.fixed.{axis}", axis, value, model)
+            if axis in matrix.get("axes", {}):
+                problems.append(f"{rel}: {at}.fixed.{axis}: '{axis}' is both an axis and fixed")
+        if matrix["plan"] not in model.plans:
+            problems.append(f"{rel}: {at}.plan: unknown plan '{matrix['plan']}' (known: {', '.join(model.plans)})")
+        if not (Path(root) / TEMPLATES_DIR / matrix["template"]).is_file():
+            problems.append(f"{rel}: {at}.template: no such template {TEMPLATES_DIR}/{matrix['template']}")
+        if matrix["story"] not in known_stories:
+            problems.append(f"{rel}: {at}.story: no section '### {matrix['story']}' in {strategy.STRATEGY_DOC}")
+        names = {n for _, n, _, _ in string.Formatter().parse(matrix["tcid"]) if n is not None}
+        given = set(matrix.get("axes", {})) | set(matrix.get("fixed", {}))
+        for name in sorted(names - given):
+            problems.append(f"{rel}: {at}.tcid: placeholder {{{name}}} is neither an axis nor fixed")
+        missing = sorted(set(AXIS_CATALOGUE) - given)
+        if missing:
+            problems.append(f"{rel}: {at}: no value for {', '.join(missing)} (give it in axes or fixed)")
+    return problems
+
+
+def _unknown(rel: str, where: str, axis: str, value: str, model: Scenarios) -> list[str]:
+    if axis == "app" and model.apps_fallback:
+        return []
+    known = model.catalogue(AXIS_CATALOGUE[axis])
+    if value in known:
+        return []
+    return [f"{rel}: {where}: unknown {axis} '{value}' (known: {', '.join(known)})"]
+
+
+def collect(root: Path) -> tuple[Scenarios | None, list[str]]:
+    """Validates every scenario file; returns the model (None if a catalogue is unusable) and all problems."""
+    root = Path(root)
+    problems: list[str] = []
+    loaded: dict[str, object] = {}
+    for rel in scenario_files(root):
+        data, found = load_file(root, rel)
+        problems += found
+        loaded[rel] = None if found else data
+    for name in CATALOGUES:
+        rel = f"{SCENARIOS_DIR}/{name}.yaml"
+        if rel not in loaded:
+            problems.append(f"{rel}: missing")
+    usable = {name: loaded.get(f"{SCENARIOS_DIR}/{name}.yaml") for name in CATALOGUES + (APPS,)}
+    if any(usable[name] is None for name in CATALOGUES):
+        return None, problems
+    apps_rel = f"{SCENARIOS_DIR}/{APPS}.yaml"
+    if apps_rel in loaded and usable[APPS] is None:
+        return None, problems
+    stories = strategy.stories(strategy.read(root))
+    model = Scenarios(
+        engines=usable["engines"]["engines"],
+        buckets=usable["buckets"]["buckets"],
+        plans=usable["plans"]["plans"],
+        matrices=usable["matrices"]["matrices"],
+        apps=(usable[APPS] or {}).get("apps", {}),
+        apps_fallback=apps_rel not in loaded,
+        stories=stories,
+    )
+    problems += reference_problems(root, model)
+    return model, problems
+
+
+def load(root: Path) -> Scenarios:
+    """The validated model, or a UserError with the first problem."""
+    model, problems = collect(root)
+    if problems:
+        more = f" (and {len(problems) - 1} more; run `dmaas validate`)" if len(problems) > 1 else ""
+        raise UserError(problems[0] + more)
+    return model
+
+
+def targets(root: Path) -> list[str]:
+    """Names of the target profiles under scenarios/targets/."""
+    return sorted(p.stem for p in (Path(root) / TARGETS_DIR).glob("*.yaml"))
+
+
+def target_profile(root: Path, name: str) -> dict:
+    """The target profile `name`, validated; an unknown name lists the known ones."""
+    known = targets(root)
+    if name not in known:
+        raise UserError(f"unknown target '{name}' (known: {', '.join(known) or 'none'}; "
+                        f"profiles live in {TARGETS_DIR}/<name>.yaml)")
+    rel = f"{TARGETS_DIR}/{name}.yaml"
+    data, problems = load_file(root, rel)
+    if problems:
+        raise UserError(problems[0])
+    return data

@@ -1,0 +1,527 @@
+"""Targets: where scenarios run. The only module that knows lab vs real.
+
+A target profile is `scenarios/targets/<name>.yaml` (schema:
+`schemas/target.schema.json`):
+
+    kind: lab                        # the embedded lab, started by the runner
+    lab: {clusters: [...], s3: [minio, aws], start: "2026-01-05T00:00:00Z"}
+
+    kind: real                       # existing clusters and buckets
+    clusters:
+      backup: {kubeconfig: ~/.kube/config | kubeconfig_env: VAR, context: ctx,
+               version: "1.29.4", velero_version: "1.12.4"}   # versions optional
+    buckets:
+      aws: {client: boto3, endpoint: https://s3.amazonaws.com, region: us-east-1,
+            bucket: my-bucket, access_key_env: AWS_ACCESS_KEY_ID,
+            secret_key_env: AWS_SECRET_ACCESS_KEY}
+    velero_namespace: velero
+    time_scale: 0.0333               # 1 h of scenario time -> 2 min of waiting
+    from_lab_state: true             # optional: clusters and buckets from the
+                                     # running lab's lab.json ($DMAAS_LAB_STATE)
+    clock: lab                       # optional, only with from_lab_state
+
+What differs between the two kinds is exactly: the clock (lab: virtual,
+`POST /clock/advance`; real: scaled waiting), cluster lifecycle (lab: create
+and destroy through the control API; real: a fixed set of named contexts)
+and faults (lab: control API; real: `Unsupported`). Everything else (clusters,
+Velero, buckets) goes through the same official clients for both.
+
+`clock: lab` is the one exception to "a real profile never talks to the
+lab": it lets a lab-as-real run advance the lab's virtual clock so it takes
+seconds; without it the real code path waits scaled real time.
+
+API (HACKING.md "Driver, DMaaS layer and apps"):
+
+    load_profile(name_or_path) -> Profile               # TargetError on bad input
+    open_target(profile, state_dir=None) -> Target      # starts a lab if needed
+    attach_lab(state_path) -> LabTarget                 # a lab someone else started
+    Target.name, .kind, .velero_namespace, .time_scale, .profile_buckets
+    Target.ensure_cluster(name, version=None, velero_version=None) -> ClusterInfo
+    Target.create_cluster(name, version=None, velero_version=None) -> ClusterInfo  # must be new
+    Target.destroy_cluster(name)
+    Target.bucket_profile(name) -> BucketProfile
+    Target.now() -> aware UTC datetime; Target.advance(seconds) -> now
+    Target.cut_cluster(name) / restore_cluster(name)
+    Target.cut_bucket(profile, bucket=None) / restore_bucket(profile, bucket=None)
+    Target.set_quota(profile, bucket, bytes_or_None); Target.corrupt(profile, bucket, key)
+    Target.stop()
+    Unsupported(reason): the target cannot do this; steps turn it into a skip.
+"""
+import dataclasses
+import datetime
+import json
+import os
+import pathlib
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+import jsonschema
+import yaml
+
+from runner.errors import UserError
+from runner.scenarios import load_yaml
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+TARGETS_DIR = REPO / "scenarios" / "targets"
+SCHEMA = REPO / "schemas" / "target.schema.json"
+BUCKETS_FILE = REPO / "scenarios" / "buckets.yaml"
+CONTROL_TIMEOUT = 300          # a clock advance runs every due controller; days of schedules
+
+
+class Unsupported(Exception):
+    """This target cannot do what the scenario asks (the step is skipped with the reason)."""
+
+    @property
+    def reason(self):
+        return str(self)
+
+
+class TargetError(UserError):
+    """Bad profile or an unreachable target: one line naming the file/field/endpoint."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ClusterInfo:
+    name: str
+    kubeconfig: str
+    context: str
+    version: str | None = None
+    velero_version: str | None = None
+    created: bool = False           # True if ensure_cluster created it just now
+
+
+@dataclasses.dataclass(frozen=True)
+class BucketProfile:
+    name: str
+    client: str                     # "minio" | "boto3"
+    endpoint: str
+    region: str
+    bucket: str
+    access_key: str = dataclasses.field(repr=False)
+    secret_key: str = dataclasses.field(repr=False)
+
+    def __str__(self):
+        return f"{self.name} ({self.client} {self.endpoint}/{self.bucket})"
+
+
+@dataclasses.dataclass
+class Profile:
+    name: str
+    path: pathlib.Path
+    data: dict
+
+    @property
+    def kind(self):
+        return self.data["kind"]
+
+
+# ---------------------------------------------------------------- profiles
+
+def profile_path(name_or_path):
+    """A profile name (`lab`) -> scenarios/targets/lab.yaml; a path stays a path."""
+    text = str(name_or_path)
+    if text.endswith((".yaml", ".yml")) or os.sep in text:
+        return pathlib.Path(text)
+    return TARGETS_DIR / f"{text}.yaml"
+
+
+def load_profile(name_or_path):
+    """Read and validate a target profile; TargetError names file and field."""
+    path = profile_path(name_or_path)
+    if not path.is_file():
+        known = sorted(p.stem for p in TARGETS_DIR.glob("*.yaml"))
+        raise TargetError(f"{path}: no such target profile (known: {', '.join(known)})")
+    data = load_yaml(path.parent, path.name)
+    validate_profile(data, path)
+    return Profile(name=path.stem, path=path, data=data)
+
+
+def validate_profile(data, path):
+    schema = json.loads(SCHEMA.read_text())
+    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(data),
+                    key=lambda e: list(e.absolute_path))
+    if errors:
+        error = errors[0]
+        field = ".".join(str(p) for p in error.absolute_path) or "(top level)"
+        raise TargetError(f"{path}: {field}: {_schema_message(error)}")
+
+
+def _schema_message(error):
+    # jsonschema quotes whole instances in its messages; a secret pasted into
+    # a profile by mistake must not reach a terminal, so name fields only.
+    if error.validator == "additionalProperties":
+        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+        return f"unknown field(s) {', '.join(extra)}"
+    if error.validator == "required":
+        return error.message.split(" is a required")[0] + " is required"
+    if error.validator == "enum":
+        return f"must be one of {', '.join(map(str, error.validator_value))}"
+    if error.validator == "type":
+        return f"must be of type {error.validator_value}"
+    if error.validator in ("oneOf", "anyOf", "not", "if", "then", "else", "dependentRequired"):
+        return error.schema.get("description") or f"fails {error.validator}"
+    return error.message
+
+
+def _bucket_catalogue():
+    """scenarios/buckets.yaml: profile -> {client, bucket, region, ...}."""
+    if not BUCKETS_FILE.is_file():
+        raise TargetError(f"{BUCKETS_FILE}: missing (bucket profiles for the lab)")
+    data = yaml.safe_load(BUCKETS_FILE.read_text()) or {}
+    return data.get("buckets", data)
+
+
+def open_target(profile, state_dir=None):
+    """The Target a profile describes; a lab profile starts a lab now."""
+    if profile.kind == "lab":
+        return LabTarget.start(profile, state_dir)
+    return RealTarget(profile, state_dir)
+
+
+def attach_lab(state_path, name="lab"):
+    """A LabTarget on a lab started elsewhere (`dmaas lab up`, `dmaas run`)."""
+    import lab.process   # the lab is reached through lab.process only
+    handle = lab.process.attach(str(_state_dir(state_path)))
+    return LabTarget(name, handle, owned=False)
+
+
+def _state_dir(state_path):
+    path = pathlib.Path(state_path)
+    return path.parent if path.name == "lab.json" or path.is_file() else path
+
+
+def _read_lab_json(state_path):
+    path = pathlib.Path(state_path)
+    path = path if path.is_file() else path / "lab.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise TargetError(f"{path}: cannot read lab state ({error})") from None
+
+
+# ---------------------------------------------------------------- control API
+
+class ControlClient:
+    """JSON over HTTP to the lab's control API."""
+
+    def __init__(self, url):
+        self.url = url.rstrip("/")
+
+    def call(self, method, path, body=None, timeout=60):
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.url + path, data=data, method=method,
+                                         headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                text = response.read()
+                return json.loads(text) if text else {}
+        except urllib.error.HTTPError as error:
+            try:
+                message = json.loads(error.read()).get("error") or error.reason
+            except ValueError:
+                message = error.reason
+            raise TargetError(f"lab control {method} {path}: {error.code} {message}") from None
+        except (urllib.error.URLError, OSError) as error:
+            raise TargetError(f"lab control {self.url}{path}: unreachable ({error})") from None
+
+
+# ---------------------------------------------------------------- targets
+
+class Target:
+    """Common surface; subclasses implement the lab/real differences."""
+
+    kind = None
+
+    def __init__(self, name):
+        self.name = name
+        self.velero_namespace = "velero"
+        self.time_scale = 1.0
+
+    def ensure_cluster(self, name, version=None, velero_version=None):
+        raise NotImplementedError
+
+    def create_cluster(self, name, version=None, velero_version=None):
+        raise Unsupported(f"target '{self.name}' ({self.kind}) cannot create cluster '{name}': "
+                          f"its clusters are a fixed set of contexts")
+
+    def destroy_cluster(self, name):
+        raise Unsupported(f"target '{self.name}' ({self.kind}) cannot destroy cluster '{name}'")
+
+    def bucket_profile(self, name):
+        raise NotImplementedError
+
+    @property
+    def profile_buckets(self):
+        """Names of the bucket profiles this target has."""
+        raise NotImplementedError
+
+    def now(self):
+        raise NotImplementedError
+
+    def advance(self, seconds):
+        raise NotImplementedError
+
+    def _no_faults(self, what):
+        raise Unsupported(f"target '{self.name}' ({self.kind}) cannot {what}: "
+                          f"faults need the lab's control API")
+
+    def cut_cluster(self, name):
+        self._no_faults(f"cut off cluster '{name}'")
+
+    def restore_cluster(self, name):
+        self._no_faults(f"reconnect cluster '{name}'")
+
+    def cut_bucket(self, profile, bucket=None):
+        self._no_faults(f"cut off the '{profile}' bucket")
+
+    def restore_bucket(self, profile, bucket=None):
+        self._no_faults(f"reconnect the '{profile}' bucket")
+
+    def set_quota(self, profile, bucket, limit):
+        self._no_faults(f"set a quota on the '{profile}' bucket")
+
+    def corrupt(self, profile, bucket, key):
+        self._no_faults(f"corrupt an object in the '{profile}' bucket")
+
+    def stop(self):
+        pass
+
+
+class LabTarget(Target):
+    """The embedded lab: one `python -m lab serve` process, reached through
+    lab.json's URLs; clusters are created and destroyed on demand."""
+
+    kind = "lab"
+
+    def __init__(self, name, handle, owned):
+        super().__init__(name)
+        self.handle = handle
+        self.owned = owned
+        self.control = ControlClient(handle.state["control"])
+        self._buckets = _bucket_catalogue()
+
+    @classmethod
+    def start(cls, profile, state_dir=None):
+        import lab.process   # the lab is reached through lab.process only
+        state_dir = state_dir or tempfile.mkdtemp(prefix="dmaas-lab-")
+        handle = lab.process.start(profile.data.get("lab") or {}, str(state_dir))
+        return cls(profile.name, handle, owned=True)
+
+    def state(self):
+        return self.control.call("GET", "/state")
+
+    def create_cluster(self, name, version=None, velero_version=None):
+        body = _dropnone({"name": name, "version": version, "velero_version": velero_version})
+        entry = self.control.call("POST", "/clusters", body)
+        return self._info(name, entry, created=True)
+
+    @staticmethod
+    def _info(name, entry, created):
+        return ClusterInfo(name=name, kubeconfig=entry["kubeconfig"], context=entry["context"],
+                           version=entry.get("version"), velero_version=entry.get("velero_version"),
+                           created=created)
+
+    def ensure_cluster(self, name, version=None, velero_version=None):
+        entry = self.state().get("clusters", {}).get(name)
+        if entry is None:
+            return self.create_cluster(name, version, velero_version)
+        for field, wanted in (("version", version), ("velero_version", velero_version)):
+            if wanted and entry.get(field) != wanted:
+                raise TargetError(f"lab cluster '{name}' already exists with {field} "
+                                  f"{entry.get(field)}, the scenario wants {wanted}")
+        return self._info(name, entry, created=False)
+
+    def destroy_cluster(self, name):
+        self.control.call("DELETE", f"/clusters/{name}")
+
+    @property
+    def profile_buckets(self):
+        return sorted(set(self.handle.state.get("s3", {})) & set(self._buckets))
+
+    def bucket_profile(self, name):
+        endpoint = self.handle.state.get("s3", {}).get(name)
+        catalogue = self._buckets.get(name)
+        if endpoint is None or catalogue is None:
+            raise TargetError(f"bucket profile '{name}': not served by this lab "
+                              f"(lab s3: {', '.join(self.handle.state.get('s3', {}))}; "
+                              f"{BUCKETS_FILE.name}: {', '.join(self._buckets)})")
+        return BucketProfile(name=name, client=catalogue.get("client", "boto3"),
+                             endpoint=endpoint["endpoint"], region=endpoint.get("region", "us-east-1"),
+                             bucket=catalogue["bucket"], access_key=endpoint["access_key"],
+                             secret_key=endpoint["secret_key"])
+
+    def now(self):
+        return _parse_time(self.control.call("GET", "/clock")["now"])
+
+    def advance(self, seconds):
+        reply = self.control.call("POST", "/clock/advance", {"seconds": seconds},
+                                  timeout=CONTROL_TIMEOUT)
+        return _parse_time(reply["now"])
+
+    def _fault(self, path, body):
+        self.control.call("POST", path, body)
+
+    def cut_cluster(self, name):
+        self._fault(f"/faults/clusters/{name}", {"action": "cut"})
+
+    def restore_cluster(self, name):
+        self._fault(f"/faults/clusters/{name}", {"action": "restore"})
+
+    def cut_bucket(self, profile, bucket=None):
+        self._fault(f"/faults/s3/{profile}", _dropnone({"action": "cut", "bucket": bucket}))
+
+    def restore_bucket(self, profile, bucket=None):
+        self._fault(f"/faults/s3/{profile}", _dropnone({"action": "restore", "bucket": bucket}))
+
+    def set_quota(self, profile, bucket, limit):
+        self.control.call("PUT", f"/s3/{profile}/quota", {"bucket": bucket, "bytes": limit})
+
+    def corrupt(self, profile, bucket, key):
+        self.control.call("POST", f"/faults/s3/{profile}/corrupt", {"bucket": bucket, "key": key})
+
+    def stop(self):
+        if self.owned:
+            self.handle.stop()
+
+
+class RealTarget(Target):
+    """Existing clusters (kubeconfig contexts) and buckets (credentials from
+    the environment). No lifecycle, no faults; time is waited for, scaled."""
+
+    kind = "real"
+
+    def __init__(self, profile, state_dir=None):
+        super().__init__(profile.name)
+        data = profile.data
+        self.path = profile.path
+        self.velero_namespace = data.get("velero_namespace", "velero")
+        self.time_scale = float(data.get("time_scale", 1.0))
+        self._lab = None            # a lab this profile started (from_lab_state without a running lab)
+        self._clusters = {}
+        self._buckets = {}
+        self._clock = None
+        if data.get("from_lab_state"):
+            self._from_lab_state(data, state_dir)
+        self._clusters.update(data.get("clusters") or {})
+        self._buckets.update(data.get("buckets") or {})
+        if data.get("clock") == "lab":
+            self.time_scale = 1.0
+
+    def _from_lab_state(self, data, state_dir):
+        state_path = os.environ.get("DMAAS_LAB_STATE")
+        if not state_path:
+            if not data.get("lab"):
+                raise TargetError(f"{self.path}: from_lab_state: set DMAAS_LAB_STATE to a running "
+                                  f"lab's lab.json (or give the profile a lab: section)")
+            import lab.process   # starting the lab is the one lab-specific act
+            state_dir = state_dir or tempfile.mkdtemp(prefix="dmaas-lab-")
+            self._lab = lab.process.start(data["lab"], str(state_dir))
+            state = self._lab.state
+        else:
+            state = _read_lab_json(state_path)
+        catalogue = _bucket_catalogue()
+        for name, entry in state.get("clusters", {}).items():
+            self._clusters[name] = {"kubeconfig": entry["kubeconfig"], "context": entry["context"],
+                                    "version": entry.get("version"),
+                                    "velero_version": entry.get("velero_version")}
+        for name, entry in state.get("s3", {}).items():
+            access_env = f"DMAAS_{name.upper()}_ACCESS_KEY"
+            secret_env = f"DMAAS_{name.upper()}_SECRET_KEY"
+            os.environ[access_env] = entry["access_key"]
+            os.environ[secret_env] = entry["secret_key"]
+            self._buckets[name] = {"client": catalogue.get(name, {}).get("client", "boto3"),
+                                   "endpoint": entry["endpoint"],
+                                   "region": entry.get("region", "us-east-1"),
+                                   "bucket": catalogue.get(name, {}).get("bucket", f"dmaas-{name}"),
+                                   "access_key_env": access_env, "secret_key_env": secret_env}
+        if data.get("clock") == "lab":
+            self._clock = ControlClient(state["control"])
+
+    def ensure_cluster(self, name, version=None, velero_version=None):
+        entry = self._clusters.get(name)
+        if entry is None:
+            raise Unsupported(f"target '{self.name}' has no cluster '{name}' "
+                              f"(it has: {', '.join(sorted(self._clusters)) or 'none'})")
+        kubeconfig = entry.get("kubeconfig")
+        if entry.get("kubeconfig_env"):
+            kubeconfig = os.environ.get(entry["kubeconfig_env"])
+            if not kubeconfig:
+                raise TargetError(f"{self.path}: clusters.{name}.kubeconfig_env: "
+                                  f"${entry['kubeconfig_env']} is not set")
+        kubeconfig = os.path.expanduser(kubeconfig or "~/.kube/config")
+        info = ClusterInfo(name=name, kubeconfig=kubeconfig, context=entry.get("context") or name,
+                           version=entry.get("version"), velero_version=entry.get("velero_version"))
+        for field, wanted in (("version", version), ("velero_version", velero_version)):
+            found = getattr(info, field) or self._discover(info, field)
+            if wanted and found != wanted:
+                label = "Kubernetes" if field == "version" else "DMaaS (Velero)"
+                raise Unsupported(f"target '{self.name}' cluster '{name}' runs {label} {found}, "
+                                  f"the scenario needs {wanted}")
+        return info
+
+    def _discover(self, info, field):
+        """The version a real cluster reports (server gitVersion, Velero image tag)."""
+        from kubernetes import client, config
+        try:
+            api = config.new_client_from_config(config_file=info.kubeconfig, context=info.context)
+            if field == "version":
+                return client.VersionApi(api).get_code().git_version.lstrip("v").split("+")[0]
+            deployment = client.AppsV1Api(api).read_namespaced_deployment("velero", self.velero_namespace)
+            image = deployment.spec.template.spec.containers[0].image
+            return image.rsplit(":", 1)[-1].lstrip("v")
+        except Exception as error:   # unreachable cluster, missing deployment: no version known
+            return f"unknown ({type(error).__name__})"
+
+    @property
+    def profile_buckets(self):
+        return sorted(self._buckets)
+
+    def bucket_profile(self, name):
+        entry = self._buckets.get(name)
+        if entry is None:
+            raise Unsupported(f"target '{self.name}' has no bucket profile '{name}' "
+                              f"(it has: {', '.join(sorted(self._buckets)) or 'none'})")
+        keys = {}
+        for field in ("access_key_env", "secret_key_env"):
+            variable = entry[field]
+            if variable not in os.environ:
+                raise TargetError(f"{self.path}: buckets.{name}.{field}: ${variable} is not set")
+            keys[field] = os.environ[variable]
+        return BucketProfile(name=name, client=entry.get("client", "boto3"), endpoint=entry["endpoint"],
+                             region=entry.get("region", "us-east-1"), bucket=entry["bucket"],
+                             access_key=keys["access_key_env"], secret_key=keys["secret_key_env"])
+
+    def now(self):
+        if self._clock:
+            return _parse_time(self._clock.call("GET", "/clock")["now"])
+        return datetime.datetime.now(datetime.timezone.utc)
+
+    def advance(self, seconds):
+        if self._clock:
+            reply = self._clock.call("POST", "/clock/advance", {"seconds": seconds},
+                                     timeout=CONTROL_TIMEOUT)
+            return _parse_time(reply["now"])
+        wait = seconds * self.time_scale
+        deadline = time.monotonic() + wait
+        print(f"[clock] {seconds:g} s of scenario time = {wait:.0f} s of real waiting "
+              f"(time_scale {self.time_scale:g})", file=sys.stderr, flush=True)
+        while (left := deadline - time.monotonic()) > 0:
+            time.sleep(min(left, 30))
+            if left > 30:
+                print(f"[clock] {max(0, left - 30):.0f} s left", file=sys.stderr, flush=True)
+        return self.now()
+
+    def stop(self):
+        if self._lab is not None:
+            self._lab.stop()
+
+
+def _dropnone(body):
+    return {k: v for k, v in body.items() if v is not None}
+
+
+def _parse_time(text):
+    return datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(datetime.timezone.utc)

@@ -1,0 +1,195 @@
+"""Backup: validation, Velero's bucket and tarball layout, include/exclude
+precedence, locations (ReadOnly, cut bucket)."""
+import json
+
+import pytest
+
+from velero_lab import advance, unique, wait_for
+
+LAYOUT_FILES = ["velero-backup.json", "{b}.tar.gz", "{b}-logs.gz", "{b}-resource-list.json.gz",
+                "{b}-volumesnapshots.json.gz", "{b}-podvolumebackups.json.gz", "{b}-results.gz",
+                "{b}-itemoperations.json.gz"]
+
+
+@pytest.fixture(scope="module")
+def app(clusters, lab):
+    """Two namespaces with a mix of resources, and a bucket + BSL on src."""
+    from velero_lab import Bucket
+    src = clusters["src"]
+    bucket = Bucket(lab, "aws", unique("layout"))
+    location = src.location(bucket, prefix="team-a/backups")
+    ns1, ns2 = src.namespace(), src.namespace()
+    for ns in (ns1, ns2):
+        src.core.create_namespaced_config_map(ns, {"metadata": {"name": "settings", "labels": {"tier": "web"}},
+                                                   "data": {"k": "v"}})
+        src.core.create_namespaced_config_map(ns, {"metadata": {"name": "db-settings", "labels": {"tier": "db"}},
+                                                   "data": {"k": "v"}})
+        src.core.create_namespaced_secret(ns, {"metadata": {"name": "token"}, "stringData": {"password": "planted-value"}})
+        src.apps.create_namespaced_deployment(ns, {
+            "metadata": {"name": "nginx-controller", "labels": {"tier": "web"}},
+            "spec": {"replicas": 0, "selector": {"matchLabels": {"app": "nginx"}},
+                     "template": {"metadata": {"labels": {"app": "nginx"}},
+                                  "spec": {"containers": [{"name": "c", "image": "nginx"}]}}}})
+        src.custom.create_namespaced_custom_object("networking.k8s.io", "v1", ns, "ingresses", {
+            "apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "portal"},
+            "spec": {"defaultBackend": {"service": {"name": "web", "port": {"number": 80}}}}})
+    return {"bucket": bucket, "location": location, "ns1": ns1, "ns2": ns2, "src": src}
+
+
+def run_backup(app, spec):
+    src, name = app["src"], unique("bk")
+    src.create("backups", name, dict(spec, storageLocation=app["location"]))
+    backup = src.wait_phase("backups", name)
+    return name, backup
+
+
+def resources_in(app, name):
+    members = app["bucket"].tar_members(f"team-a/backups/backups/{name}/{name}.tar.gz")
+    return {m for m in members if m.startswith("resources/") and "-preferredversion/" not in m}
+
+
+def test_backup_writes_velero_layout_and_status(app):
+    name, backup = run_backup(app, {"includedNamespaces": [app["ns1"]], "ttl": "24h0m0s"})
+    status = backup["status"]
+    assert status["phase"] == "Completed"
+    assert status["formatVersion"] == "1.1.0" and status["version"] == "1.12.4"
+    assert status["startTimestamp"] and status["completionTimestamp"]
+    assert status["progress"]["totalItems"] == status["progress"]["itemsBackedUp"] > 0
+    start = status["startTimestamp"]
+    assert status["expiration"] > start
+    assert backup["metadata"]["labels"]["velero.io/storage-location"] == app["location"]
+    keys = set(app["bucket"].keys("team-a/backups/backups/" + name + "/"))
+    assert keys == {f"team-a/backups/backups/{name}/" + f.format(b=name) for f in LAYOUT_FILES}
+    stored = json.loads(app["bucket"].get(f"team-a/backups/backups/{name}/velero-backup.json"))
+    assert stored["kind"] == "Backup" and stored["status"]["phase"] == "Completed"
+    assert stored["status"]["version"] == "1.12.4"
+    members = app["bucket"].tar_members(f"team-a/backups/backups/{name}/{name}.tar.gz")
+    ns = app["ns1"]
+    assert members["metadata/version"] == b"1.1.0"
+    assert f"resources/configmaps/namespaces/{ns}/settings.json" in members
+    assert f"resources/configmaps/v1-preferredversion/namespaces/{ns}/settings.json" in members
+    assert f"resources/deployments.apps/namespaces/{ns}/nginx-controller.json" in members
+    assert f"resources/deployments.apps/v1-preferredversion/namespaces/{ns}/nginx-controller.json" in members
+    assert f"resources/namespaces/cluster/{ns}.json" in members
+    deployment = json.loads(members[f"resources/deployments.apps/namespaces/{ns}/nginx-controller.json"])
+    assert deployment["apiVersion"] == "apps/v1" and deployment["kind"] == "Deployment"
+    resource_list = app["bucket"].json_gz(f"team-a/backups/backups/{name}/{name}-resource-list.json.gz")
+    assert f"{ns}/settings" in resource_list["v1/ConfigMap"]
+    assert not any(app["ns2"] in member for member in members)
+
+
+# (spec, names that must be in the backup, names that must not) -- "{1}"/"{2}" are the namespaces
+SELECTION_TABLE = [
+    ({"includedNamespaces": ["{1}"], "excludedResources": ["secrets"]},
+     ["configmaps/namespaces/{1}/settings.json"], ["secrets/namespaces/{1}/token.json"]),
+    ({"includedNamespaces": ["{1}"], "includedResources": ["configmaps", "secrets"], "excludedResources": ["secret"]},
+     ["configmaps/namespaces/{1}/settings.json"],
+     ["secrets/namespaces/{1}/token.json", "deployments.apps/namespaces/{1}/nginx-controller.json"]),
+    ({"includedNamespaces": ["{1}"], "excludedResources": ["ingresses.networking.k8s.io", "deployments.apps"]},
+     ["secrets/namespaces/{1}/token.json"],
+     ["ingresses.networking.k8s.io/namespaces/{1}/portal.json", "deployments.apps/namespaces/{1}/nginx-controller.json"]),
+    ({"includedNamespaces": ["{1}"], "includedResources": ["ing", "deploy"]},
+     ["ingresses.networking.k8s.io/namespaces/{1}/portal.json", "deployments.apps/namespaces/{1}/nginx-controller.json"],
+     ["configmaps/namespaces/{1}/settings.json"]),
+    ({"includedNamespaces": ["{1}"], "labelSelector": {"matchLabels": {"tier": "db"}}},
+     ["configmaps/namespaces/{1}/db-settings.json"],
+     ["configmaps/namespaces/{1}/settings.json", "deployments.apps/namespaces/{1}/nginx-controller.json"]),
+    ({"includedNamespaces": ["{1}"], "orLabelSelectors": [{"matchLabels": {"tier": "db"}},
+                                                         {"matchExpressions": [{"key": "tier", "operator": "In",
+                                                                                "values": ["web"]}]}]},
+     ["configmaps/namespaces/{1}/db-settings.json", "deployments.apps/namespaces/{1}/nginx-controller.json"],
+     ["secrets/namespaces/{1}/token.json"]),
+    ({"includedNamespaces": ["{1}"], "includeClusterResources": True},
+     ["storageclasses.storage.k8s.io/cluster/openebs-hostpath.json", "namespaces/cluster/{1}.json"],
+     ["namespaces/cluster/{2}.json"]),
+    ({"includedNamespaces": ["{1}"]},
+     ["namespaces/cluster/{1}.json"], ["storageclasses.storage.k8s.io/cluster/openebs-hostpath.json",
+                                       "namespaces/cluster/{2}.json"]),
+    ({"includedNamespaces": ["*"], "excludedNamespaces": ["{2}"], "includeClusterResources": False,
+      "includedResources": ["configmaps", "storageclasses"]},
+     ["configmaps/namespaces/{1}/settings.json"],
+     ["configmaps/namespaces/{2}/settings.json", "storageclasses.storage.k8s.io/cluster/openebs-hostpath.json"]),
+]
+
+
+@pytest.mark.parametrize("spec,present,absent", SELECTION_TABLE)
+def test_include_exclude_precedence(app, spec, present, absent):
+    def fill(value):
+        if isinstance(value, str):
+            return value.replace("{1}", app["ns1"]).replace("{2}", app["ns2"])
+        if isinstance(value, list):
+            return [fill(v) for v in value]
+        if isinstance(value, dict):
+            return {k: fill(v) for k, v in value.items()}
+        return value
+    name, backup = run_backup(app, fill(spec))
+    assert backup["status"]["phase"] == "Completed", backup["status"]
+    found = resources_in(app, name)
+    for path in fill(present):
+        assert "resources/" + path in found, (path, sorted(found))
+    for path in fill(absent):
+        assert "resources/" + path not in found, path
+
+
+def test_excluded_secret_value_is_nowhere_in_bucket(app):
+    name, _ = run_backup(app, {"includedNamespaces": [app["ns1"], app["ns2"]], "excludedResources": ["secrets"]})
+    for key in app["bucket"].keys(f"team-a/backups/backups/{name}/"):
+        data = app["bucket"].get(key)
+        blobs = [data]
+        if key.endswith(".tar.gz"):
+            blobs = list(app["bucket"].tar_members(key).values())
+        elif key.endswith(".gz"):
+            import gzip
+            blobs = [gzip.decompress(data)]
+        assert not any(b"planted-value" in blob or b"cGxhbnRlZC12YWx1ZQ" in blob for blob in blobs), key
+
+
+def test_validation_failures(app):
+    src = app["src"]
+    src.create("backups", "bad-location", {"storageLocation": "nowhere"})
+    bad = src.wait_phase("backups", "bad-location")
+    assert bad["status"]["phase"] == "FailedValidation"
+    assert "nowhere" in " ".join(bad["status"]["validationErrors"])
+    name = unique("bk")
+    src.create("backups", name, {"storageLocation": app["location"], "includedResources": ["configmaps"],
+                                 "excludedResources": ["*"]})
+    assert src.wait_phase("backups", name)["status"]["phase"] == "FailedValidation"
+    name = unique("bk")
+    src.create("backups", name, {"storageLocation": app["location"], "includedNamespaces": [app["ns1"]],
+                                 "excludedNamespaces": [app["ns1"]]})
+    both = src.wait_phase("backups", name)
+    assert both["status"]["phase"] == "FailedValidation"
+    assert app["ns1"] in both["status"]["validationErrors"][0]
+
+
+def test_read_only_location_takes_no_backup(app, lab):
+    src = app["src"]
+    location = src.location(app["bucket"], prefix="team-a/backups", accessMode="ReadOnly")
+    name = unique("ro")
+    src.create("backups", name, {"storageLocation": location, "includedNamespaces": [app["ns1"]]})
+    backup = src.wait_phase("backups", name)
+    assert backup["status"]["phase"] == "FailedValidation"
+    assert "read-only" in " ".join(backup["status"]["validationErrors"])
+    assert not app["bucket"].keys(f"team-a/backups/backups/{name}/")
+
+
+def test_cut_bucket_makes_location_unavailable_and_backup_fail(clusters, lab, bucket):
+    src = clusters["src"]
+    location = src.location(bucket)
+    assert src.get("backupstoragelocations", location)["status"]["phase"] == "Available"
+    bucket.fault("cut")
+    try:
+        advance(lab, 61)
+        bsl = wait_for("BSL unavailable", lambda: (lambda b: b if b["status"]["phase"] == "Unavailable" else None)(
+            src.get("backupstoragelocations", location)))
+        assert bucket.name in bsl["status"]["message"]
+        name = unique("cut")
+        src.create("backups", name, {"storageLocation": location, "includedNamespaces": ["default"]})
+        backup = src.wait_phase("backups", name)
+        assert backup["status"]["phase"] == "Failed"
+        assert "unavailable" in backup["status"]["failureReason"]
+    finally:
+        bucket.fault("restore")
+    advance(lab, 61)
+    wait_for("BSL available again", lambda: src.get("backupstoragelocations", location)["status"]["phase"]
+             == "Available")

@@ -1,0 +1,123 @@
+"""`dmaas run` end to end on a small project: behave as a subprocess, progress
+lines, reports, exit codes; with the lab target the lab is started, its
+state exported to behave, and stopped afterwards."""
+from __future__ import annotations
+
+import json
+import shutil
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+
+from runner import cli
+
+STEPS = '''
+import json, os
+from pathlib import Path
+from behave import given, then
+
+@given("a passing step")
+def step_pass(context):
+    pass
+
+@then("it fails with {message}")
+def step_fail(context, message):
+    assert False, message
+
+@given("the scenario needs {what}")
+def step_skip(context, what):
+    context.scenario.skip(f"this target has no {what}")
+
+@then("the lab state is exported to behave")
+def step_lab(context):
+    state = json.loads(Path(os.environ["DMAAS_LAB_STATE"]).read_text())
+    assert state["control"].startswith("http://127.0.0.1:"), state
+    assert os.environ["DMAAS_TARGET"] == "lab"
+    assert context.config.userdata["target"] == "lab"
+    Path(os.environ["DMAAS_REPORT_DIR"], "monitor.json").write_text(json.dumps(
+        {"views": {"connectivity": [{"name": "minio", "connected": True, "secret_key": "LABSECRET"}]}}))
+'''
+
+FEATURE = '''@probe @{tag} @{tcid}
+Feature: {tcid}
+  A probe.
+
+  Scenario: {tcid} {title}
+{steps}
+'''
+
+
+@pytest.fixture
+def small_project(tmp_path: Path) -> Path:
+    """The real scenarios/schemas/templates/strategy with probe features instead of the real ones."""
+    root = tmp_path / "small"
+    for name in ("scenarios", "schemas", "docs", "features/templates"):
+        shutil.copytree(ROOT / name, root / name)
+    (root / "behave.ini").write_text("[behave]\npaths = features\nlogging_level = ERROR\n")
+    (root / "features/steps").mkdir()
+    (root / "features/steps/steps.py").write_text(STEPS)
+    probes = {
+        "mysql": ("TCID-DIR-DMAAS-MYSQL", "passes", "    Given a passing step"),
+        "cortex": ("TCID-DIR-DMAAS-CORTEX", "fails", "    Given a passing step\n    Then it fails with no backup (password=hunter2)"),
+        "psp": ("TCID-DIR-DMAAS-PSP", "is skipped", "    Given the scenario needs PodSecurityPolicy"),
+        "labprobe": ("TCID-DIR-DMAAS-SOURCE-CLUSTER-GONE", "sees the lab", "    Then the lab state is exported to behave"),
+    }
+    for tag, (tcid, title, steps) in probes.items():
+        (root / f"features/{tag}.feature").write_text(FEATURE.format(tag=tag, tcid=tcid, title=title, steps=steps))
+    return root
+
+
+def run(root: Path, *args: str) -> int:
+    return cli.main(["--root", str(root), "run", "--report-dir", str(root / "reports"), *args])
+
+
+def run_dir(root: Path) -> Path:
+    (only,) = list((root / "reports").iterdir())
+    return only
+
+
+def test_failures_give_exit_1_progress_lines_and_all_reports(small_project, capfd):
+    code = run(small_project, "--target", "example-real", "--tags", "@mysql or @cortex or @psp")
+    out = capfd.readouterr().out
+    assert code == 1
+    assert any(l.startswith("PASSED") and "TCID-DIR-DMAAS-MYSQL" in l for l in out.splitlines())
+    assert any(l.startswith("FAILED") and "TCID-DIR-DMAAS-CORTEX" in l and "no backup" in l for l in out.splitlines())
+    assert "TCID-DIR-DMAAS-PSP: this target has no PodSecurityPolicy" in out
+    assert "hunter2" not in out
+    reports = run_dir(small_project)
+    for name in ("junit.xml", "report.json", "report.html", "dmaas-test-strategy.md"):
+        assert (reports / name).is_file(), name
+        assert "hunter2" not in (reports / name).read_text()
+    assert "hunter2" not in (reports / "behave.json").read_text()
+    suites = ET.parse(reports / "junit.xml").getroot()
+    assert (suites.get("tests"), suites.get("failures"), suites.get("skipped")) == ("3", "1", "1")
+    # the generated features were expanded into the project but not selected
+    assert len(list((small_project / "features/generated").glob("*.feature"))) == 14
+
+
+def test_all_selected_passing_gives_exit_0(small_project, capfd):
+    assert run(small_project, "--target", "example-real", "--tags", "@mysql") == 0
+    report = json.loads((run_dir(small_project) / "report.json").read_text())
+    assert report["counts"]["passed"] == 1 and report["target"] == "example-real"
+
+
+def test_only_skipped_is_not_a_pass(small_project, capfd):
+    assert run(small_project, "--target", "example-real", "--tags", "@psp") == 1
+    assert "no selected scenario ran" in capfd.readouterr().err
+
+
+def test_tags_selecting_nothing_is_bad_input(small_project, capfd):
+    assert run(small_project, "--target", "example-real", "--tags", "@no-such-tag") == 2
+    assert "no scenario matches the tags @no-such-tag" in capfd.readouterr().err
+
+
+def test_lab_target_is_started_exported_and_stopped(small_project, capfd):
+    code = run(small_project, "--tags", "@labprobe")
+    out = capfd.readouterr().out
+    assert code == 0, out
+    reports = run_dir(small_project)
+    assert not (reports / "lab").exists()          # the lab removed its state dir on shutdown
+    html = (reports / "report.html").read_text()
+    assert 'id="monitor"' in html and "LABSECRET" not in html
