@@ -51,6 +51,7 @@ def serve(args, state_dir):
     from lab.lab import Lab
     if process.running_state(state_dir):
         raise process.LabProcessError(f"a lab is already running in {state_dir}")
+    process.check_state_dir(state_dir)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     stopping = threading.Event()

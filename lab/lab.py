@@ -49,6 +49,9 @@ class Lab:
     # lifecycle -------------------------------------------------------------
     def start(self):
         self.state_dir.mkdir(parents=True, exist_ok=True)
+        # A lab that died without shutting down leaves its clusters: start empty.
+        shutil.rmtree(self.state_dir / "clusters", ignore_errors=True)
+        (self.state_dir / "lab.json").unlink(missing_ok=True)
         for profile in self.config.s3:            # moto children start while clusters are built
             endpoint = S3Endpoint(profile, self.host)
             endpoint.spawn()
@@ -181,7 +184,3 @@ class Lab:
     def _tick_loop(self):
         while not self._stop.wait(TICK):
             self.settle()
-
-
-def remove_state_dir(state_dir):
-    shutil.rmtree(state_dir, ignore_errors=True)

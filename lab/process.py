@@ -93,11 +93,12 @@ class LabProcess:
         return False
 
 
-def start(config=None, state_dir=None, timeout=START_TIMEOUT):
+def start(config=None, state_dir=None, timeout=START_TIMEOUT, source="<config>"):
     """Start a lab in the background and return once it is serving (a bad
-    config raises lab.config.ConfigError before anything starts)."""
+    config raises lab.config.ConfigError before anything starts, naming
+    `source` for a mapping, the file for a path)."""
     if isinstance(config, dict):
-        parsed = parse_config(config, "<config>")
+        parsed = parse_config(config, source)
     elif config is not None:
         parsed = load_config(str(config))
     else:
@@ -106,6 +107,7 @@ def start(config=None, state_dir=None, timeout=START_TIMEOUT):
     running = running_state(state_dir)
     if running:
         raise LabProcessError(f"a lab is already running in {state_dir} (pid {running['pid']})")
+    check_state_dir(state_dir)
     state_dir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [_PACKAGE_ROOT, os.environ.get("PYTHONPATH")])))
     popen = subprocess.Popen(
@@ -133,6 +135,24 @@ def start(config=None, state_dir=None, timeout=START_TIMEOUT):
     popen.wait()
     remove_tree(state_dir)
     raise LabProcessError(f"lab did not write {lab_json} within {timeout:.0f}s")
+
+
+# What a lab puts in its state dir. Anything else means the directory is not
+# a lab's, and shutdown (which removes the state dir) would delete someone's files.
+_LAB_FILES = {"lab.json", "lab.json.tmp", "lab.log", "clusters"}
+
+
+def check_state_dir(state_dir):
+    """Refuse a state dir that holds anything but a lab's files."""
+    state_dir = Path(state_dir)
+    if not state_dir.exists():
+        return
+    if not state_dir.is_dir():
+        raise LabProcessError(f"state dir {state_dir} is not a directory")
+    foreign = sorted(p.name for p in state_dir.iterdir() if p.name not in _LAB_FILES)
+    if foreign:
+        raise LabProcessError(f"state dir {state_dir} holds files that are not the lab's ({foreign[0]}); "
+                              f"it is removed on shutdown, so choose an empty or new one")
 
 
 def attach(state_dir=None):

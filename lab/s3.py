@@ -19,7 +19,7 @@ import subprocess
 import sys
 import threading
 import uuid
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 from xml.sax.saxutils import escape
 
 from lab.faults import Faults, RefuseWhenCut
@@ -57,28 +57,35 @@ class S3Endpoint:
         self.credentials = PROFILES[profile]
         self.faults = Faults()
         self._quotas = {}           # bucket -> bytes
+        self._parts = {}            # (bucket, upload id) -> {part number: bytes} of unfinished uploads
         self._quota_lock = threading.Lock()
         self._backend = None        # child process
         self.backend_port = None
         self._proxy = None
         self._proxy_thread = None
         self._client = None
+        self._client_lock = threading.Lock()
 
     # lifecycle -------------------------------------------------------------
     def spawn(self):
         """Start the moto child (returns at once; `wait_ready` finishes)."""
+        package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [package_root,
+                                                                        os.environ.get("PYTHONPATH")])))
         self._backend = subprocess.Popen(
             [sys.executable, "-m", "lab.s3", self.profile],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            text=True)
+            text=True, env=env)
 
     def wait_ready(self):
         """Read the child's port, then start the proxy."""
         port_line = _readline_with_timeout(self._backend.stdout, BACKEND_START_TIMEOUT)
         if not port_line or not port_line.strip().isdigit():
+            exited = self._backend.poll()
             self.stop()
-            raise RuntimeError(f"S3 profile {self.profile}: moto server did not report its port "
-                               f"within {BACKEND_START_TIMEOUT:.0f}s")
+            raise RuntimeError(f"S3 profile {self.profile}: moto server " + (
+                f"exited with status {exited}" if exited is not None
+                else f"did not report its port within {BACKEND_START_TIMEOUT:.0f}s"))
         self.backend_port = int(port_line)
         self._proxy = _ProxyServer((self.host, 0), _ProxyHandler)
         self._proxy.endpoint = self
@@ -142,6 +149,23 @@ class S3Endpoint:
             raise S3Error(f"bucket {bucket!r} does not exist on S3 profile {self.profile}")
         return total
 
+    def pending_parts(self, bucket):
+        """Bytes of uploaded parts of multipart uploads not completed yet."""
+        with self._quota_lock:
+            return sum(sum(parts.values()) for (b, _), parts in self._parts.items() if b == bucket)
+
+    def track_upload(self, method, bucket, query, size, status):
+        """Follow multipart uploads so their parts count against the quota."""
+        params = parse_qs(query)
+        upload = (params.get("uploadId") or [None])[0]
+        if upload is None or status >= 300:
+            return
+        with self._quota_lock:
+            if method == "PUT" and "partNumber" in params:
+                self._parts.setdefault((bucket, upload), {})[params["partNumber"][0]] = size
+            elif method in ("POST", "DELETE"):          # completed or aborted
+                self._parts.pop((bucket, upload), None)
+
     def buckets(self):
         return [b["Name"] for b in self._backend_client().list_buckets().get("Buckets", [])]
 
@@ -167,21 +191,25 @@ class S3Endpoint:
 
     def _backend_client(self):
         """boto3 client straight to moto (bypasses faults and quota)."""
-        if self._client is None:
-            import boto3            # imported lazily: only quota/corrupt need it
-            from botocore.config import Config
-            client = boto3.client(
-                "s3", endpoint_url=f"http://{self.host}:{self.backend_port}", region_name=REGION,
-                aws_access_key_id=self.credentials["access_key"],
-                aws_secret_access_key=self.credentials["secret_key"],
-                config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 2}))
-            account = self.credentials["account"]
-
-            def _add_account(request, **_):
-                request.headers["x-moto-account-id"] = account
-            client.meta.events.register("before-sign.s3", _add_account)
-            self._client = client
+        with self._client_lock:     # boto3's default session is not safe to share while creating
+            if self._client is None:
+                self._client = self._make_backend_client()
         return self._client
+
+    def _make_backend_client(self):
+        import boto3            # imported lazily: only quota/corrupt need it
+        from botocore.config import Config
+        client = boto3.client(
+            "s3", endpoint_url=f"http://{self.host}:{self.backend_port}", region_name=REGION,
+            aws_access_key_id=self.credentials["access_key"],
+            aws_secret_access_key=self.credentials["secret_key"],
+            config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 2}))
+        account = self.credentials["account"]
+
+        def _add_account(request, **_):
+            request.headers["x-moto-account-id"] = account
+        client.meta.events.register("before-sign.s3", _add_account)
+        return client
 
 
 class _ProxyServer(RefuseWhenCut, http.server.ThreadingHTTPServer):
@@ -191,6 +219,7 @@ class _ProxyServer(RefuseWhenCut, http.server.ThreadingHTTPServer):
 
 class _ProxyHandler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True     # headers and body are two writes: no 40 ms ACK wait
     _backend_conn = None
 
     def log_message(self, *args):        # request logs would drown the lab's output
@@ -224,7 +253,10 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
             if self._beyond_quota(endpoint, bucket, body):
                 return self._send_error(400, "XMinioAdminBucketQuotaExceeded",
                                         "Bucket quota exceeded", bucket, key)
-        self._forward(endpoint, body)
+        status = self._forward(endpoint, body)
+        if bucket and key:
+            endpoint.track_upload(self.command, bucket, path.query,
+                                  int(self.headers.get("x-amz-decoded-content-length") or len(body)), status)
 
     def _beyond_quota(self, endpoint, bucket, body):
         limit = endpoint.quota(bucket)
@@ -235,7 +267,7 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
             used = endpoint.usage(bucket)
         except S3Error:
             return False            # moto will answer NoSuchBucket itself
-        return used + size > limit
+        return used + endpoint.pending_parts(bucket) + size > limit
 
     def _read_body(self):
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
@@ -269,8 +301,8 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
             except (ConnectionError, http.client.HTTPException, OSError):
                 self._backend_conn = None
                 if attempt == 2:
-                    return self._send_error(503, "ServiceUnavailable",
-                                            "lab S3 backend unreachable", None, None)
+                    self._send_error(503, "ServiceUnavailable", "lab S3 backend unreachable", None, None)
+                    return 503
         self.send_response_only(response.status, response.reason)
         for name, value in response.getheaders():
             if name.lower() in _HOP_BY_HOP:
@@ -283,6 +315,7 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(data)
+        return response.status
 
     def _send_error(self, status, code, message, bucket, key):
         resource = "/" + "/".join(p for p in (bucket, key) if p)

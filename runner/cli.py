@@ -79,8 +79,27 @@ def cmd_lab(args) -> int:
 
 
 def cmd_monitor(args) -> int:
-    from runner.dmaas.monitor import main as monitor_main   # lazy: pulls in the driver
+    try:
+        from runner.dmaas.monitor import main as monitor_main   # lazy: pulls in the driver
+    except ImportError as exc:
+        print(f"error: `dmaas monitor` is not available: {exc}", file=sys.stderr)
+        return 1
     return int(monitor_main(args.rest) or 0)
+
+
+def _passthrough(argv: list[str]) -> tuple[list[str], list[str] | None]:
+    """Splits `... monitor ARGS` so that ARGS (options included) reach the monitor verbatim."""
+    i = 0
+    while i < len(argv):
+        if argv[i] == "--root":
+            i += 2
+        elif argv[i].startswith("-"):
+            i += 1
+        else:
+            break
+    if i < len(argv) and argv[i] == "monitor":
+        return argv[:i + 1], argv[i + 1:]
+    return argv, None
 
 
 def parser() -> argparse.ArgumentParser:
@@ -109,15 +128,17 @@ def parser() -> argparse.ArgumentParser:
     lab.add_argument("rest", nargs=argparse.REMAINDER, help="passed on to python -m lab")
     lab.set_defaults(func=cmd_lab)
 
-    monitor = sub.add_parser("monitor", help="the DMaaS monitor views (plans, S3 usage, connectivity)",
-                             add_help=False)
-    monitor.add_argument("rest", nargs=argparse.REMAINDER)
+    monitor = sub.add_parser("monitor", help="the DMaaS monitor views (plans, S3 usage, connectivity); "
+                                            "its arguments go to runner.dmaas.monitor", add_help=False)
     monitor.set_defaults(func=cmd_monitor)
     return top
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    head, rest = _passthrough(list(sys.argv[1:] if argv is None else argv))
+    args = parser().parse_args(head)
+    if rest is not None:
+        args.rest = rest
     try:
         return args.func(args)
     except UserError as exc:

@@ -59,15 +59,27 @@ def _start_lab(profile: dict, state_dir: Path):
     return lab.process.start((profile or {}).get("lab") or {}, state_dir)
 
 
+def _relay(line: str) -> None:
+    # behave prints its runner class on every run; nobody needs that line
+    if not line.startswith("USING RUNNER:"):
+        sys.stdout.write(line)
+        sys.stdout.flush()
+
+
 def _run_behave(command: list[str], root: Path, env: dict) -> int:
-    proc = subprocess.Popen(command, cwd=root, env=env)
+    """Runs behave, relaying its output (the progress lines) as it comes."""
+    proc = subprocess.Popen(command, cwd=root, env=env, stdout=subprocess.PIPE, text=True, bufsize=1)
     try:
+        for line in proc.stdout:
+            _relay(line)
         return proc.wait()
     except KeyboardInterrupt:
         # behave got the SIGINT too; give its after-hooks (cleanup) time to finish
         print(f"interrupted: waiting up to {STOP_TIMEOUT}s for behave's cleanup", file=sys.stderr)
         try:
-            proc.wait(timeout=STOP_TIMEOUT)
+            rest, _ = proc.communicate(timeout=STOP_TIMEOUT)
+            for line in (rest or "").splitlines(keepends=True):
+                _relay(line)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
@@ -93,6 +105,7 @@ def run(options: Options) -> int:
     lab_handle = None
     interrupted = False
     behave_rc = None
+    lab_stop_failed = False
     try:
         if is_lab(options.target, profile):
             try:
@@ -111,6 +124,9 @@ def run(options: Options) -> int:
             previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
             try:
                 lab_handle.stop()
+            except Exception as exc:  # noqa: BLE001 -- report it, and still write the reports
+                print(f"error: stopping the lab: {' '.join(str(exc).split())}", file=sys.stderr)
+                lab_stop_failed = True
             finally:
                 signal.signal(signal.SIGINT, previous)
 
@@ -121,7 +137,8 @@ def run(options: Options) -> int:
     model.sanitize_behave_json(run_dir / model.BEHAVE_JSON)
     result = model.load_run(run_dir)
     paths = report.write_all(result, run_dir, strategy_text)
-    return _conclude(result, paths, behave_rc, interrupted, options)
+    code = _conclude(result, paths, behave_rc, interrupted, options)
+    return max(code, 1) if lab_stop_failed and code != 130 else code
 
 
 def _conclude(result: model.Run, paths: list[Path], behave_rc, interrupted: bool, options: Options) -> int:

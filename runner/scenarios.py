@@ -145,6 +145,12 @@ def reference_problems(root: Path, model: Scenarios) -> list[str]:
         missing = sorted(set(AXIS_CATALOGUE) - given)
         if missing:
             problems.append(f"{rel}: {at}: no value for {', '.join(missing)} (give it in axes or fixed)")
+    plans_rel = f"{SCENARIOS_DIR}/plans.yaml"
+    for pid, plan in model.plans.items():
+        for index, bucket in enumerate(plan.get("locations", [])):
+            if bucket not in model.buckets:
+                problems.append(f"{plans_rel}: plans.{pid}.locations[{index}]: unknown bucket '{bucket}' "
+                                f"(known: {', '.join(model.buckets)})")
     return problems
 
 

@@ -130,13 +130,25 @@ def profile_path(name_or_path):
 
 def load_profile(name_or_path):
     """Read and validate a target profile; TargetError names file and field."""
-    path = profile_path(name_or_path)
-    if not path.is_file():
+    path = _display(profile_path(name_or_path))
+    if not (REPO / path).is_file():
         known = sorted(p.stem for p in TARGETS_DIR.glob("*.yaml"))
         raise TargetError(f"{path}: no such target profile (known: {', '.join(known)})")
-    data = load_yaml(path.parent, path.name)
+    try:
+        data = load_yaml(REPO, str(path))
+    except UserError as error:
+        raise TargetError(error.message) from None
     validate_profile(data, path)
     return Profile(name=path.stem, path=path, data=data)
+
+
+def _display(path):
+    """A path as messages show it: relative to the project when inside it."""
+    path = pathlib.Path(path)
+    try:
+        return path.resolve().relative_to(REPO)
+    except ValueError:
+        return path
 
 
 def validate_profile(data, path):
@@ -455,8 +467,10 @@ class RealTarget(Target):
         info = ClusterInfo(name=name, kubeconfig=kubeconfig, context=entry.get("context") or name,
                            version=entry.get("version"), velero_version=entry.get("velero_version"))
         for field, wanted in (("version", version), ("velero_version", velero_version)):
+            if not wanted:
+                continue
             found = getattr(info, field) or self._discover(info, field)
-            if wanted and found != wanted:
+            if found != wanted:
                 label = "Kubernetes" if field == "version" else "DMaaS (Velero)"
                 raise Unsupported(f"target '{self.name}' cluster '{name}' runs {label} {found}, "
                                   f"the scenario needs {wanted}")

@@ -20,6 +20,35 @@ def version_info(registry):
             "goVersion": "go1.22", "compiler": "gc", "platform": "linux/amd64"}
 
 
+def openapi_v2(registry):
+    """A valid OpenAPI v2 document without definitions: kubectl's client-side
+    validation skips kinds it has no schema for (the lab keeps no schemas)."""
+    return {"swagger": "2.0", "info": {"title": "Kubernetes", "version": f"v{registry.k8s_version}"},
+            "paths": {}, "definitions": {}}
+
+
+OPENAPI_V2_PROTOBUF = "application/octet-stream"  # what kube-openapi answers a protobuf Accept with
+
+
+def _proto_field(number, payload):
+    """A length-delimited protobuf field (wire type 2)."""
+    length, varint = len(payload), bytearray()
+    while True:
+        byte, length = length & 0x7F, length >> 7
+        varint.append(byte | (0x80 if length else 0))
+        if not length:
+            break
+    return bytes([number << 3 | 2]) + bytes(varint) + payload
+
+
+def openapi_v2_protobuf(registry):
+    """openapi_v2(registry) as the gnostic protobuf client-go asks for:
+    Document{swagger=1, info=2{title=1, version=2}, paths=8, definitions=9}."""
+    doc = openapi_v2(registry)
+    info = _proto_field(1, doc["info"]["title"].encode()) + _proto_field(2, doc["info"]["version"].encode())
+    return _proto_field(1, b"2.0") + _proto_field(2, info) + _proto_field(8, b"") + _proto_field(9, b"")
+
+
 def api_versions(server_address):
     return {"kind": "APIVersions", "versions": ["v1"],
             "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": server_address}]}

@@ -14,7 +14,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from . import discovery, websocket
+from . import discovery, tables, websocket
 from ..faults import RefuseWhenCut
 from .errors import ApiError, BadRequest, MethodNotAllowed, NotFound, NotServed
 from .rest import ResourceApi, route
@@ -46,7 +46,7 @@ class ApiServer:
 
     def start(self):
         self._httpd = _HttpServer(self._address, _Handler, self)
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.1},
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
                                         name=f"apiserver-{self.name}", daemon=True)
         self._thread.start()
         return self.url
@@ -75,6 +75,8 @@ class ApiServer:
         registry = self.registry
         if parts == ["version"]:
             return discovery.version_info(registry)
+        if parts == ["openapi", "v2"]:
+            return discovery.openapi_v2(registry)
         if parts == ["api"]:
             return discovery.api_versions("{}:{}".format(*self._httpd.server_address[:2]))
         if parts == ["apis"]:
@@ -214,6 +216,11 @@ class _Handler(BaseHTTPRequestHandler):
         query = parse_qs(url.query, keep_blank_values=True)
         try:
             body = self._read_body()
+            if len(parts) == 1 and parts[0] in ("healthz", "livez", "readyz"):
+                return self._send(200, b"ok", "text/plain; charset=utf-8")
+            if parts == ["openapi", "v2"] and "protobuf" in self.headers.get("Accept", ""):
+                payload = discovery.openapi_v2_protobuf(api.registry)
+                return self._send(200, payload, discovery.OPENAPI_V2_PROTOBUF)
             document = api.discovery(parts)
             if document is not None:
                 if self.command != "GET":
@@ -223,6 +230,10 @@ class _Handler(BaseHTTPRequestHandler):
             if request.subresource == "exec" and self.command in ("GET", "POST"):
                 return self._exec(api, request, query)
             code, document = api.resources.handle(self.command, request, body, self.headers.get("Content-Type"))
+            if self.command == "GET" and tables.wants_table(self.headers.get("Accept")):
+                objects = document["items"] if request.name is None else [document]
+                document = tables.table(api.store, request.rtype, objects,
+                                        _first(query, "includeObject", "Metadata"))
             self._send_json(code, document)
         except ApiError as error:
             self._send_json(error.code, error.status())
@@ -244,9 +255,11 @@ class _Handler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length else b""
 
     def _send_json(self, code, document):
-        payload = json.dumps(document).encode()
+        self._send(code, json.dumps(document).encode(), "application/json")
+
+    def _send(self, code, payload, content_type):
         self.send_response(code)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
         self.wfile.write(payload)

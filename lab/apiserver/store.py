@@ -15,6 +15,7 @@ outside the lock, in the writing thread.
 import copy
 import datetime
 import functools
+import logging
 import random
 import threading
 import uuid
@@ -26,6 +27,8 @@ from .selectors import field_matcher, label_matcher
 # look-alike characters.
 _NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 _NAMESPACE_FINALIZER = "kubernetes"
+
+log = logging.getLogger(__name__)
 
 
 def format_time(moment):
@@ -51,7 +54,10 @@ def _writes(method):
             listeners = list(self._listeners)
         for event in events:
             for listener in listeners:
-                listener(*event)
+                try:
+                    listener(*event)
+                except Exception:  # a broken observer must not turn a done write into an error
+                    log.exception("store listener failed on %s %s/%s", event[0], event[1], event[2])
         return result
     return wrapper
 
@@ -68,7 +74,7 @@ class ObjectStore:
     """Thread-safe object storage with Kubernetes write semantics."""
 
     def __init__(self, clock):
-        self._clock = clock
+        self.clock = clock
         self._lock = threading.RLock()
         self._objects = {}        # (group, plural) -> {(namespace, name): obj}
         self._version = 0
@@ -124,7 +130,7 @@ class ObjectStore:
             for key in ("deletionTimestamp", "deletionGracePeriodSeconds", "resourceVersion"):
                 meta.pop(key, None)
             meta["uid"] = str(uuid.uuid4())
-            meta["creationTimestamp"] = format_time(self._clock.now())
+            meta["creationTimestamp"] = format_time(self.clock.now())
             meta["generation"] = 1
             if (group, plural) == ("", "namespaces"):
                 self._prepare_namespace(obj)
@@ -183,7 +189,7 @@ class ObjectStore:
                 return self._remove(group, plural, key)
             new = copy.deepcopy(old)
             if not new["metadata"].get("deletionTimestamp"):
-                new["metadata"]["deletionTimestamp"] = format_time(self._clock.now())
+                new["metadata"]["deletionTimestamp"] = format_time(self.clock.now())
                 new["metadata"]["deletionGracePeriodSeconds"] = 0
             if is_namespace:
                 new.setdefault("status", {})["phase"] = "Terminating"

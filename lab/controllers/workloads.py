@@ -135,8 +135,7 @@ class DeploymentController(_Controller):
             self.store.update(*self.RS, current, check_version=False)
             changed = True
         for old in owned:
-            if old is not current and old["metadata"]["name"] != f"{meta['name']}-{pod_hash}" \
-                    and _replicas(old.get("spec")) != 0:
+            if old is not current and _replicas(old.get("spec")) != 0:
                 old["spec"]["replicas"] = 0
                 self.store.update(*self.RS, old, check_version=False)
                 changed = True

@@ -14,6 +14,7 @@ nothing behind.
     driver.destroy_cluster(name)        # lab only (real: Unsupported)
     driver.cluster(name) -> ClusterClient               # one already ensured (else ensures it)
     driver.clusters() -> {name: ClusterClient}          # those this scenario reached, still alive
+    driver.destroyed() -> {names}                       # those it destroyed
     driver.bucket(profile) -> Bucket    # created in S3 if missing
     driver.bucket_profile(profile) -> BucketProfile     # endpoint/region/keys, for BSL credentials
     driver.engine(name) -> Engine
@@ -41,7 +42,6 @@ from runner.driver.buckets import Bucket
 from runner.driver.clock import Clock
 from runner.driver.clusters import ClusterClient, wait_until
 from runner.driver.velero import API_VERSION as VELERO_API, CLEANUP_ORDER
-from runner.target import Unsupported  # noqa: F401  (re-exported for steps and the DMaaS layer)
 
 Tracked = collections.namedtuple("Tracked", "api_version kind cluster namespace name")
 RESTORE_LABEL = "velero.io/restore-name"
@@ -108,6 +108,10 @@ class Driver:
 
     def clusters(self):
         return dict(self._clusters)
+
+    def destroyed(self):
+        """Names of the clusters this scenario destroyed."""
+        return set(self._destroyed)
 
     # ------------------------------------------------------------- buckets, engines
 

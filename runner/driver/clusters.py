@@ -126,8 +126,9 @@ class ClusterClient:
     def served(self):
         found = []
         for resource in self.dynamic.resources.search():
-            if "/" in resource.name or not getattr(resource, "kind", None) or resource.kind.endswith("List"):
-                continue
+            name, kind = getattr(resource, "name", None), getattr(resource, "kind", None)
+            if not name or "/" in name or not kind or kind.endswith("List"):
+                continue   # subresources and the client's synthetic *List entries
             found.append(ServedResource(resource.group_version, resource.kind, resource.name,
                                         resource.namespaced, tuple(resource.verbs or ())))
         return found

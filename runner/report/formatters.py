@@ -83,7 +83,10 @@ class ProgressFormatter(_ScenarioEnd):
         if not self.selected(scenario):
             return
         status = scenario.status.name
-        line = f"{status.upper():<9} {tcid_of(scenario)}  {seconds:.1f}s"
+        tcid = tcid_of(scenario)
+        # scenario names start with their TCID; the rest tells scenarios of one TCID apart
+        title = scenario.name[len(tcid):].strip() if scenario.name.startswith(tcid) else scenario.name
+        line = f"{status.upper():<9} {tcid}  {seconds:.1f}s  {title[:70]}"
         if status != "passed":
             line += f"  -- {reason_of(scenario)}"
         self.stream.write(line + "\n")

@@ -263,7 +263,7 @@ def tcid_cell(scenarios: list[Scenario] | None) -> tuple[str, str]:
     status = tcid_status(scenarios)
     seconds = sum(s.duration for s in scenarios)
     if len(scenarios) == 1 or status == "passed":
-        head = f"{status} ({seconds:.1f} s)" if status != "skipped" else "skipped"
+        head = f"{status} ({seconds:.1f} s)"
     else:
         tally = ", ".join(f"{n} {k}" for k, n in _tally(scenarios).items())
         head = f"{status if status != 'partial' else 'partly passed'} ({tally}; {seconds:.1f} s)"

@@ -6,11 +6,12 @@ import re
 
 MASK = "***"
 _SECRET_NAME = re.compile(r"(secret|passw|token|(^|[_\-\s.])key$|[a-z]Key$|apikey|credential)", re.IGNORECASE)
-# name=value, name: value, "name": "value" inside messages
+# name=value, name: value, "name": "value" inside messages; the name must end in the
+# secret-like word (so a path such as features/exclude_secret.feature:5 is left alone)
 _IN_TEXT = re.compile(
-    r"""(?P<name>["']?[A-Za-z0-9_.\-]*(?:secret|passw(?:or)?d|token|credential|access[_-]?key|api[_-]?key|_key)"""
-    r"""[A-Za-z0-9_.\-]*["']?)(?P<sep>\s*[:=]\s*)(?P<value>"[^"]*"|'[^']*'|[^\s,;})\]]+)""",
-    re.IGNORECASE)
+    r"""(?P<name>["']?(?<![A-Za-z0-9_\-])(?:(?:[A-Za-z0-9]+[_\-])*(?i:secret|passw(?:or)?d|token|credentials?|key)"""
+    r"""|[A-Za-z0-9]*[a-z](?:Secret|Password|Token|Key))["']?)(?![A-Za-z0-9_.\-])"""
+    r"""(?P<sep>\s*[:=]\s*)(?P<value>"[^"]*"|'[^']*'|[^\s,;})\]]+)""")
 
 
 def is_secret_name(name: str) -> bool:

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
+from runner_paths import ROOT
 PROJECT_DATA = ["scenarios", "schemas", "features", "steps", "docs"]
 
 

@@ -4,12 +4,17 @@ state exported to behave, and stopped afterwards."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from runner_paths import ROOT
 
 from runner import cli
 
@@ -29,6 +34,15 @@ def step_fail(context, message):
 @given("the scenario needs {what}")
 def step_skip(context, what):
     context.scenario.skip(f"this target has no {what}")
+
+@given("the step waits until it is interrupted")
+def step_wait(context):
+    import time
+    Path(os.environ["DMAAS_REPORT_DIR"], "waiting").touch()
+    deadline = time.monotonic() + 60     # the test interrupts long before
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+
 
 @then("the lab state is exported to behave")
 def step_lab(context):
@@ -63,6 +77,7 @@ def small_project(tmp_path: Path) -> Path:
         "cortex": ("TCID-DIR-DMAAS-CORTEX", "fails", "    Given a passing step\n    Then it fails with no backup (password=hunter2)"),
         "psp": ("TCID-DIR-DMAAS-PSP", "is skipped", "    Given the scenario needs PodSecurityPolicy"),
         "labprobe": ("TCID-DIR-DMAAS-SOURCE-CLUSTER-GONE", "sees the lab", "    Then the lab state is exported to behave"),
+        "slow": ("TCID-DIR-DMAAS-PORTAL", "waits", "    Given the step waits until it is interrupted"),
     }
     for tag, (tcid, title, steps) in probes.items():
         (root / f"features/{tag}.feature").write_text(FEATURE.format(tag=tag, tcid=tcid, title=title, steps=steps))
@@ -121,3 +136,32 @@ def test_lab_target_is_started_exported_and_stopped(small_project, capfd):
     assert not (reports / "lab").exists()          # the lab removed its state dir on shutdown
     html = (reports / "report.html").read_text()
     assert 'id="monitor"' in html and "LABSECRET" not in html
+
+
+def test_ctrl_c_stops_behave_and_the_lab_and_still_reports(small_project):
+    reports = small_project / "reports"
+    proc = subprocess.Popen([sys.executable, "-m", "runner.cli", "--root", str(small_project), "run",
+                             "--report-dir", str(reports), "--tags", "@slow"], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not list(reports.glob("*/waiting")):
+            assert time.monotonic() < deadline, "the slow step never started"
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.05)
+        (lab_dir,) = [d / "lab" for d in reports.iterdir()]
+        assert (lab_dir / "lab.json").is_file()
+        os.killpg(proc.pid, signal.SIGINT)            # what Ctrl-C in a terminal does
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 130, (out, err)
+    assert "interrupted" in err
+    assert "Traceback" not in err
+    assert not lab_dir.exists()                       # the lab was stopped (it removes its state dir)
+    assert (lab_dir.parent / "report.html").is_file()
+    report = json.loads((lab_dir.parent / "report.json").read_text())
+    (scenario,) = [s for f in report["features"] for s in f["scenarios"]]
+    assert scenario["tcid"] == "TCID-DIR-DMAAS-PORTAL" and scenario["status"] != "passed"

@@ -1,7 +1,7 @@
 """The matrix expander: counts, determinism, adding a row, stale files."""
 from __future__ import annotations
 
-from conftest import ROOT
+from runner_paths import ROOT
 
 from runner import cli, expand, scenarios
 

@@ -2,10 +2,8 @@
 of the strategy is a feature."""
 from __future__ import annotations
 
-from pathlib import Path
-
 from behave.parser import parse_file
-from conftest import ROOT
+from runner_paths import ROOT
 
 from runner import strategy
 from runner.features import feature_paths

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import shutil
 
-from conftest import FIXTURES, ROOT
+from runner_paths import FIXTURES, ROOT
 
 from runner import cli, scenarios
 from runner.step_coverage import undefined_steps
@@ -117,3 +117,10 @@ def test_unloadable_steps_are_one_line(tmp_path):
     assert len(problems) == 1
     assert problems[0].startswith("steps/: cannot load the features and step definitions:")
     assert "no_such_module_anywhere" in problems[0]
+
+
+def test_unknown_bucket_in_plan_locations(project, capsys, edit_yaml):
+    edit_yaml(project / "scenarios/plans.yaml", lambda d: d["plans"]["hourly-3-days"].update(locations=["aws", "gcs"]))
+    code, lines, _ = validate(project, capsys, "--no-steps")
+    assert code == 1
+    assert lines == ["scenarios/plans.yaml: plans.hourly-3-days.locations[1]: unknown bucket 'gcs' (known: minio, aws)"]

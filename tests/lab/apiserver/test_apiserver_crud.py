@@ -221,3 +221,24 @@ def test_unknown_resource_is_404(cluster):
     assert code == 404 and status["reason"] == "NotFound"
     code, _ = error_of(cluster.call, "GET", "/apis/example.com/v1/widgets")
     assert code == 404
+
+
+def test_concurrent_patches_through_http_all_land(cluster):
+    """Merge patches without a resourceVersion from many threads: the server
+    retries lost races as kube-apiserver does, so every key lands."""
+    from concurrent.futures import ThreadPoolExecutor
+    cluster.core.create_namespaced_config_map("default", configmap("shared", {"seed": "s"}))
+
+    def write(i):
+        cluster.core.patch_namespaced_config_map("shared", "default", {"data": {f"k{i}": str(i)}},
+                                                 _content_type="application/merge-patch+json")
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(write, range(40)))
+    data = cluster.core.read_namespaced_config_map("shared", "default").data
+    assert data == dict({f"k{i}": str(i) for i in range(40)}, seed="s")
+
+
+def test_healthz(cluster):
+    response = cluster.api.call_api("/healthz", "GET", _preload_content=False)
+    assert (response.status, response.data) == (200, b"ok")

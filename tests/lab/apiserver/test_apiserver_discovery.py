@@ -93,13 +93,57 @@ def test_dynamic_client_reads_through_any_served_version(make_cluster):
     assert [i.apiVersion for i in listed.items] == ["batch/v1beta1"]
 
 
-@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
+needs_kubectl = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
+
+
+def kubectl(cluster, *args, stdin=None, env=None):
+    """Run kubectl against the cluster with its caches in the test's tmp dir."""
+    import os
+    return subprocess.run(["kubectl", "--kubeconfig", cluster.kubeconfig, "--cache-dir", str(cluster.tmp / "kube-cache"),
+                           *args], input=stdin, capture_output=True, text=True, timeout=60,
+                          env=dict(os.environ, **(env or {})))
+
+
+@needs_kubectl
 def test_kubectl_get_namespaces(cluster):
     cluster.core.create_namespace({"metadata": {"name": "team-a"}})
-    run = subprocess.run(["kubectl", "--kubeconfig", cluster.kubeconfig, "get", "ns", "-o", "name"],
-                         capture_output=True, text=True, timeout=60)
+    run = kubectl(cluster, "get", "ns", "-o", "name")
     assert run.returncode == 0, run.stderr
     assert run.stdout.split() == ["namespace/default", "namespace/team-a"]
-    run = subprocess.run(["kubectl", "--kubeconfig", cluster.kubeconfig, "get", "ns"],
-                         capture_output=True, text=True, timeout=60)
-    assert run.returncode == 0 and "team-a" in run.stdout, run.stderr
+    cluster.clock.advance(3 * 86400 + 7200)  # ages are printed in lab (virtual) time
+    run = kubectl(cluster, "get", "ns")
+    assert run.returncode == 0, run.stderr
+    assert [line.split() for line in run.stdout.splitlines()] == [
+        ["NAME", "STATUS", "AGE"], ["default", "Active", "3d2h"], ["team-a", "Active", "3d2h"]]
+
+
+@needs_kubectl
+def test_kubectl_apply_twice(cluster):
+    manifest = """
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: default}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: app, image: "IMAGE"}]}
+"""
+    first = kubectl(cluster, "apply", "-f", "-", stdin=manifest.replace("IMAGE", "app:1"))
+    assert first.returncode == 0 and "created" in first.stdout, first.stderr
+    second = kubectl(cluster, "apply", "-f", "-", stdin=manifest.replace("IMAGE", "app:2"))
+    assert second.returncode == 0 and "configured" in second.stdout, second.stderr
+    spec = cluster.apps.read_namespaced_deployment("web", "default").spec.template.spec
+    assert [(c.name, c.image) for c in spec.containers] == [("app", "app:2")]
+
+
+@needs_kubectl
+def test_kubectl_exec_over_websocket(cluster):
+    cluster.core.create_namespaced_pod("default", {"metadata": {"name": "p"},
+                                                   "spec": {"containers": [{"name": "c", "image": "i"}]}})
+    cluster.core.patch_namespaced_pod_status("p", "default", {"status": {"phase": "Running"}})
+    # kubectl < 1.30 speaks SPDY unless told to use websockets; the lab speaks websockets only
+    run = kubectl(cluster, "exec", "p", "--", "sh", "-c", "exit", "3",
+                  env={"KUBECTL_REMOTE_COMMAND_WEBSOCKETS": "true"})
+    assert run.returncode == 3 and run.stdout == "out:sh -c exit 3\n", run.stderr

@@ -1,4 +1,5 @@
 """Fault switches: a cut API server answers nothing, a slow one answers late."""
+import socket
 import time
 
 import pytest
@@ -23,3 +24,14 @@ def test_slow(cluster):
     started = time.monotonic()
     cluster.core.read_namespace("default")
     assert time.monotonic() - started < 0.4
+
+
+def test_stop_closes_the_port_and_open_connections(make_cluster):
+    cluster = make_cluster(name="stopping")
+    cluster.core.list_namespace()  # leaves an open keep-alive connection
+    host, port = cluster.server.url.removeprefix("http://").split(":")
+    cluster.server.stop()
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection((host, int(port)), timeout=2)
+    with pytest.raises(urllib3.exceptions.HTTPError):
+        cluster.core.list_namespace(_request_timeout=2)

@@ -98,3 +98,51 @@ def test_patch_with_stale_resource_version_is_409(cm):
     code, status = failure(cm, {"metadata": {"resourceVersion": current.metadata.resource_version},
                                 "data": {"a": "3"}}, MERGE)
     assert (code, status["reason"]) == (409, "Conflict")
+
+
+@pytest.fixture
+def deployment(cluster):
+    cluster.apps.create_namespaced_deployment("default", {
+        "metadata": {"name": "web", "finalizers": ["a.io/one"]},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}},
+                 "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [
+                     {"name": "app", "image": "app:1", "env": [{"name": "A", "value": "1"}]},
+                     {"name": "sidecar", "image": "side:1"}]}}}})
+    return cluster
+
+
+def containers(result):
+    return [(c["name"], c["image"]) for c in result["spec"]["template"]["spec"]["containers"]]
+
+
+def patch_deployment(cluster, body):
+    return cluster.call("PATCH", "/apis/apps/v1/namespaces/default/deployments/web", body, STRATEGIC)[1]
+
+
+def test_strategic_merge_merges_lists_by_merge_key(deployment):
+    result = patch_deployment(deployment, {"spec": {"template": {"spec": {"containers": [
+        {"name": "app", "image": "app:2", "env": [{"name": "B", "value": "2"}]}]}}}})
+    assert containers(result) == [("app", "app:2"), ("sidecar", "side:1")]
+    assert result["spec"]["template"]["spec"]["containers"][0]["env"] == [{"name": "A", "value": "1"},
+                                                                        {"name": "B", "value": "2"}]
+    merge_result = deployment.call("PATCH", "/apis/apps/v1/namespaces/default/deployments/web",
+                                   {"spec": {"template": {"spec": {"containers": [{"name": "only",
+                                                                                   "image": "x"}]}}}},
+                                   MERGE)[1]
+    assert containers(merge_result) == [("only", "x")]  # a JSON merge patch replaces lists
+
+
+def test_strategic_merge_directives(deployment):
+    result = patch_deployment(deployment, {
+        "metadata": {"finalizers": ["a.io/two"]},
+        "spec": {"template": {"spec": {
+            "$setElementOrder/containers": [{"name": "sidecar"}, {"name": "app"}],
+            "containers": [{"name": "sidecar", "image": "side:2"}]}}}})
+    assert containers(result) == [("sidecar", "side:2"), ("app", "app:1")]
+    assert result["metadata"]["finalizers"] == ["a.io/one", "a.io/two"]  # scalar merge lists add
+    result = patch_deployment(deployment, {
+        "metadata": {"$deleteFromPrimitiveList/finalizers": ["a.io/one"]},
+        "spec": {"template": {"spec": {"containers": [{"name": "sidecar", "$patch": "delete"}]}}}})
+    assert containers(result) == [("app", "app:1")] and result["metadata"]["finalizers"] == ["a.io/two"]
+    result = patch_deployment(deployment, {"spec": {"selector": {"$patch": "replace", "matchLabels": {"x": "y"}}}})
+    assert result["spec"]["selector"] == {"matchLabels": {"x": "y"}}

@@ -101,3 +101,11 @@ def test_concurrent_creates_get_distinct_resource_versions(store):
         thread.join()
     versions = [o["metadata"]["resourceVersion"] for o in store.list("", "configmaps")]
     assert len(versions) == 200 and len(set(versions)) == 200
+
+
+def test_failing_listener_does_not_fail_the_write(store):
+    store.add_listener(lambda *event: 1 / 0)
+    seen = []
+    store.add_listener(lambda event, group, plural, obj: seen.append(event))
+    created = store.create("", "configmaps", cm("a"))
+    assert created["metadata"]["name"] == "a" and seen == ["ADDED"]

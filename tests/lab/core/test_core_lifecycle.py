@@ -1,11 +1,11 @@
 """Starting and stopping the lab as a process: speed, clean-up, CLI, bad config."""
 import json
-import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import boto3
 import pytest
 
 from lab import process
@@ -96,11 +96,17 @@ def test_cli_up_status_down(tmp_path):
     try:
         assert list(state["clusters"]) == ["solo"] and list(state["s3"]) == ["aws"]
         assert cli("up").returncode == 1                      # one lab per state dir
+        s3 = state["s3"]["aws"]
+        bucket = boto3.client("s3", endpoint_url=s3["endpoint"], region_name=s3["region"],
+                              aws_access_key_id=s3["access_key"], aws_secret_access_key=s3["secret_key"])
+        bucket.create_bucket(Bucket="usage")
+        bucket.put_object(Bucket="usage", Key="a", Body=b"x" * 1234)
         done = cli("status")
         assert done.returncode == 0, done.stderr
         assert "cluster solo: version 1.25.0" in done.stdout and "health ok (v1.25.0)" in done.stdout
         assert state["clusters"]["solo"]["kubeconfig"] in done.stdout
-        assert f"s3 aws: {state['s3']['aws']['endpoint']}" in done.stdout
+        assert f"s3 aws: {s3['endpoint']}" in done.stdout
+        assert "usage: 1 objects, 1234 bytes" in done.stdout
     finally:
         done = cli("down")
     assert done.returncode == 0, done.stderr

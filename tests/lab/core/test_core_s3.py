@@ -132,3 +132,15 @@ def test_quota_and_fault_requests_validate_input(lab):
     assert control(lab, "PUT", "/s3/minio/quota", {"bytes": 5})[0] == 400
     assert control(lab, "PUT", "/s3/nowhere/quota", {"bucket": "x", "bytes": 5})[0] == 404
     assert control(lab, "POST", "/faults/s3/minio", {"action": "slow"})[0] == 400
+
+
+def test_quota_counts_parts_of_unfinished_multipart_uploads(lab, bucket):
+    s3 = s3_client(lab, "minio")
+    control(lab, "PUT", "/s3/minio/quota", {"bucket": bucket, "bytes": 6 * 2**20})
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="big")["UploadId"]
+    s3.upload_part(Bucket=bucket, Key="big", UploadId=upload, PartNumber=1, Body=b"p" * 5 * 2**20)
+    with pytest.raises(botocore.exceptions.ClientError) as exceeded:
+        s3.upload_part(Bucket=bucket, Key="big", UploadId=upload, PartNumber=2, Body=b"q" * 2 * 2**20)
+    assert exceeded.value.response["Error"]["Code"] == "XMinioAdminBucketQuotaExceeded"
+    s3.abort_multipart_upload(Bucket=bucket, Key="big", UploadId=upload)
+    s3.put_object(Bucket=bucket, Key="small", Body=b"s" * 2**20)      # the aborted parts no longer count

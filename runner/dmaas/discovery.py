@@ -1,0 +1,101 @@
+"""Backups as the bucket holds them, and waiting for Velero's backup sync
+to bring a location's backups into a cluster.
+
+The bucket is the truth for a plan's backups (it outlives every cluster):
+`bucket_backups` reads each backup's velero-backup.json once (a backup's
+metadata does not change after upload) and the backup kind from the
+backup's log: the OpenEBS plugin and the restic uploader log the parent of
+an incremental snapshot (", parent <id>"), a full one has none."""
+from __future__ import annotations
+
+import datetime
+import gzip
+import re
+import time
+
+from runner.dmaas.records import BackupRecord
+from runner.driver.layout import LayoutError, VeleroLayout
+
+INCREMENTAL_LOG = re.compile(r", parent [0-9A-Za-z]")
+SYNC_NUDGE_SECONDS = 60          # Velero's default backup sync period
+NUDGE_AFTER = 3.0                # real seconds without progress before nudging the clock
+
+
+def parse_time(text):
+    if not text:
+        return None
+    return datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+class BucketBackups:
+    """Reads backups of locations from their buckets, caching what is immutable."""
+
+    def __init__(self, driver):
+        self.driver = driver
+        self._records = {}          # (profile, prefix, name) -> BackupRecord
+
+    def layout(self, location):
+        return VeleroLayout(self.driver.bucket(location.profile), location.prefix)
+
+    def _kind(self, layout, name):
+        key = layout.key("backups", name, f"{name}-logs.gz")
+        try:
+            text = gzip.decompress(layout.bucket.get(key)).decode(errors="replace")
+        except Exception:           # no log (yet): the kind is unknown
+            return None
+        return "incremental" if INCREMENTAL_LOG.search(text) else "full"
+
+    def record(self, location, name):
+        cache_key = (location.profile, location.prefix, name)
+        if cache_key in self._records:
+            return self._records[cache_key]
+        layout = self.layout(location)
+        try:
+            meta = layout.metadata(name)
+        except (LayoutError, ValueError):
+            return None
+        status, spec = meta.get("status") or {}, meta.get("spec") or {}
+        record = BackupRecord(name=name, location=location.name, started=parse_time(status.get("startTimestamp")),
+                              completed=parse_time(status.get("completionTimestamp")), phase=status.get("phase"),
+                              kind=self._kind(layout, name), labels=(meta.get("metadata") or {}).get("labels") or {},
+                              namespaces=list(spec.get("includedNamespaces") or []))
+        if record.phase in ("Completed", "PartiallyFailed", "Failed") and record.kind is not None:
+            self._records[cache_key] = record
+        return record
+
+    def backups(self, location, labels=None):
+        """Records of the backups in a location whose labels include `labels`, oldest first."""
+        found = []
+        for name in self.layout(location).backup_names():
+            record = self.record(location, name)
+            if record and all(record.labels.get(k) == v for k, v in (labels or {}).items()):
+                found.append(record)
+        far = datetime.datetime.max.replace(tzinfo=datetime.timezone.utc)
+        return sorted(found, key=lambda r: (r.started or far, r.name))
+
+    def names(self, location):
+        return self.layout(location).backup_names()
+
+
+def wait_synced(driver, client, location, names, timeout=120):
+    """Waits until `client` has a Backup object of `location` for every name
+    (Velero's backup sync). When nothing changes for a few seconds the
+    clock is advanced by one sync period (the lab syncs on its virtual
+    clock; a real target just waits that scaled period)."""
+    deadline = time.monotonic() + timeout
+    last_progress, seen = time.monotonic(), -1
+    while True:
+        present = {b["metadata"]["name"] for b in client.velero.backups()
+                   if (b.get("spec") or {}).get("storageLocation") == location.name}
+        missing = sorted(set(names) - present)
+        if not missing:
+            return sorted(names)
+        if len(present) != seen:
+            seen, last_progress = len(present), time.monotonic()
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"cluster {client.name} did not sync backups {', '.join(missing[:5])} of "
+                               f"{location} within {timeout}s")
+        if time.monotonic() - last_progress > NUDGE_AFTER:
+            driver.clock.advance(SYNC_NUDGE_SECONDS)
+            last_progress = time.monotonic()
+        time.sleep(0.2)

@@ -1,0 +1,50 @@
+"""Verify, then promote: a backup taken to a staging location is restored
+on a verification cluster; only when that restore passed is every object
+of the backup copied to the target bucket, volume data included (the
+backup's directory, which holds its cStor snapshot objects, and the restic
+repositories of its namespaces). Timestamps are wall-clock UTC so a step
+can compare them with the target bucket's LastModified."""
+from __future__ import annotations
+
+import datetime
+
+from runner.dmaas.records import PromotionResult
+
+
+def now():
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def backup_keys(layout, name, namespaces):
+    """Every key of a backup in a location: backups/<name>/ plus the
+    file-system backup repositories of its namespaces."""
+    keys = [info.key for info in layout.keys(name)]
+    for namespace in namespaces:
+        for uploader in ("restic", "kopia"):
+            keys += [info.key for info in layout.bucket.list(layout.key(uploader, namespace) + "/")]
+    return keys
+
+
+def copy_keys(source_layout, keys, target_bucket, target_prefix):
+    written = []
+    base = (source_layout.prefix.strip("/") + "/") if source_layout.prefix.strip("/") else ""
+    for key in keys:
+        relative = key[len(base):] if base and key.startswith(base) else key
+        target_key = f"{target_prefix.strip('/')}/{relative}" if target_prefix.strip("/") else relative
+        target_bucket.put(target_key, source_layout.bucket.get(key))
+        written.append(target_key)
+    return written
+
+
+def promote(verification, source_layout, namespaces, target_bucket, target_prefix):
+    """PromotionResult of a finished Verification: uploads only if it passed."""
+    if not verification.passed:
+        return PromotionResult(verified=False, uploaded=False, reason="; ".join(verification.problems),
+                               verified_at=None, uploaded_at=None, state=verification.state,
+                               prefix=target_prefix, verification=verification)
+    verified_at = now()
+    keys = backup_keys(source_layout, verification.backup, namespaces)
+    written = copy_keys(source_layout, keys, target_bucket, target_prefix)
+    return PromotionResult(verified=True, uploaded=True, reason=None, verified_at=verified_at,
+                           uploaded_at=now(), state=verification.state, keys=written,
+                           prefix=target_prefix, verification=verification)

@@ -1,0 +1,151 @@
+"""Applications: deploying them from the catalogue, writing data, readiness,
+and comparing their data with what was recorded at a backup's time."""
+import secrets
+
+from runner.apps import catalogue
+from runner.driver.clusters import WaitTimeout
+from steplib import (App, apps, app_at, given, last_restore, probe, record_of, state, step, then)
+
+READY_TIMEOUT = 300
+
+
+def deploy(context, app_name, namespace, cluster_name, engine_name, replicas=None):
+    driver = context.driver
+    cluster = driver.cluster(cluster_name)
+    engine = driver.engine(engine_name)
+    engine.ensure_storage_class(cluster)
+    cluster.ensure_namespace(namespace)
+    for manifest in catalogue.get(app_name).manifests(namespace, engine.storage_class, replicas=replicas):
+        cluster.apply(manifest)
+    apps(context)[(cluster_name, namespace)] = App(app_name, engine_name, replicas)
+    wait_ready(context, cluster_name, namespace, app_name)
+
+
+def wait_ready(context, cluster_name, namespace, app_name):
+    """Wait until the app's workloads are ready; on a restored copy, the
+    components its backup excluded by label are not expected."""
+    data = probe(context, cluster_name, namespace, app_name)
+    skip = excluded_components(context, cluster_name, namespace)
+    try:
+        context.driver.cluster(cluster_name).wait_for(
+            f"application {app_name} in namespace {namespace} to be ready"
+            + (f" (without {', '.join(skip)})" if skip else ""),
+            lambda: data.ready(skip=skip), timeout=READY_TIMEOUT)
+    except WaitTimeout as timeout:
+        raise AssertionError(f"{timeout}: {'; '.join(data.ready_problems(skip))}") from None
+    return data
+
+
+def excluded_components(context, cluster, namespace):
+    """Components (app.kubernetes.io/name values) the plan of the backup
+    restored into this namespace excluded with `exclude labels`."""
+    from steplib import plans, records, restores
+    for done in reversed(restores(context)):
+        if done.cluster == cluster and namespace in done.mapping.values():
+            record = records(context).get(done.backup)
+            spec = plans(context).get(record.plan) if record and record.plan else None
+            selector = (spec.label_selector or "") if spec else ""
+            return tuple(term.split("!=", 1)[1] for term in selector.split(",")
+                         if term.startswith("app.kubernetes.io/name!="))
+    return ()
+
+
+@given('the application "{app:Name}" runs in namespace "{namespace:Name}" of cluster "{cluster:Name}" on "{engine:Name}" volumes')
+def app_runs(context, app, namespace, cluster, engine):
+    deploy(context, app, namespace, cluster, engine)
+
+
+@given('the application "{app:Name}" runs in namespace "{namespace:Name}" of cluster "{cluster:Name}" on "{engine:Name}" '
+       'volumes with {replicas:d} replicas')
+def app_runs_replicas(context, app, namespace, cluster, engine, replicas):
+    deploy(context, app, namespace, cluster, engine, replicas)
+
+
+@given('the application "{app:Name}" runs in namespace "{namespace:Name}" of cluster "{cluster:Name}" on "{engine:Name}" '
+       'volumes with 1 replica')
+def app_runs_one_replica(context, app, namespace, cluster, engine):
+    deploy(context, app, namespace, cluster, engine, 1)
+
+
+def write_bytes(context, app, cluster, size):
+    namespaces = [ns for (c, ns), known in apps(context).items() if c == cluster and known.name == app]
+    assert namespaces, f"application {app} is not deployed on cluster {cluster} in this scenario"
+    for namespace in namespaces:
+        probe(context, cluster, namespace).write_bytes(size)
+
+
+@step('{size:Size} of data are written to the application "{app:Name}" on cluster "{cluster:Name}"')
+def data_written(context, size, app, cluster):
+    write_bytes(context, app, cluster, size)
+
+
+@step('{size:Size} of dataset files are written to the application "{app:Name}" on cluster "{cluster:Name}"')
+def dataset_written(context, size, app, cluster):
+    write_bytes(context, app, cluster, size)
+
+
+@given('namespaces {namespaces:Names} of cluster "{cluster:Name}" hold secrets with freshly generated values')
+def secrets_planted(context, namespaces, cluster):
+    client = context.driver.cluster(cluster)
+    planted = state(context, "secret_values", list)
+    for namespace in namespaces:
+        client.ensure_namespace(namespace)
+        value = f"dmaas-secret-{secrets.token_hex(16)}"
+        planted.append(value)
+        client.apply({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+                      "metadata": {"name": "planted-credentials", "namespace": namespace},
+                      "stringData": {"password": value}})
+
+
+@then('the application "{app:Name}" in namespace "{namespace:Name}" of cluster "{cluster:Name}" is ready')
+def app_ready(context, app, namespace, cluster):
+    wait_ready(context, cluster, namespace, app)
+
+
+@then('the application "{app:Name}" in namespace "{namespace:Name}" of cluster "{cluster:Name}" still has {replicas:d} replica')
+@then('the application "{app:Name}" in namespace "{namespace:Name}" of cluster "{cluster:Name}" still has {replicas:d} replicas')
+def app_replicas(context, app, namespace, cluster, replicas):
+    found = probe(context, cluster, namespace, app).replicas()
+    assert found == replicas, (f"application {app} in {namespace} on cluster {cluster}: expected {replicas} "
+                               f"replica(s) (its own sizing), found {found}")
+
+
+def compare_restored(context, byte_for_byte=False):
+    done = last_restore(context)
+    record = record_of(context, done.backup)
+    assert done.mapping, f"restore of backup {done.backup} restored no application namespace"
+    for source, target in done.mapping.items():
+        if source not in record.states:
+            continue
+        app = app_at(context, done.cluster, target)
+        restored = probe(context, done.cluster, target, app.name).state()
+        expected = record.states[source]
+        differences = expected.differences(restored)
+        assert not differences, (
+            f"backup {done.backup} restored into {target} on cluster {done.cluster}: data differs from "
+            f"what {source} held at {record.time:%Y-%m-%d %H:%M}: " + "; ".join(differences[:5]))
+        if byte_for_byte:
+            assert expected == restored, f"{target} on cluster {done.cluster}: not byte-identical"
+
+
+@then("its data equals the data recorded at the time of that backup")
+def data_equals(context):
+    compare_restored(context)
+
+
+@then("its data equals the data recorded at the time of that backup, byte for byte")
+def data_equals_bytes(context):
+    compare_restored(context, byte_for_byte=True)
+
+
+@then('each day the data in namespace "{namespace:Name}" of cluster "{target:Name}" equalled the data of cluster '
+      '"{source:Name}" at that day\'s backup')
+def moved_each_day(context, namespace, target, source):
+    moved = [m for m in state(context, "moved", list) if m[2] == target and m[3] == namespace and m[1] == source]
+    assert moved, f"no backup of cluster {source} was moved into {namespace} of cluster {target}"
+    problems = []
+    for backup, _, _, _, found in moved:
+        record = record_of(context, backup)
+        for source_namespace, expected in record.states.items():
+            problems += [f"{backup} ({record.time:%m-%d %H:%M}): {d}" for d in expected.data_differences(found)]
+    assert not problems, f"{len(problems)} differences after moving data into {target}: {'; '.join(problems[:5])}"

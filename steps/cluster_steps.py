@@ -1,0 +1,79 @@
+"""Clusters, backup locations, faults and the passing of time."""
+from steplib import Location, dmaas, given, locations, step, when
+from scenario_time import pass_time
+
+
+@given('a cluster "{name:Name}"')
+def a_cluster(context, name):
+    context.driver.ensure_cluster(name)
+
+
+@given('a cluster "{name:Name}" at Kubernetes {version} with DMaaS {dmaas_version}')
+def a_cluster_at_versions(context, name, version, dmaas_version):
+    cluster = context.driver.ensure_cluster(name, version=version, velero_version=dmaas_version)
+    found = cluster.version()
+    assert found == version, f"cluster {name}: expected Kubernetes {version}, the server says {found}"
+
+
+@step('a new cluster "{name:Name}" is created')
+def a_new_cluster(context, name):
+    context.driver.create_cluster(name)
+
+
+@when('cluster "{name:Name}" is destroyed')
+def cluster_destroyed(context, name):
+    context.driver.destroy_cluster(name)
+
+
+@when('cluster "{name:Name}" is cut off')
+def cluster_cut(context, name):
+    context.driver.cut_cluster(name)
+
+
+@when('the "{profile:Name}" bucket is cut off')
+def bucket_cut(context, profile):
+    context.driver.cut_bucket(profile)
+
+
+def add_location(context, profile, clusters, name=None, prefix=None):
+    name = name or profile
+    for cluster in clusters:
+        context.driver.cluster(cluster)
+        dmaas(context).add_location(cluster, name, profile, prefix=prefix)
+        locations(context).setdefault(cluster, {})[name] = Location(profile, prefix or name)
+
+
+@step('the "{profile:Name}" bucket is a backup location on cluster "{cluster:Name}"')
+def bucket_location_one(context, profile, cluster):
+    add_location(context, profile, [cluster])
+
+
+@step('the "{profile:Name}" bucket is a backup location on clusters {clusters:Names}')
+def bucket_location_many(context, profile, clusters):
+    add_location(context, profile, clusters)
+
+
+@step('the "{profile:Name}" bucket with prefix "{prefix:Name}" is a backup location named "{name:Name}" '
+      'on clusters {clusters:Names}')
+def bucket_location_named(context, profile, prefix, name, clusters):
+    add_location(context, profile, clusters, name=name, prefix=prefix)
+
+
+@step("{duration:Duration} pass")
+def time_passes(context, duration):
+    pass_time(context, duration)
+
+
+@when("{duration:Duration} pass while the applications write data every hour")
+def time_passes_writing_hourly(context, duration):
+    pass_time(context, duration, write_every=3600)
+
+
+@when("{duration:Duration} pass while the applications write data every {interval:Duration}")
+def time_passes_writing(context, duration, interval):
+    pass_time(context, duration, write_every=interval)
+
+
+@when('{duration:Duration} pass while the applications on cluster "{cluster:Name}" write data every hour')
+def time_passes_writing_on(context, duration, cluster):
+    pass_time(context, duration, write_every=3600, clusters={cluster})

@@ -1,0 +1,127 @@
+"""The monitoring views (plans per team, S3 usage per team, connectivity),
+each compared with ground truth read independently from the clusters and
+buckets. The last view taken is written to <report dir>/monitor.json."""
+import datetime
+import json
+
+import croniter
+
+from scenario_time import plan_backup_names
+from steplib import dmaas, location_of, plans, then
+
+PLAN_LABEL = "dmaas.openebs.io/plan"
+
+
+def view(context):
+    """A fresh view from the DMaaS layer (never cached: faults change it)."""
+    views = dmaas(context).monitor()
+    path = context.report_dir / "monitor.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"views": views}, indent=2, default=str))
+    return views
+
+
+def _time(value):
+    if value in (None, ""):
+        return None
+    if isinstance(value, datetime.datetime):
+        return value.astimezone(datetime.timezone.utc)
+    return datetime.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+
+def schedule_truth(context, plan):
+    """(last run, next run) of a plan, from its Schedules' status and cron on its cluster."""
+    spec = plans(context)[plan]
+    schedules = context.driver.cluster(spec.cluster).velero.schedules(label_selector=f"{PLAN_LABEL}={plan}")
+    assert schedules, f"cluster {spec.cluster} has no Schedule labelled {PLAN_LABEL}={plan}"
+    lasts = [_time((s.get("status") or {}).get("lastBackup")) for s in schedules]
+    last = max((t for t in lasts if t), default=None)
+    now = context.driver.clock.now()
+    nexts = [croniter.croniter(s["spec"]["schedule"], now).get_next(datetime.datetime) for s in schedules]
+    return last, min(nexts)
+
+
+@then('the plans view lists for team "{team_a:Name}" plan "{plan_a:Name}" and for team "{team_b:Name}" plan "{plan_b:Name}", '
+      'each with the last and next run recorded by the cluster')
+def plans_view(context, team_a, plan_a, team_b, plan_b):
+    rows = view(context)["plans"]
+    for team, plan in ((team_a, plan_a), (team_b, plan_b)):
+        listed = [r for r in rows if r.get("plan") == plan]
+        assert listed, f"the plans view does not list plan {plan} (lists: {[r.get('plan') for r in rows]})"
+        row = listed[0]
+        assert row.get("team") == team, f"the plans view lists plan {plan} for team {row.get('team')}, not {team}"
+        last, upcoming = schedule_truth(context, plan)
+        assert _time(row.get("last_run")) == last, (
+            f"plan {plan}: the view says last run {row.get('last_run')}, the cluster recorded {last}")
+        assert _time(row.get("next_run")) == upcoming, (
+            f"plan {plan}: the view says next run {row.get('next_run')}, the cluster's schedule gives {upcoming}")
+
+
+def team_bytes_in_bucket(context, team, profile):
+    """Bytes under the scenario root of a bucket that belong to a team's
+    plans: their backups' directories (metadata, tarballs, snapshot objects)
+    and the file-system backup repositories of their namespaces."""
+    mine = [(name, spec) for name, spec in plans(context).items() if spec.team == team]
+    backups = set().union(*(plan_backup_names(context, name) for name, _ in mine)) if mine else set()
+    namespaces = {ns for _, spec in mine for ns in spec.namespaces}
+    prefixes = {f"{context.driver.scenario_root}/{location_of(context, spec.cluster, loc).prefix}/"
+                for _, spec in mine for loc in spec.locations
+                if location_of(context, spec.cluster, loc).profile == profile}
+    total = 0
+    for info in context.driver.bucket(profile).list(context.driver.scenario_root + "/"):
+        prefix = next((p for p in prefixes if info.key.startswith(p)), None)
+        if prefix is None:
+            continue
+        parts = info.key[len(prefix):].split("/")
+        if parts[0] == "backups" and len(parts) > 2 and parts[1] in backups or \
+                parts[0] in ("restic", "kopia") and len(parts) > 2 and parts[1] in namespaces:
+            total += info.size
+    return total
+
+
+@then('the S3 usage view shows for each team the bytes its backups take in the "{profile:Name}" bucket, '
+      'as read from the bucket')
+def usage_view(context, profile):
+    rows = [r for r in view(context)["usage"] if r.get("bucket") == profile]
+    teams = sorted({spec.team for spec in plans(context).values()})
+    for team in teams:
+        listed = [r for r in rows if r.get("team") == team]
+        assert listed, f"the usage view has no row for team {team} in the {profile} bucket (rows: {rows})"
+        truth = team_bytes_in_bucket(context, team, profile)
+        assert truth > 0, f"team {team} has no bytes in the {profile} bucket; nothing to compare"
+        assert listed[0].get("bytes") == truth, (
+            f"team {team}: the usage view says {listed[0].get('bytes')} bytes in the {profile} bucket, "
+            f"the bucket holds {truth}")
+
+
+def connectivity(context, kind, name):
+    rows = [r for r in view(context)["connectivity"] if r.get("kind") == kind and r.get("name") == name]
+    assert rows, f"the connectivity view does not show {kind} {name}"
+    return rows[0].get("state")
+
+
+def assert_state(context, kind, name, expected):
+    found = connectivity(context, kind, name)
+    assert found == expected, f"the connectivity view shows {kind} {name} as {found}, expected {expected}"
+    truth = (context.driver.cluster(name).reachable() if kind == "cluster"
+             else context.driver.bucket(name).reachable())
+    assert truth == (expected == "connected"), (
+        f"{kind} {name} is {'reachable' if truth else 'unreachable'} when checked directly, "
+        f"but the scenario expects it {expected}")
+
+
+@then('the connectivity view shows clusters {clusters:Names} and the "{profile:Name}" bucket as connected')
+def all_connected(context, clusters, profile):
+    for cluster in clusters:
+        assert_state(context, "cluster", cluster, "connected")
+    assert_state(context, "bucket", profile, "connected")
+
+
+@then('the connectivity view shows cluster "{cluster:Name}" as {expected}')
+def cluster_state(context, cluster, expected):
+    assert_state(context, "cluster", cluster, expected)
+
+
+@then('the connectivity view shows the "{profile:Name}" bucket as {expected}')
+def bucket_state(context, profile, expected):
+    assert_state(context, "bucket", profile, expected)

@@ -1,0 +1,232 @@
+"""Continuity plans, on-demand backups, and what the plans leave in the buckets."""
+import datetime
+
+from runner.driver.layout import VeleroLayout
+from scenario_time import plan_backup_names, plan_backups_seen
+from steplib import (apps, bucket_prefix, counts, dmaas, given, location_names, location_of,
+                     parse_duration, parse_list, plans, record_backup, state, then, when)
+
+SETTINGS = {"namespaces", "resources", "every", "full every", "retention", "keep last", "locations",
+            "verify on", "exclude resources", "exclude labels"}
+WORKLOAD_RESOURCES = {"pods", "deployments.apps", "statefulsets.apps", "replicasets.apps", "daemonsets.apps",
+                      "jobs.batch", "cronjobs.batch", "services", "configmaps", "serviceaccounts"}
+
+
+def plan_spec(context, name, team, cluster, table, data_only=False):
+    from runner.dmaas import PlanSpec
+    settings = {}
+    for row in table:
+        key, value = row["setting"].strip(), row["value"].strip()
+        if key not in SETTINGS:
+            raise AssertionError(f"plan {name}: unknown setting '{key}' (known: {', '.join(sorted(SETTINGS))})")
+        settings[key] = value
+    namespaces = parse_list(settings.get("namespaces", ""))
+    engines = {apps(context)[(cluster, ns)].engine for ns in namespaces if (cluster, ns) in apps(context)}
+    labels = parse_list(settings.get("exclude labels", ""))
+    return PlanSpec(
+        name=name, team=team, cluster=cluster, namespaces=namespaces,
+        include_resources=parse_list(settings.get("resources", "")),
+        exclude_resources=parse_list(settings.get("exclude resources", "")),
+        label_selector=",".join(label.replace("=", "!=", 1) for label in labels) or None,
+        every=parse_duration(settings["every"]),
+        full_every=int(settings["full every"]) if "full every" in settings else None,
+        retention_ttl=parse_duration(settings["retention"]) if "retention" in settings else None,
+        keep_last=int(settings["keep last"]) if "keep last" in settings else None,
+        locations=parse_list(settings["locations"]) if "locations" in settings else location_names(context, cluster),
+        verify_on=settings.get("verify on") or None,
+        data_only=data_only,
+        engine=sorted(engines)[0] if engines else None)
+
+
+def create_plan(context, name, team, cluster, data_only=False):
+    spec = plan_spec(context, name, team, cluster, context.table, data_only)
+    for location in spec.locations:
+        location_of(context, cluster, location)
+    dmaas(context).create_plan(spec)
+    plans(context)[name] = spec
+    state(context, "plan_created", dict)[name] = context.driver.clock.now()
+
+
+@given('team "{team:Name}" has a continuity plan "{name:Name}" on cluster "{cluster:Name}":')
+def continuity_plan(context, team, name, cluster):
+    create_plan(context, name, team, cluster)
+
+
+@given('team "{team:Name}" has a data-only continuity plan "{name:Name}" on cluster "{cluster:Name}":')
+def data_only_plan(context, team, name, cluster):
+    create_plan(context, name, team, cluster, data_only=True)
+
+
+@given('each backup of plan "{plan:Name}" is moved into namespace "{namespace:Name}" of cluster "{cluster:Name}"')
+def moves_registered(context, plan, namespace, cluster):
+    assert plan in plans(context), f"no plan {plan} in this scenario"
+    state(context, "moves", dict).setdefault(plan, []).append((cluster, namespace))
+
+
+def spec_of(context, plan):
+    spec = plans(context).get(plan)
+    assert spec is not None, f"no plan {plan} in this scenario (plans: {', '.join(plans(context)) or 'none'})"
+    return spec
+
+
+def take_backup(context, name, cluster, selection, location=None):
+    record = dmaas(context).backup_now(cluster, name, selection, location)
+    assert record.phase == "Completed", f"on-demand backup {name} on cluster {cluster} ended {record.phase}"
+    record_backup(context, name, cluster)
+    state(context, "on_demand", dict)[name] = (cluster, location or location_names(context, cluster)[0])
+    return record
+
+
+@when('the team takes an on-demand backup "{name:Name}" of namespace "{namespace:Name}" on cluster "{cluster:Name}" '
+      'to location "{location:Name}"')
+def backup_namespace_to(context, name, namespace, cluster, location):
+    location_of(context, cluster, location)
+    take_backup(context, name, cluster, {"namespaces": [namespace]}, location)
+
+
+@when('the team takes an on-demand backup "{name:Name}" of namespace "{namespace:Name}" on cluster "{cluster:Name}"')
+def backup_namespace(context, name, namespace, cluster):
+    take_backup(context, name, cluster, {"namespaces": [namespace]})
+
+
+@when('the team takes an on-demand backup "{name:Name}" of resources "{resources:Name}" on cluster "{cluster:Name}"')
+def backup_resources(context, name, resources, cluster):
+    take_backup(context, name, cluster, {"include_resources": parse_list(resources)})
+
+
+@when('the team takes an on-demand backup "{name:Name}" with the selection of plan "{plan:Name}"')
+def backup_like_plan(context, name, plan):
+    spec = spec_of(context, plan)
+    take_backup(context, name, spec.cluster, {"plan": plan})
+
+
+def layouts(context, cluster, location_list):
+    for location_name in location_list:
+        location = location_of(context, cluster, location_name)
+        yield location_name, VeleroLayout(context.driver.bucket(location.profile), bucket_prefix(context, location))
+
+
+def completed_in_bucket(context, plan, profile):
+    """The plan's Completed backups whose velero-backup.json is in that bucket, read from the bucket."""
+    spec = spec_of(context, plan)
+    names = {b.name for b in dmaas(context).plan_backups(plan) if b.phase == "Completed"}
+    found = set()
+    for location_name in spec.locations:
+        location = location_of(context, spec.cluster, location_name)
+        if location.profile != profile:
+            continue
+        layout = VeleroLayout(context.driver.bucket(profile), bucket_prefix(context, location))
+        for name in set(layout.backup_names()) & names:
+            if layout.metadata(name).get("status", {}).get("phase") == "Completed":
+                found.add(name)
+    return found
+
+
+@then('plan "{plan:Name}" has {count:d} completed backups in the "{profile:Name}" bucket')
+def completed_backups(context, plan, count, profile):
+    found = completed_in_bucket(context, plan, profile)
+    assert len(found) == count, (f"plan {plan}: expected {count} completed backups in the {profile} bucket, "
+                                 f"found {len(found)}: {', '.join(sorted(found)) or 'none'}")
+
+
+@then('plan "{plan:Name}" never had more than {limit:d} backups in the bucket')
+def never_more_than(context, plan, limit):
+    history = counts(context).get(plan, [])
+    assert history, f"plan {plan}: no observations (did time pass?)"
+    worst = max(history, key=lambda item: item[1])
+    assert worst[1] <= limit, (f"plan {plan}: expected at most {limit} backups in the bucket at any time, "
+                               f"found {worst[1]} at {worst[0]:%Y-%m-%d %H:%M}")
+
+
+@then('plan "{plan:Name}" has a completed backup for every hour of the run')
+def backup_every_hour(context, plan):
+    spec = spec_of(context, plan)
+    assert spec.every <= 3600, f"plan {plan} runs every {spec.every} s, less often than hourly"
+    created = state(context, "plan_created", dict)[plan].replace(second=0, microsecond=0)
+    now = context.driver.clock.now()
+    oldest_kept = now - datetime.timedelta(seconds=spec.retention_ttl) if spec.retention_ttl else created
+    completed = {as_time(b.started).replace(second=0, microsecond=0)
+                 for b in dmaas(context).plan_backups(plan) if b.phase == "Completed"}
+    # runs fire at creation + k * every (the plan's own cadence)
+    due, missing, expected = created, [], 0
+    while (due := due + datetime.timedelta(seconds=spec.every)) <= now:
+        if due > oldest_kept:
+            expected += 1
+            if due not in completed:
+                missing.append(due)
+    assert expected, f"plan {plan}: no run was due during the scenario"
+    assert not missing, (f"plan {plan}: no completed backup for the run due at "
+                         f"{', '.join(f'{m:%m-%d %H:%M}' for m in missing[:8])} ({len(missing)} of {expected} "
+                         f"missing, {len(completed)} completed)")
+
+
+def as_time(moment):
+    if isinstance(moment, str):
+        moment = datetime.datetime.fromisoformat(moment.replace("Z", "+00:00"))
+    return moment
+
+
+@then('the backups of plan "{plan:Name}" are of the kinds full, then {incrementals:d} incremental, '
+      'then full again, in that order')
+def kinds_in_order(context, plan, incrementals):
+    kinds = [b.kind for b in sorted(_all_plan_backups(context, plan), key=lambda b: as_time(b.started))]
+    expected = ["full"] + ["incremental"] * incrementals + ["full"]
+    assert len(kinds) >= len(expected), (f"plan {plan}: expected at least {len(expected)} backups, "
+                                         f"found {len(kinds)}: {_kind_text(kinds)}")
+    period = incrementals + 1
+    wrong = [(i, kind) for i, kind in enumerate(kinds)
+             if kind != ("full" if i % period == 0 else "incremental")]
+    assert not wrong, (f"plan {plan}: expected kinds full, then {incrementals} incremental, repeating; "
+                       f"backup #{wrong[0][0] + 1} is {wrong[0][1]} (sequence: {_kind_text(kinds)})")
+
+
+def _all_plan_backups(context, plan):
+    """Every backup of the plan in the order it ran, expired ones included
+    (observed after every clock step, so retention does not hide them)."""
+    seen = plan_backups_seen(context, plan)
+    for backup in dmaas(context).plan_backups(plan):
+        seen[backup.name] = backup
+    return [b for b in seen.values() if b.phase == "Completed"]
+
+
+def _kind_text(kinds):
+    text, run, previous = [], 0, None
+    for kind in kinds + [None]:
+        if kind == previous:
+            run += 1
+            continue
+        if previous is not None:
+            text.append(f"{'F' if previous == 'full' else 'I'}x{run}")
+        previous, run = kind, 1
+    return " ".join(text)
+
+
+@then('only the backups of plan "{plan:Name}" from the last {retention:Duration} remain in the "{profile:Name}" bucket')
+def only_recent_remain(context, plan, retention, profile):
+    spec = spec_of(context, plan)
+    now = context.driver.clock.now()
+    cutoff = now - datetime.timedelta(seconds=retention)
+    present = {}
+    for _, layout in layouts(context, spec.cluster, [l for l in spec.locations
+                                                      if location_of(context, spec.cluster, l).profile == profile]):
+        for name in set(layout.backup_names()) & plan_backup_names(context, plan):
+            present[name] = _started(layout.metadata(name))
+    # a backup started exactly at the cutoff may or may not have been collected yet
+    too_old = sorted(name for name, started in present.items() if started < cutoff)
+    assert not too_old, (f"plan {plan}: backups older than {retention // 3600} h (before "
+                         f"{cutoff:%Y-%m-%d %H:%M}) still in the {profile} bucket: {', '.join(too_old[:5])}")
+    expected = {name for name, record in _recorded(context, plan).items() if record.time > cutoff}
+    missing = sorted(expected - set(present))
+    assert not missing, (f"plan {plan}: backups of the last {retention // 3600} h missing from the {profile} "
+                         f"bucket: {', '.join(missing[:5])}")
+    assert present, f"plan {plan}: no backup at all in the {profile} bucket"
+
+
+def _recorded(context, plan):
+    from steplib import records
+    return {name: record for name, record in records(context).items() if record.plan == plan}
+
+
+def _started(metadata):
+    text = (metadata.get("status") or {}).get("startTimestamp") or metadata["metadata"]["creationTimestamp"]
+    return datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))

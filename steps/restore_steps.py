@@ -1,0 +1,330 @@
+"""Restores, discovery from a bucket, and what a restore brought back."""
+import datetime
+import re
+
+from scenario_time import plan_backup_names, plan_backups_seen
+from steplib import (App, RestoreDone, apps, dmaas, plans, record_of, records, restores, state, then, when)
+
+NOT_SERVED = re.compile(r"not served|not supported|could not be resolved|cannot be resolved|no matches for",
+                        re.IGNORECASE)
+
+
+def restore(context, backup, cluster, namespace=None, location=None):
+    """Restore a backup on a cluster (into `namespace` if given); the restored
+    applications become known to later steps under their new namespaces."""
+    record = records(context).get(backup)
+    source_namespaces = sorted(record.states) if record else []
+    mapping = {ns: namespace for ns in source_namespaces} if namespace else {}
+    if namespace and len(source_namespaces) > 1:
+        raise AssertionError(f"backup {backup} holds {len(source_namespaces)} application namespaces; "
+                             f"restoring into one namespace {namespace} is ambiguous")
+    context.driver.cluster(cluster)
+    result = dmaas(context).restore(cluster, backup, namespace_mapping=mapping or None, location=location)
+    identity = {ns: ns for ns in source_namespaces}
+    done = RestoreDone(cluster, backup, {**identity, **mapping}, result)
+    restores(context).append(done)
+    if record:
+        for source, target in done.mapping.items():
+            app = apps(context).get((record.cluster, source))
+            if app:
+                apps(context).setdefault((cluster, target), App(app.name, app.engine, app.replicas))
+    return done
+
+
+def plan_backups_by_time(context, plan, cluster):
+    """The plan's completed backups that can still be restored on `cluster`,
+    oldest first: those its own cluster lists, or, once that cluster is gone,
+    those `cluster` discovered from the bucket."""
+    spec = plans(context)[plan]
+    seen = plan_backups_seen(context, plan)
+    if spec.cluster in context.driver.destroyed():
+        available = state(context, "discovered", dict).get(cluster, set())
+        backups = [b for name, b in seen.items() if name in available and b.phase == "Completed"]
+    else:
+        backups = [b for b in dmaas(context).plan_backups(plan) if b.phase == "Completed"]
+    assert backups, f"plan {plan}: no completed backup available to cluster {cluster}"
+    return sorted(backups, key=lambda b: _time(b.started))
+
+
+def _time(moment):
+    if isinstance(moment, str):
+        return datetime.datetime.fromisoformat(moment.replace("Z", "+00:00"))
+    return moment
+
+
+def pick(context, plan, which, cluster):
+    backups = plan_backups_by_time(context, plan, cluster)
+    if which == "oldest":
+        return backups[0].name
+    if which == "latest":
+        return backups[-1].name
+    if which == "latest-but-one day's":
+        # the newest backup at least a day older than the latest one
+        latest = _time(backups[-1].started)
+        earlier = [b for b in backups if _time(b.started) <= latest - datetime.timedelta(days=1)]
+        assert earlier, f"plan {plan}: no backup a day older than the latest ({backups[-1].name})"
+        return earlier[-1].name
+    raise AssertionError(f"unknown backup choice {which!r}")
+
+
+@when('backup "{backup:Name}" is restored on cluster "{cluster:Name}"')
+def restore_named(context, backup, cluster):
+    restore(context, backup, cluster)
+
+
+@when('the {which:Which} backup of plan "{plan:Name}" is restored on cluster "{cluster:Name}"')
+def restore_plan_backup(context, which, plan, cluster):
+    restore(context, pick(context, plan, which, cluster), cluster)
+
+
+@when('the {which:Which} backup of plan "{plan:Name}" is restored on cluster "{cluster:Name}" into namespace "{namespace:Name}"')
+def restore_plan_backup_into(context, which, plan, cluster, namespace):
+    restore(context, pick(context, plan, which, cluster), cluster, namespace=namespace)
+
+
+@when('the latest backup of plan "{plan:Name}" is restored on clusters {clusters:Names}')
+def restore_latest_on_many(context, plan, clusters):
+    backup = pick(context, plan, "latest", clusters[0])
+    for cluster in clusters:
+        restore(context, backup, cluster)
+
+
+@when('the latest backup of plan "{plan:Name}" in location "{location:Name}" is restored on cluster "{cluster:Name}"')
+def restore_latest_from(context, plan, location, cluster):
+    backups = [b for b in plan_backups_by_time(context, plan, cluster) if b.location == location]
+    assert backups, f"plan {plan} has no completed backup in location {location}"
+    restore(context, backups[-1].name, cluster, location=location)
+
+
+def restore_on(context, cluster):
+    done = [d for d in restores(context) if d.cluster == cluster]
+    assert done, f"no restore was done on cluster {cluster} in this scenario"
+    return done[-1]
+
+
+@then('the restore on cluster "{cluster:Name}" completed')
+def restore_completed(context, cluster):
+    done = restore_on(context, cluster)
+    result = done.record
+    assert result.phase == "Completed" and not result.errors, (
+        f"restore {result.name} of {done.backup} on cluster {cluster}: expected Completed without errors, "
+        f"found {result.phase}; errors: {'; '.join(map(str, result.errors)) or 'none'}")
+
+
+@then('the restore on cluster "{cluster:Name}" reports that "{resource:Name}" is not served by that cluster')
+def restore_reports_not_served(context, cluster, resource):
+    done = restore_on(context, cluster)
+    result = done.record
+    said = [str(m) for m in [*result.errors, *result.warnings, *result.messages]]
+    naming = [m for m in said if resource in m and NOT_SERVED.search(m)]
+    assert naming, (f"restore {result.name} on cluster {cluster} ({result.phase}): expected a reason saying "
+                    f"{resource} is not served, found: {'; '.join(said) or 'no messages'}")
+    group_resource = resource.split(".", 1)
+    plural, group = group_resource[0], group_resource[1] if len(group_resource) > 1 else ""
+    served = [r for r in done_cluster(context, cluster).served() if r.plural == plural
+              and (r.group_version.split("/")[0] if "/" in r.group_version else "") == group]
+    assert not served, f"cluster {cluster} does serve {resource} ({served[0].group_version}); test set-up is wrong"
+
+
+def done_cluster(context, cluster):
+    return context.driver.cluster(cluster)
+
+
+@then('every restored resource on cluster "{cluster:Name}" is in an API version that cluster serves')
+def restored_versions_served(context, cluster):
+    done = restore_on(context, cluster)
+    client = context.driver.cluster(cluster)
+    served = {(r.group_version, r.kind) for r in client.served()}
+    selector = f"velero.io/restore-name={done.record.name}"
+    checked, wrong = 0, []
+    for resource in client.served():
+        if "list" not in resource.verbs:
+            continue
+        for obj in client.list(resource.group_version, resource.kind, label_selector=selector):
+            checked += 1
+            if (obj.get("apiVersion"), obj.get("kind")) not in served:
+                wrong.append(f"{obj.get('kind')}/{obj['metadata']['name']} as {obj.get('apiVersion')}")
+    assert checked, f"restore {done.record.name} on cluster {cluster}: no restored object carries its label"
+    assert not wrong, f"cluster {cluster} holds restored objects in versions it does not serve: {', '.join(wrong)}"
+
+
+@then('cluster "{cluster:Name}" discovers the {count:d} backups of plan "{plan:Name}" from the bucket alone')
+def discovers_count(context, cluster, count, plan):
+    found = discover(context, cluster, plan)
+    assert len(found) == count, (f"cluster {cluster}: expected to discover {count} backups of plan {plan}, "
+                                 f"found {len(found)}: {', '.join(sorted(found)) or 'none'}")
+
+
+@then('cluster "{cluster:Name}" discovers the backups of plan "{plan:Name}" from the bucket alone')
+def discovers_all(context, cluster, plan):
+    found = discover(context, cluster, plan)
+    if plans(context)[plan].cluster in context.driver.destroyed():
+        expected = {n for n, b in plan_backups_seen(context, plan).items() if b.phase == "Completed"}
+    else:
+        expected = {b.name for b in dmaas(context).plan_backups(plan) if b.phase == "Completed"}
+    missing = sorted(expected - found)
+    assert found and not missing, (f"cluster {cluster}: did not discover {len(missing)} of plan {plan}'s "
+                                   f"{len(expected)} backups: {', '.join(missing[:5]) or '(none found at all)'}")
+
+
+def discover(context, cluster, plan):
+    """Backup names of the plan that `cluster` lists after syncing its locations."""
+    names = set()
+    for location in sorted(state(context, "locations", dict).get(cluster, {})):
+        names |= set(dmaas(context).discover(cluster, location))
+    state(context, "discovered", dict).setdefault(cluster, set()).update(names)
+    return names & plan_backup_names(context, plan)
+
+
+@then('every pod security policy of cluster "{source:Name}" is identical on clusters {clusters:Names}')
+def psps_identical(context, source, clusters):
+    api = ("policy/v1beta1", "PodSecurityPolicy")
+    expected = {p["metadata"]["name"]: _spec_of(p) for p in context.driver.cluster(source).list(*api)}
+    assert expected, f"cluster {source} has no PodSecurityPolicy"
+    for cluster in clusters:
+        found = {p["metadata"]["name"]: _spec_of(p) for p in context.driver.cluster(cluster).list(*api)}
+        for name, spec in expected.items():
+            assert name in found, f"cluster {cluster}: PodSecurityPolicy {name} missing (has: {sorted(found)})"
+            assert found[name] == spec, (f"cluster {cluster}: PodSecurityPolicy {name} differs from {source}: "
+                                         f"expected {spec}, found {found[name]}")
+
+
+def _spec_of(psp):
+    return {"spec": psp.get("spec"), "labels": {k: v for k, v in (psp["metadata"].get("labels") or {}).items()
+                                                if not k.startswith("velero.io/")},
+            "annotations": psp["metadata"].get("annotations") or {}}
+
+
+@then('the custom resources were restored after their definitions')
+def crs_after_crds(context):
+    done = restores(context)[-1]
+    client = context.driver.cluster(done.cluster)
+    selector = f"velero.io/restore-name={done.record.name}"
+    crds = client.list("apiextensions.k8s.io/v1", "CustomResourceDefinition", label_selector=selector)
+    assert crds, f"restore {done.record.name}: no CustomResourceDefinition restored on cluster {done.cluster}"
+    for crd in crds:
+        spec = crd["spec"]
+        version = next(v["name"] for v in spec["versions"] if v.get("storage", True))
+        crs = client.list(f"{spec['group']}/{version}", spec["names"]["kind"], label_selector=selector)
+        assert crs, f"restore {done.record.name}: no {spec['names']['kind']} restored on cluster {done.cluster}"
+        defined = _time(crd["metadata"]["creationTimestamp"])
+        for cr in crs:
+            created = _time(cr["metadata"]["creationTimestamp"])
+            assert created >= defined and int(cr["metadata"]["resourceVersion"]) > \
+                int(crd["metadata"]["resourceVersion"]), (
+                f"{spec['names']['kind']} {cr['metadata']['name']} was restored before its definition "
+                f"{crd['metadata']['name']} (rv {cr['metadata']['resourceVersion']} vs "
+                f"{crd['metadata']['resourceVersion']})")
+
+
+@then('every resource of namespace "{namespace:Name}" on cluster "{source:Name}" except ingresses and the deployment '
+      '"{deployment:Name}" is on cluster "{target:Name}"')
+def everything_restored_but(context, namespace, source, deployment, target):
+    source_client, target_client = context.driver.cluster(source), context.driver.cluster(target)
+    skipped = {"Event", "Pod", "ReplicaSet", "Endpoints", "EndpointSlice", "PersistentVolumeClaim",
+               "ControllerRevision", "Lease"}
+    missing, unwanted = [], []
+    for resource in source_client.served():
+        if not resource.namespaced or "list" not in resource.verbs or resource.kind in skipped:
+            continue
+        excluded = resource.kind == "Ingress"
+        for obj in source_client.list(resource.group_version, resource.kind, namespace=namespace):
+            name = obj["metadata"]["name"]
+            if resource.kind == "ServiceAccount" and name == "default" or \
+                    resource.kind == "ConfigMap" and name == "kube-root-ca.crt":
+                continue
+            is_excluded = excluded or (resource.kind == "Deployment" and name == deployment)
+            present = target_client.get(resource.group_version, resource.kind, name, namespace) \
+                if target_client.serves(resource.group_version, resource.kind) else None
+            if is_excluded and present:
+                unwanted.append(f"{resource.kind}/{name}")
+            elif not is_excluded and not present:
+                missing.append(f"{resource.kind}/{name}")
+    assert not missing, f"cluster {target} lacks, in namespace {namespace}: {', '.join(missing)}"
+    assert not unwanted, f"cluster {target} has excluded objects in namespace {namespace}: {', '.join(unwanted)}"
+
+
+@when('backup "{backup:Name}" is verified by a restore on cluster "{cluster:Name}" and then promoted to the '
+      '"{profile:Name}" bucket')
+def verify_and_promote(context, backup, cluster, profile):
+    record = record_of(context, backup)
+    assert len(record.states) == 1, f"backup {backup} holds {len(record.states)} applications; expected one"
+    expected = next(iter(record.states.values()))
+    context.promotion = dmaas(context).verify_then_promote(backup, cluster, expected=expected, target_bucket=profile,
+                                                           source_cluster=record.cluster)
+    context.promotion_backup = backup
+
+
+@when('plan "{plan:Name}" verifies its latest backup')
+def plan_verifies(context, plan):
+    context.verification = dmaas(context).verify_plan(plan)
+
+
+@then("the verification found the data recorded at the time of that backup")
+def promotion_data(context):
+    result = context.promotion
+    backup = context.promotion_backup
+    assert result.verified, f"verification of {backup} failed: {result.reason}"
+    expected = next(iter(record_of(context, backup).states.values()))
+    assert result.state is not None, f"verification of {backup} read no data back"
+    problems = expected.differences(result.state)
+    assert not problems, f"verification of {backup}: data differs from the time of the backup: {'; '.join(problems[:5])}"
+
+
+@then("the verification failed with a reason")
+def promotion_failed(context):
+    result = context.promotion
+    assert not result.verified, f"verification of {context.promotion_backup} passed; expected it to fail"
+    assert result.reason and str(result.reason).strip(), "the verification failed without a reason"
+
+
+@then('the verification restored statefulset "{statefulset:Name}" and configmap "{configmap:Name}" on cluster "{cluster:Name}"')
+def verification_restored(context, statefulset, configmap, cluster):
+    result = context.verification
+    assert result.cluster == cluster, f"the verification ran on cluster {result.cluster}, expected {cluster}"
+    for kind, name in (("StatefulSet", statefulset), ("ConfigMap", configmap)):
+        found = result.found.get(kind, [])
+        assert name in found, f"verification restore {result.restore}: {kind} {name} not restored (found: {found})"
+
+
+@then("the verification found the rows recorded at the time of that backup")
+def verification_rows(context):
+    result = context.verification
+    record = record_of(context, result.backup)
+    assert result.state is not None, f"verification of {result.backup} read no data back"
+    problems = []
+    for namespace, expected in record.states.items():
+        problems.extend(expected.differences(result.state))
+    assert not problems, f"verification of {result.backup}: {'; '.join(problems[:5])}"
+
+
+@then('the verification namespace is gone from cluster "{cluster:Name}"')
+def verification_cleaned(context, cluster):
+    result = context.verification
+    client = context.driver.cluster(cluster)
+    client.wait_for(f"verification namespace {result.namespace} to be deleted",
+                    lambda: client.get("v1", "Namespace", result.namespace) is None, timeout=120)
+
+
+@then('every restore point of plan "{plan:Name}" restored on cluster "{cluster:Name}" is consistent for {title} '
+      'and equals the data recorded at its time')
+def every_restore_point(context, plan, cluster, title):
+    from steplib import probe
+    backups = plan_backups_by_time(context, plan, cluster)
+    spec = plans(context)[plan]
+    problems = []
+    for index, backup in enumerate(backups):
+        record = record_of(context, backup.name)
+        for source in spec.namespaces:
+            target = f"{source}-rp{index}"
+            restore(context, backup.name, cluster, namespace=target)
+            app = apps(context)[(cluster, target)]
+            data = probe(context, cluster, target, app.name)
+            context.driver.cluster(cluster).wait_for(f"{app.name} restored from {backup.name} to be ready",
+                                                     data.ready, timeout=300)
+            problems += [f"{backup.name}: {p}" for p in data.consistency_problems()]
+            problems += [f"{backup.name}: {d}" for d in record.states[source].differences(data.state())]
+            context.driver.cluster(cluster).delete("v1", "Namespace", target)
+    assert backups, f"plan {plan} has no restore point"
+    assert not problems, (f"{len(problems)} problems over {len(backups)} restore points of plan {plan} "
+                          f"({title}): {'; '.join(problems[:5])}")

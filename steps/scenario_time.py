@@ -1,0 +1,79 @@
+"""Letting scenario time pass: the clock moves in steps no longer than the
+write interval (and never more than an hour), the applications write between
+steps, and after every step the DMaaS layer reconciles and every new backup
+gets the data it must restore recorded. Because applications write only
+between clock steps and backups happen only during them, the data read right
+after a step is the data each backup of that step saw.
+
+    pass_time(context, seconds, write_every=None, clusters=None)
+    observe(context)               # record new backups, count backups per plan, move data
+"""
+from runner.driver.layout import VeleroLayout
+from steplib import (apps, bucket_prefix, counts, dmaas, location_of, plans, probe, record_backup,
+                     records, state)
+
+MAX_STEP = 3600
+COMPLETED = "Completed"
+
+
+def pass_time(context, seconds, write_every=None, clusters=None):
+    step = min(write_every or MAX_STEP, MAX_STEP)
+    writers = [(cluster, namespace) for (cluster, namespace) in sorted(apps(context))
+               if clusters is None or cluster in clusters] if write_every else []
+    elapsed = 0
+    while elapsed < seconds:
+        for cluster, namespace in writers:
+            tick = state(context, "ticks", dict).get((cluster, namespace), 0) + 1
+            context.ticks[(cluster, namespace)] = tick
+            probe(context, cluster, namespace).write(tick)
+        delta = min(step, seconds - elapsed)
+        context.driver.clock.advance(delta)
+        elapsed += delta
+        if hasattr(context, "dmaas"):
+            context.dmaas.reconcile()
+        observe(context)
+
+
+def plan_backups_seen(context, plan):
+    """{name: BackupRecord} of every backup this scenario has seen for a plan,
+    expired and deleted ones included (as last seen)."""
+    return state(context, "seen_backups", dict).setdefault(plan, {})
+
+
+def plan_backup_names(context, plan):
+    return set(plan_backups_seen(context, plan))
+
+
+def observe(context):
+    for name, spec in plans(context).items():
+        seen = plan_backups_seen(context, name)
+        for backup in dmaas(context).plan_backups(name):
+            seen[backup.name] = backup
+            if backup.name in records(context) or backup.phase != COMPLETED:
+                continue
+            record_backup(context, backup.name, spec.cluster, plan=name)
+            for move in state(context, "moves", dict).get(name, []):
+                move_backup(context, backup.name, spec.cluster, move)
+        counts(context).setdefault(name, []).append(
+            (context.driver.clock.now(), len(backups_in_buckets(context, name))))
+
+
+def backups_in_buckets(context, plan):
+    """Names of the plan's backups present in any of its locations' buckets, read from the buckets."""
+    spec = plans(context)[plan]
+    seen = plan_backup_names(context, plan)
+    present = set()
+    for location_name in spec.locations or ():
+        location = location_of(context, spec.cluster, location_name)
+        layout = VeleroLayout(context.driver.bucket(location.profile), bucket_prefix(context, location))
+        present |= set(layout.backup_names()) & seen
+    return present
+
+
+def move_backup(context, backup, source_cluster, move):
+    """A data-only backup restored into another cluster's own app; what it
+    brought is kept beside what the source had at backup time."""
+    target_cluster, namespace = move
+    dmaas(context).move_data(backup, target_cluster, namespace)
+    moved = probe(context, target_cluster, namespace).state()
+    state(context, "moved", list).append((backup, source_cluster, target_cluster, namespace, moved))

@@ -1,0 +1,235 @@
+"""Shared pieces of the step definitions: parse types for the words the
+features use, step decorators that turn `Unsupported` into a skip, and the
+scenario state kept on `context`.
+
+Parse types (use as `{name:Type}` in step texts):
+    Name      the inside of `"..."` (no quotes)
+    Which     `oldest`, `latest`, `latest-but-one day's`
+    Names     `"a"`, `"a" and "b"`, `"a", "b" and "c"` -> ["a", "b", "c"]
+    Duration  `80 hours`, `3 days`, `1h`, `15 minutes`, `72h`, `an hour` -> seconds (int)
+    Size      `64 KiB`, `2 MiB`, `512 MiB`, `1 GB` -> bytes (int)
+
+Scenario state (all on context, reset per scenario by behave):
+    context.driver          runner.driver.Driver (features/environment.py)
+    dmaas(context)          runner.dmaas.DMaaS over the driver, made on first use
+    context.apps            {(cluster, namespace): App(name, engine, replicas)}
+    context.locations       {cluster: {location name: Location(profile, prefix)}}
+    context.plans           {plan name: PlanSpec}
+    context.records         {backup name: Record(cluster, time, states {namespace: DataState})}
+    context.counts          {plan name: [(time, number of its backups in its buckets)]}
+    context.restores        [RestoreDone(cluster, backup, mapping, record)] in order
+"""
+import base64
+import collections
+import functools
+import gzip
+import re
+
+import behave
+import parse
+
+from runner.target import Unsupported
+
+App = collections.namedtuple("App", "name engine replicas")
+Location = collections.namedtuple("Location", "profile prefix")
+Record = collections.namedtuple("Record", "cluster time states plan")
+RestoreDone = collections.namedtuple("RestoreDone", "cluster backup mapping record")
+
+# ------------------------------------------------------------------ parsing
+
+_NAMES = r'"[^"]+"(?:(?:, | and |, and )"[^"]+")*'
+_UNITS = {
+    "s": 1, "sec": 1, "second": 1, "seconds": 1,
+    "m": 60, "min": 60, "minute": 60, "minutes": 60,
+    "h": 3600, "hour": 3600, "hours": 3600,
+    "d": 86400, "day": 86400, "days": 86400,
+    "w": 604800, "week": 604800, "weeks": 604800,
+}
+_DURATION = r"(?:\d+(?:\.\d+)?|an?) ?(?:seconds?|sec|s|minutes?|min|m|hours?|h|days?|d|weeks?|w)"
+_SIZES = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "kib": 2**10, "mib": 2**20, "gib": 2**30}
+_SIZE = r"\d+(?:\.\d+)? ?(?:[KMG]i?B|B)"
+
+
+@parse.with_pattern(r'[^"]+')
+def parse_name(text):
+    """A quoted word's inside: never spans a quote, so a field cannot swallow the rest of a step."""
+    return text
+
+
+@parse.with_pattern(r"oldest|latest-but-one day's|latest")
+def parse_which(text):
+    return text
+
+
+@parse.with_pattern(_NAMES)
+def parse_names(text):
+    """`"a", "b" and "c"` -> ["a", "b", "c"]."""
+    return re.findall(r'"([^"]+)"', text)
+
+
+@parse.with_pattern(_DURATION)
+def parse_duration(text):
+    """`80 hours`, `3 days`, `1h`, `15 minutes`, `an hour` -> seconds."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?|an?)\s*([a-z]+)\s*", text.lower())
+    if not match or match.group(2) not in _UNITS:
+        raise ValueError(f"not a duration: {text!r} (e.g. 80 hours, 3 days, 1h, 15 minutes)")
+    amount = 1 if match.group(1) in ("a", "an") else float(match.group(1))
+    return int(amount * _UNITS[match.group(2)])
+
+
+@parse.with_pattern(_SIZE)
+def parse_size(text):
+    """`64 KiB` -> 65536."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMG]?i?B)\s*", text, re.IGNORECASE)
+    if not match or match.group(2).lower() not in _SIZES:
+        raise ValueError(f"not a size: {text!r} (e.g. 64 KiB, 2 MiB)")
+    return int(float(match.group(1)) * _SIZES[match.group(2).lower()])
+
+
+def parse_list(text):
+    """A table cell `billing, hr` -> ["billing", "hr"]."""
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+behave.register_type(Name=parse_name, Names=parse_names, Which=parse_which, Duration=parse_duration,
+                     Size=parse_size)
+
+
+# ------------------------------------------------------------------ decorators
+
+def skip_unsupported(function):
+    """Run a step; a target that cannot do it skips the scenario with the reason."""
+    @functools.wraps(function)
+    def run(context, *args, **kwargs):
+        try:
+            return function(context, *args, **kwargs)
+        except Unsupported as unsupported:
+            context.scenario.skip(f"unsupported on target '{context.driver.target.name}': {unsupported}")
+    return run
+
+
+def _decorator(register):
+    def decorate(text):
+        def wrap(function):
+            register(text)(skip_unsupported(function))
+            return function
+        return wrap
+    return decorate
+
+
+given = _decorator(behave.given)
+when = _decorator(behave.when)
+then = _decorator(behave.then)
+step = _decorator(behave.step)
+
+
+# ------------------------------------------------------------------ scenario state
+
+def state(context, name, factory):
+    """context.<name>, created by factory() on first use in a scenario."""
+    if not hasattr(context, name):
+        setattr(context, name, factory())
+    return getattr(context, name)
+
+
+def dmaas(context):
+    from runner.dmaas import DMaaS
+    return state(context, "dmaas", lambda: DMaaS(context.driver))
+
+
+def apps(context):
+    return state(context, "apps", dict)
+
+
+def locations(context):
+    return state(context, "locations", dict)
+
+
+def records(context):
+    return state(context, "records", dict)
+
+
+def counts(context):
+    return state(context, "counts", dict)
+
+
+def restores(context):
+    return state(context, "restores", list)
+
+
+def plans(context):
+    return state(context, "plans", dict)
+
+
+def app_at(context, cluster, namespace):
+    found = apps(context).get((cluster, namespace))
+    if found is None:
+        raise AssertionError(f"no application was deployed in namespace {namespace} of cluster {cluster} "
+                             f"by this scenario (known: {sorted(apps(context))})")
+    return found
+
+
+def probe(context, cluster, namespace, app_name=None):
+    from runner.apps.probes import DataProbe
+    name = app_name or app_at(context, cluster, namespace).name
+    return DataProbe(context.driver.cluster(cluster), namespace, name)
+
+
+def location_names(context, cluster):
+    return sorted(locations(context).get(cluster, {}))
+
+
+def location_of(context, cluster, name):
+    found = locations(context).get(cluster, {}).get(name)
+    if found is None:
+        raise AssertionError(f"cluster {cluster} has no backup location '{name}' in this scenario "
+                             f"(it has: {location_names(context, cluster) or 'none'})")
+    return found
+
+
+def bucket_prefix(context, location):
+    """The key prefix a location's objects live under, in its bucket."""
+    return f"{context.driver.scenario_root}/{location.prefix}"
+
+
+def record_backup(context, backup_name, cluster, plan=None):
+    """Remember the data of every app of `cluster` now: the state a backup taken now must restore."""
+    states = {namespace: probe(context, c, namespace).state()
+              for (c, namespace) in apps(context) if c == cluster}
+    records(context)[backup_name] = Record(cluster, context.driver.clock.now(), states, plan)
+    return records(context)[backup_name]
+
+
+def record_of(context, backup_name):
+    found = records(context).get(backup_name)
+    if found is None:
+        raise AssertionError(f"no data was recorded at the time of backup {backup_name} "
+                             f"(recorded: {', '.join(sorted(records(context))) or 'none'})")
+    return found
+
+
+def last_restore(context):
+    done = restores(context)
+    if not done:
+        raise AssertionError("no restore was done earlier in this scenario")
+    return done[-1]
+
+
+def encodings(value):
+    """The forms a secret value could take in a bucket: plain, base64, gzip
+    of either (compressed objects are decompressed before searching, so the
+    plain forms cover them; base64 with and without padding)."""
+    raw = value.encode()
+    b64 = base64.b64encode(raw)
+    return {raw, b64, b64.rstrip(b"=")}
+
+
+def readable_forms(data):
+    """The bytes of an object and, if it is gzip, its decompressed bytes."""
+    forms = [data]
+    if data[:2] == b"\x1f\x8b":
+        try:
+            forms.append(gzip.decompress(data))
+        except (OSError, EOFError):
+            pass
+    return forms

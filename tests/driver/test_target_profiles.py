@@ -1,0 +1,154 @@
+"""Target profiles: validation errors are one line naming file and field;
+credentials only ever come from the environment and never reach output."""
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from runner.target import RealTarget, TargetError, Unsupported, load_profile
+
+SECRET = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
+
+
+def write(tmp_path, text, name="t.yaml"):
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+@pytest.mark.parametrize("name", ["lab", "lab-as-real", "example-real"])
+def test_shipped_profiles_are_valid(name):
+    assert load_profile(name).kind in ("lab", "real")
+
+
+@pytest.mark.parametrize("body, field", [
+    ("kind: cloud\n", "kind"),
+    ("kind: real\nclusters: {a: {context: x, version: 1.29}}\n", "clusters.a.version"),
+    ("kind: real\nclusters: {a: {context: x}}\ntime_scale: 5\n", "time_scale"),
+    ("kind: real\nclusters: {a: {context: x}}\nbuckets: {aws: {endpoint: 'http://x', bucket: b, "
+     "access_key_env: A}}\n", "buckets.aws"),
+    ("kind: lab\nclusters: {a: {context: x}}\n", "(top level)"),
+    ("kind: real\n", "(top level)"),
+    ("kind: real\nclusters: {a: {context: x}}\nclock: lab\n", "(top level)"),
+])
+def test_validation_errors_name_file_and_field(tmp_path, body, field):
+    path = write(tmp_path, body)
+    with pytest.raises(TargetError) as error:
+        load_profile(str(path))
+    message = str(error.value)
+    assert "\n" not in message
+    assert message.startswith(f"{path}: {field}:"), message
+
+
+def test_malformed_yaml_names_the_line(tmp_path):
+    path = write(tmp_path, "kind: real\nclusters: [\n")
+    with pytest.raises(TargetError, match=r"t.yaml:\d+:\d+: malformed YAML"):
+        load_profile(str(path))
+
+
+def test_unknown_profile_lists_the_known_ones():
+    with pytest.raises(TargetError, match="known: .*example-real.*lab"):
+        load_profile("nowhere")
+
+
+def test_a_literal_secret_in_a_profile_is_rejected_without_echoing_it(tmp_path):
+    path = write(tmp_path, f"""\
+        kind: real
+        clusters: {{a: {{context: x}}}}
+        buckets:
+          aws: {{endpoint: "https://s3", bucket: bkt, access_key_env: "{SECRET}", secret_key_env: S,
+                 secret_key: "{SECRET}"}}
+        """)
+    with pytest.raises(TargetError) as error:
+        load_profile(str(path))
+    assert SECRET not in str(error.value)
+    assert "buckets.aws" in str(error.value)
+
+
+def real_target(tmp_path, monkeypatch, **env):
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    path = write(tmp_path, """\
+        kind: real
+        clusters:
+          backup: {kubeconfig: /nonexistent/kubeconfig, context: prod, version: "1.29.4"}
+        buckets:
+          aws: {client: boto3, endpoint: "https://s3.example", region: eu-west-1, bucket: bkt,
+                access_key_env: T_ACCESS, secret_key_env: T_SECRET}
+        time_scale: 0.0333
+        """)
+    return RealTarget(load_profile(str(path)))
+
+
+def test_real_bucket_credentials_come_from_the_environment_and_stay_out_of_reprs(tmp_path, monkeypatch):
+    target = real_target(tmp_path, monkeypatch, T_ACCESS="AKIAEXAMPLE", T_SECRET=SECRET)
+    profile = target.bucket_profile("aws")
+    assert (profile.access_key, profile.secret_key) == ("AKIAEXAMPLE", SECRET)
+    assert SECRET not in repr(profile) and SECRET not in str(profile)
+    from runner.driver.buckets import Bucket
+    assert SECRET not in repr(Bucket(profile))
+
+
+def test_a_missing_credential_variable_is_named_not_guessed(tmp_path, monkeypatch):
+    monkeypatch.delenv("T_SECRET", raising=False)
+    target = real_target(tmp_path, monkeypatch, T_ACCESS="AKIAEXAMPLE")
+    with pytest.raises(TargetError, match=r"buckets.aws.secret_key_env: \$T_SECRET is not set"):
+        target.bucket_profile("aws")
+
+
+def test_real_target_lifecycle_faults_and_versions_are_unsupported_with_reasons(tmp_path, monkeypatch):
+    target = real_target(tmp_path, monkeypatch, T_ACCESS="a", T_SECRET="b")
+    with pytest.raises(Unsupported, match="has no cluster 'edge'.*backup"):
+        target.ensure_cluster("edge")
+    with pytest.raises(Unsupported, match="runs Kubernetes 1.29.4, the scenario needs 1.23.17"):
+        target.ensure_cluster("backup", version="1.23.17")
+    assert target.ensure_cluster("backup", version="1.29.4").context == "prod"
+    for action in (lambda: target.destroy_cluster("backup"), lambda: target.create_cluster("new"),
+                   lambda: target.cut_cluster("backup"), lambda: target.set_quota("aws", "bkt", 10),
+                   lambda: target.corrupt("aws", "bkt", "k"), lambda: target.cut_bucket("aws")):
+        with pytest.raises(Unsupported, match="target 't'"):
+            action()
+    with pytest.raises(Unsupported, match="no bucket profile 'minio'"):
+        target.bucket_profile("minio")
+    assert target.time_scale == pytest.approx(0.0333)
+
+
+def test_real_clock_waits_scaled_time(tmp_path, monkeypatch):
+    target = real_target(tmp_path, monkeypatch, T_ACCESS="a", T_SECRET="b")
+    target.time_scale = 0.0001        # one hour -> 0.36 s
+    before = target.now()
+    after = target.advance(3600)
+    assert 0.3 <= (after - before).total_seconds() < 3
+
+
+def test_lab_as_real_exports_the_lab_keys_into_the_environment_and_reads_them_back(tmp_path, monkeypatch):
+    import json
+    state = {"pid": 1, "control": "http://127.0.0.1:9",
+             "clusters": {"governance": {"server": "http://127.0.0.1:9", "kubeconfig": "/k", "context": "governance",
+                                         "version": "1.23.17", "velero_version": "1.10.3"}},
+             "s3": {"aws": {"endpoint": "http://127.0.0.1:10", "region": "us-east-1",
+                            "access_key": "labkey", "secret_key": SECRET}}}
+    (tmp_path / "lab.json").write_text(json.dumps(state))
+    monkeypatch.setenv("DMAAS_LAB_STATE", str(tmp_path / "lab.json"))
+    monkeypatch.delenv("DMAAS_AWS_SECRET_KEY", raising=False)
+    target = RealTarget(load_profile("lab-as-real"))
+    assert target.ensure_cluster("governance", version="1.23.17", velero_version="1.10.3").kubeconfig == "/k"
+    with pytest.raises(Unsupported, match="runs Kubernetes 1.23.17, the scenario needs 1.29.4"):
+        target.ensure_cluster("governance", version="1.29.4")
+    import os
+    assert os.environ["DMAAS_AWS_SECRET_KEY"] == SECRET
+    assert target.bucket_profile("aws").secret_key == SECRET
+    with pytest.raises(Unsupported):
+        target.destroy_cluster("governance")
+
+
+def test_cli_style_failure_is_one_line_without_traceback(tmp_path):
+    path = write(tmp_path, "kind: real\nclusters: {a: {context: x, bogus: 1}}\n")
+    code = ("import sys\nfrom runner.target import load_profile, TargetError\n"
+            f"try:\n    load_profile({str(path)!r})\nexcept TargetError as e:\n"
+            "    print(e, file=sys.stderr); sys.exit(2)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=str(tmp_path.parent),
+                          env={"PYTHONPATH": str(__import__('pathlib').Path(__file__).resolve().parents[2])})
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "clusters.a" in done.stderr and "bogus" in done.stderr

@@ -1,0 +1,176 @@
+"""cStor plugin snapshots: F, I, I, F chains from a schedule with
+incrBackupCount, chain replay on restore (byte-identical to each backup's
+time), corruption detected on restore, and deletion keeping a base snapshot
+a retained incremental still needs."""
+import json
+
+import pytest
+
+from velero_lab import advance, tree, unique, wait_for, Bucket
+
+
+def hour_boundary(lab):
+    """Move the clock to the next whole hour (so an hourly cron fires next at +1h)."""
+    from velero_lab import control
+    now = control(lab, "GET", "/clock")[1]["now"]
+    minutes, seconds = int(now[14:16]), int(now[17:19])
+    if minutes or seconds:
+        advance(lab, 3600 - minutes * 60 - seconds)
+
+
+def write(path, rel, data):
+    target = path / rel
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(data)
+
+
+@pytest.fixture(scope="module")
+def chain(clusters, lab):
+    """An hourly schedule over a cStor volume, 4 runs with incrBackupCount 2:
+    F, I, I, F; the data of the volume recorded at each backup."""
+    src = clusters["src"]
+    bucket = Bucket(lab, "minio", unique("cstor"))
+    location = src.location(bucket, prefix="velero")
+    vsl = src.snapshot_location(bucket, prefix="cstor", incrBackupCount=2, restoreAllIncrementalSnapshots="true")
+    ns = src.namespace()
+    src.claim(ns, "data", "openebs-cstor-csi")
+    volume = src.volume_dir(ns, "data")
+    write(volume, "a.txt", b"alpha v1\n")
+    write(volume, "dir/b.bin", bytes(range(256)) * 1024)
+    write(volume, "gone.txt", b"deleted before the second backup\n")
+    hour_boundary(lab)
+    schedule = unique("hourly")
+    src.create("schedules", schedule, {"schedule": "0 * * * *", "template": {
+        "includedNamespaces": [ns], "storageLocation": location, "volumeSnapshotLocations": [vsl]}})
+    wait_for("schedule enabled", lambda: (src.get("schedules", schedule).get("status") or {}).get("phase"))
+    expected, names = [], []
+    edits = [lambda: None,
+             lambda: ((volume / "gone.txt").unlink(), write(volume, "a.txt", b"alpha v2\n")),
+             lambda: write(volume, "new/c.txt", b"added in the third\n"),
+             lambda: write(volume, "a.txt", b"alpha v4\n")]
+    for edit in edits:
+        edit()
+        expected.append(tree(volume))
+        advance(lab, 3600)
+        backups = sorted(b["metadata"]["name"] for b in src.list("backups", f"velero.io/schedule-name={schedule}"))
+        names.append(backups[-1])
+        assert len(backups) == len(names)
+        backup = src.wait_phase("backups", names[-1])
+        assert backup["status"]["phase"] == "Completed", backup["status"]
+    src.custom.patch_namespaced_custom_object("velero.io", "v1", "velero", "schedules", schedule,
+                                              {"spec": {"paused": True}})
+    pv = volume.name
+    yield {"src": src, "bucket": bucket, "location": location, "vsl": vsl, "ns": ns, "names": names,
+           "expected": expected, "pv": pv, "schedule": schedule}
+    src.delete("schedules", schedule)
+
+
+def meta(chain, backup):
+    return json.loads(chain["bucket"].get(f"cstor/backups/{backup}/cstor-{chain['pv']}-{backup}.meta.json"))
+
+
+def test_schedule_names_and_labels(chain):
+    for name in chain["names"]:
+        assert name.startswith(chain["schedule"] + "-") and len(name) == len(chain["schedule"]) + 15
+        backup = chain["src"].get("backups", name)
+        assert backup["metadata"]["labels"]["velero.io/schedule-name"] == chain["schedule"]
+    stamps = [n[-14:] for n in chain["names"]]
+    assert stamps == sorted(stamps) and stamps[0].endswith("0000")
+    assert chain["src"].get("schedules", chain["schedule"])["status"]["lastBackup"]
+
+
+def test_chain_kinds_follow_incr_backup_count(chain):
+    kinds = [meta(chain, n)["kind"] for n in chain["names"]]
+    assert kinds == ["full", "incremental", "incremental", "full"]
+    second = meta(chain, chain["names"][1])
+    assert second["parent"] == f"{chain['pv']}-velero-bkp-{chain['names'][0]}"
+    assert second["deleted"] == ["gone.txt"]
+    full_size = meta(chain, chain["names"][0])["size"]
+    assert meta(chain, chain["names"][2])["size"] < full_size / 4     # only the new file
+    records = chain["bucket"].json_gz(f"velero/backups/{chain['names'][1]}/{chain['names'][1]}-volumesnapshots.json.gz")
+    assert records[0]["spec"]["providerVolumeID"] == chain["pv"]
+    assert records[0]["status"] == {"providerSnapshotID": f"{chain['pv']}-velero-bkp-{chain['names'][1]}",
+                                    "phase": "Completed"}
+    backup = chain["src"].get("backups", chain["names"][1])
+    assert backup["status"]["volumeSnapshotsAttempted"] == backup["status"]["volumeSnapshotsCompleted"] == 1
+
+
+@pytest.fixture(scope="module")
+def dst(chain, clusters):
+    """The restore cluster connected to the same bucket (BSL + same-named VSL)."""
+    dst = clusters["dst"]
+    location = dst.location(chain["bucket"], prefix="velero")
+    dst.snapshot_location(chain["bucket"], name=chain["vsl"], prefix="cstor", restoreAllIncrementalSnapshots="true")
+    yield dst
+    dst.delete("backupstoragelocations", location)
+
+
+@pytest.mark.parametrize("index", [0, 2, 3])
+def test_restore_replays_chain_on_another_cluster(chain, dst, index):
+    backup = chain["names"][index]
+    wait_for(f"backup {backup} synced to dst", lambda: dst.get("backups", backup), timeout=30)
+    target_ns = unique("restored")
+    restore = unique("rs")
+    dst.create("restores", restore, {"backupName": backup, "namespaceMapping": {chain["ns"]: target_ns}})
+    result = dst.wait_phase("restores", restore)
+    assert result["status"]["phase"] == "Completed", result["status"]
+    assert tree(dst.volume_dir(target_ns, "data")) == chain["expected"][index]
+
+
+def test_corrupted_snapshot_fails_restore_with_reason(chain, clusters, lab):
+    src = chain["src"]
+    first = chain["names"][0]
+    key = f"cstor/backups/{first}/cstor-{chain['pv']}-{first}"
+    original = chain["bucket"].get(key)
+    chain["bucket"].corrupt(key)
+    try:
+        restore = unique("rs")
+        target_ns = unique("corrupt")
+        src.create("restores", restore, {"backupName": chain["names"][2],
+                                         "namespaceMapping": {chain["ns"]: target_ns}})
+        result = src.wait_phase("restores", restore)
+        assert result["status"]["phase"] == "PartiallyFailed"
+        assert result["status"]["errors"] >= 1
+        results = chain["bucket"].json_gz(f"velero/restores/{restore}/restore-{restore}-results.gz")
+        message = json.dumps(results["errors"])
+        assert "checksum mismatch" in message and first in message
+    finally:
+        chain["bucket"].client.put_object(Bucket=chain["bucket"].name, Key=key, Body=original)
+
+
+def test_delete_keeps_base_snapshot_until_last_dependent_goes(chain, lab):
+    src, bucket, names = chain["src"], chain["bucket"], chain["names"]
+    snapshot_key = f"cstor/backups/{names[0]}/cstor-{chain['pv']}-{names[0]}"
+
+    def delete(backup):
+        request = unique("del")
+        src.create("deletebackuprequests", request, {"backupName": backup})
+        done = src.wait_phase("deletebackuprequests", request, phases=("Processed",))
+        assert not done["status"].get("errors"), done["status"]
+        wait_for(f"backup {backup} gone", lambda: src.get("backups", backup) is None)
+
+    delete(names[0])
+    assert not bucket.keys(f"velero/backups/{names[0]}/")
+    assert snapshot_key in bucket.keys("cstor/")              # the incrementals still need it
+    delete(names[1])
+    assert snapshot_key in bucket.keys("cstor/")
+    delete(names[2])
+    keys = bucket.keys("cstor/")
+    assert snapshot_key not in keys and not any(names[1] in k or names[2] in k for k in keys)
+    assert f"cstor/backups/{names[3]}/cstor-{chain['pv']}-{names[3]}" in keys
+
+
+def test_read_only_location_refuses_deletion(chain):
+    src = chain["src"]
+    location = src.location(chain["bucket"], prefix="velero", accessMode="ReadOnly")
+    backup = unique("ro-bk")
+    # a backup object pointing at the read-only location (as sync would create it)
+    src.create("backups", backup, {"storageLocation": chain["location"], "includedNamespaces": [chain["ns"]]})
+    src.wait_phase("backups", backup)
+    src.custom.patch_namespaced_custom_object("velero.io", "v1", "velero", "backups", backup,
+                                              {"spec": {"storageLocation": location}})
+    request = unique("del")
+    src.create("deletebackuprequests", request, {"backupName": backup})
+    done = src.wait_phase("deletebackuprequests", request, phases=("Processed",))
+    assert "read-only" in done["status"]["errors"][0]
+    assert src.get("backups", backup) is not None

@@ -1,0 +1,170 @@
+"""Lifecycle on the virtual clock and across clusters: TTL expiry, sync into
+a cluster created after the source is gone, restores across Kubernetes and
+Velero versions, schedules' validation, restore policies."""
+import json
+
+import pytest
+
+from velero_lab import Bucket, Cluster, advance, control, tree, unique, wait_for
+
+PSP = {"apiVersion": "policy/v1beta1", "kind": "PodSecurityPolicy",
+       "spec": {"privileged": False, "seLinux": {"rule": "RunAsAny"}, "runAsUser": {"rule": "MustRunAsNonRoot"},
+                "supplementalGroups": {"rule": "RunAsAny"}, "fsGroup": {"rule": "RunAsAny"},
+                "volumes": ["configMap", "persistentVolumeClaim"]}}
+
+
+def test_ttl_expiry_deletes_backup_on_virtual_clock(clusters, lab, bucket):
+    src = clusters["src"]
+    location = src.location(bucket)
+    ns = src.namespace()
+    src.core.create_namespaced_config_map(ns, {"metadata": {"name": "c"}, "data": {"k": "v"}})
+    name = unique("ttl")
+    src.create("backups", name, {"storageLocation": location, "includedNamespaces": [ns], "ttl": "1h0m0s"})
+    backup = src.wait_phase("backups", name)
+    assert backup["status"]["phase"] == "Completed"
+    assert backup["status"]["expiration"] > backup["status"]["startTimestamp"]
+    advance(lab, 1800)
+    assert src.get("backups", name) is not None and bucket.keys(f"backups/{name}/")
+    advance(lab, 1801)
+    wait_for("expired backup deleted", lambda: src.get("backups", name) is None)
+    assert not bucket.keys(f"backups/{name}/")
+    requests = src.list("deletebackuprequests", f"velero.io/backup-name={name}")
+    assert requests and requests[0]["status"]["phase"] == "Processed"
+
+
+def test_sync_into_cluster_created_after_source_is_gone(lab, bucket):
+    assert control(lab, "POST", "/clusters", {"name": "doomed"})[0] == 201
+    doomed = Cluster(lab, "doomed")
+    location = doomed.location(bucket, name="shared", prefix="dr")
+    ns = doomed.namespace()
+    doomed.claim(ns, "data", "openebs-hostpath")
+    doomed.deployment(ns, "app", "data", annotations={"backup.velero.io/backup-volumes": "data"})
+    volume = doomed.volume_dir(ns, "data")
+    (volume / "state.db").write_bytes(b"\x00\x01important" * 5000)
+    expected = tree(volume)
+    name = unique("dr")
+    doomed.create("backups", name, {"storageLocation": location, "includedNamespaces": [ns]})
+    assert doomed.wait_phase("backups", name, timeout=120)["status"]["phase"] == "Completed"
+    assert control(lab, "DELETE", "/clusters/doomed")[0] == 200
+    assert control(lab, "POST", "/clusters", {"name": "phoenix", "velero_version": "1.11.1"})[0] == 201
+    try:
+        phoenix = Cluster(lab, "phoenix")
+        phoenix.location(bucket, name="shared", prefix="dr")
+        synced = wait_for("backup synced from the bucket", lambda: phoenix.get("backups", name))
+        assert synced["metadata"]["labels"]["velero.io/storage-location"] == "shared"
+        assert synced["status"]["phase"] == "Completed" and synced["status"]["version"] == "1.12.4"
+        wait_for("PodVolumeBackups synced", lambda: phoenix.list("podvolumebackups", f"velero.io/backup-name={name}"))
+        restore = unique("rs")
+        phoenix.create("restores", restore, {"backupName": name})
+        assert phoenix.wait_phase("restores", restore, timeout=120)["status"]["phase"] == "Completed"
+        assert tree(phoenix.volume_dir(ns, "data")) == expected
+        # a backup deleted from the bucket goes from the cluster at the next sync
+        bucket.client.delete_objects(Bucket=bucket.name, Delete={"Objects": [
+            {"Key": k} for k in bucket.keys(f"dr/backups/{name}/")]})
+        advance(lab, 61)
+        wait_for("orphaned backup removed", lambda: phoenix.get("backups", name) is None)
+    finally:
+        control(lab, "DELETE", "/clusters/phoenix")
+
+
+@pytest.fixture(scope="module")
+def psp_backup(clusters, lab):
+    old1 = clusters["old1"]
+    bucket = Bucket(lab, "minio", unique("psp"))
+    location = old1.location(bucket, name="psp")
+    names = [unique("restricted"), unique("baseline")]
+    for name in names:
+        old1.custom.create_cluster_custom_object("policy", "v1beta1", "podsecuritypolicies",
+                                                 dict(PSP, metadata={"name": name}))
+    backup = unique("psp")
+    old1.create("backups", backup, {"storageLocation": location, "includedResources": ["podsecuritypolicies"],
+                                    "includeClusterResources": True})
+    assert old1.wait_phase("backups", backup)["status"]["phase"] == "Completed"
+    assert json.loads(bucket.get(f"backups/{backup}/velero-backup.json"))["status"]["version"] == "1.9.7"
+    return {"bucket": bucket, "backup": backup, "names": names}
+
+
+def restore_psp(cluster, psp_backup):
+    location = cluster.location(psp_backup["bucket"], name=unique("psp"))
+    wait_for("PSP backup synced", lambda: cluster.get("backups", psp_backup["backup"]))
+    restore = unique("rs")
+    cluster.create("restores", restore, {"backupName": psp_backup["backup"]})
+    result = cluster.wait_phase("restores", restore)
+    cluster.delete("backupstoragelocations", location)
+    return restore, result
+
+
+def test_psp_restores_into_cluster_that_serves_it(clusters, psp_backup):
+    old2 = clusters["old2"]
+    _, result = restore_psp(old2, psp_backup)
+    assert result["status"]["phase"] == "Completed", result["status"]
+    for name in psp_backup["names"]:
+        restored = old2.custom.get_cluster_custom_object("policy", "v1beta1", "podsecuritypolicies", name)
+        assert restored["spec"] == PSP["spec"]
+
+
+def test_psp_restore_into_1_29_fails_with_clear_reason(clusters, psp_backup):
+    dst = clusters["dst"]
+    restore, result = restore_psp(dst, psp_backup)
+    assert result["status"]["phase"] == "PartiallyFailed"
+    assert result["status"]["errors"] == len(psp_backup["names"])
+    results = psp_backup["bucket"].json_gz(f"restores/{restore}/restore-{restore}-results.gz")
+    assert "podsecuritypolicies.policy: the server does not serve this resource (Kubernetes 1.29.4)" \
+        in json.dumps(results["errors"])
+
+
+def test_schedule_validation_and_pause(clusters, lab):
+    src = clusters["src"]
+    bad = unique("bad")
+    src.create("schedules", bad, {"schedule": "every hour please", "template": {}})
+    result = src.wait_phase("schedules", bad, phases=("FailedValidation",))
+    assert "invalid schedule" in result["status"]["validationErrors"][0]
+    paused = unique("paused")
+    src.create("schedules", paused, {"schedule": "*/5 * * * *", "paused": True,
+                                     "template": {"includedNamespaces": ["default"]}})
+    src.wait_phase("schedules", paused, phases=("Enabled",))
+    advance(lab, 900)
+    assert not src.list("backups", f"velero.io/schedule-name={paused}")
+    src.delete("schedules", bad)
+    src.delete("schedules", paused)
+
+
+def test_existing_resources_policy(clusters, bucket):
+    src = clusters["src"]
+    location = src.location(bucket)
+    ns = src.namespace()
+    src.core.create_namespaced_config_map(ns, {"metadata": {"name": "conf"}, "data": {"v": "backed-up"}})
+    name = unique("bk")
+    src.create("backups", name, {"storageLocation": location, "includedNamespaces": [ns]})
+    assert src.wait_phase("backups", name)["status"]["phase"] == "Completed"
+    src.core.patch_namespaced_config_map("conf", ns, {"data": {"v": "changed"}})
+    keep = unique("rs")
+    src.create("restores", keep, {"backupName": name})
+    result = src.wait_phase("restores", keep)
+    assert result["status"]["phase"] == "Completed" and result["status"]["warnings"] >= 1
+    assert src.core.read_namespaced_config_map("conf", ns).data == {"v": "changed"}
+    update = unique("rs")
+    src.create("restores", update, {"backupName": name, "existingResourcePolicy": "update"})
+    assert src.wait_phase("restores", update)["status"]["phase"] == "Completed"
+    assert src.core.read_namespaced_config_map("conf", ns).data == {"v": "backed-up"}
+    missing = unique("rs")
+    src.create("restores", missing, {"backupName": "no-such-backup"})
+    failed = src.wait_phase("restores", missing)
+    assert failed["status"]["phase"] == "FailedValidation"
+    assert "no-such-backup" in failed["status"]["validationErrors"][0]
+
+
+def test_corrupted_tarball_fails_restore_with_reason(clusters, bucket):
+    src = clusters["src"]
+    location = src.location(bucket)
+    ns = src.namespace()
+    src.core.create_namespaced_config_map(ns, {"metadata": {"name": "c"}, "data": {"k": "v" * 4000}})
+    name = unique("bk")
+    src.create("backups", name, {"storageLocation": location, "includedNamespaces": [ns]})
+    assert src.wait_phase("backups", name)["status"]["phase"] == "Completed"
+    bucket.corrupt(f"backups/{name}/{name}.tar.gz")
+    restore = unique("rs")
+    src.create("restores", restore, {"backupName": name, "namespaceMapping": {ns: unique("ns")}})
+    result = src.wait_phase("restores", restore)
+    assert result["status"]["phase"] == "Failed"
+    assert "tarball" in result["status"]["failureReason"] and name in result["status"]["failureReason"]

@@ -1,0 +1,45 @@
+"""`dmaas list`, `dmaas expand` and the pass-through of `dmaas monitor`."""
+from __future__ import annotations
+
+import sys
+import types
+
+from runner_paths import ROOT
+
+from runner import cli
+
+
+def test_list_shows_every_tcid_with_its_tags(capsys):
+    assert cli.main(["--root", str(ROOT), "list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 23
+    line = next(l for l in lines if l.startswith("TCID-DIR-DMAAS-SCHD-JIVA-AWS-BUCKET "))
+    assert "@schd @engine-jiva @bucket-aws" in line
+    assert line.endswith("features/generated/tcid-dir-dmaas-schd-jiva-aws-bucket.feature")
+
+
+def test_list_with_tags_selects_like_behave(capsys):
+    assert cli.main(["--root", str(ROOT), "list", "--tags", "@schd", "--tags", "not @soak"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 8
+    assert cli.main(["--root", str(ROOT), "list", "--tags", "@soak"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 7      # six SOAK apps and SOAK-MONITOR
+
+
+def test_expand_on_an_up_to_date_tree_writes_nothing(project, capsys):
+    assert cli.main(["--root", str(project), "expand"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["14 generated features (0 written, 0 removed)"]
+
+
+def test_not_a_project_root_is_one_line(tmp_path, capsys):
+    assert cli.main(["--root", str(tmp_path), "list"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"error: {tmp_path}: not a project root (no scenarios/ and features/ here; use --root)"]
+
+
+def test_monitor_gets_its_arguments_verbatim(monkeypatch):
+    seen = []
+    module = types.ModuleType("runner.dmaas.monitor")
+    module.main = lambda argv: seen.append(argv) or 3
+    monkeypatch.setitem(sys.modules, "runner.dmaas.monitor", module)
+    assert cli.main(["--root", str(ROOT), "monitor", "--team", "red", "--help"]) == 3
+    assert seen == [["--team", "red", "--help"]]

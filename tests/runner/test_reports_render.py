@@ -1,0 +1,161 @@
+"""Reports rendered from a recorded behave run (fixtures/recorded_run: behave's
+json + dmaas's extras from fixtures/mini, with passed, failed, errored,
+undefined and skipped scenarios): JUnit parses, JSON has every field, the
+strategy markdown and HTML have every Status cell filled, no secret leaks,
+and the HTML loads in headless Chromium without console errors."""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from runner_paths import FIXTURES, ROOT
+
+from runner import strategy
+from runner.report import model, write_all
+from runner.report.model import Run, Scenario
+
+SECRETS = ["hunter2", "AKIAFIXTURE123", "FIXTURE-SECRET-VALUE", "FIXTURE-TOKEN-VALUE"]
+CHROMIUM = Path("/usr/bin/chromium")
+RUN_TCIDS = {"TCID-DIR-DMAAS-MYSQL": "passed", "TCID-DIR-DMAAS-CORTEX": "failed", "TCID-DIR-DMAAS-PSP": "skipped",
+             "TCID-DIR-DMAAS-SCHD-CSTOR-MINIO-BUCKET": "passed", "TCID-DIR-DMAAS-SCHD-JIVA-AWS-BUCKET": "error",
+             "TCID-DIR-DMAAS-SCHD-LOCAL-HP-MINIO-BUCKET": "undefined"}
+
+
+@pytest.fixture
+def rendered(tmp_path: Path) -> Path:
+    run_dir = tmp_path / "20260105T000000Z-abc123"
+    shutil.copytree(FIXTURES / "recorded_run", run_dir)
+    model.sanitize_behave_json(run_dir / model.BEHAVE_JSON)
+    write_all(model.load_run(run_dir), run_dir, strategy.read(ROOT))
+    return run_dir
+
+
+def test_model_of_the_recorded_run():
+    run = model.load_run(FIXTURES / "recorded_run")
+    statuses = {s.name: s.status for s in run.scenarios}
+    assert run.counts() == {"passed": 3, "failed": 1, "error": 1, "undefined": 1, "skipped": 1}
+    assert "TCID-DIR-DMAAS-PORTAL not selected" not in statuses          # deselected by tags: left out
+    psp = next(s for s in run.scenarios if s.tcid == "TCID-DIR-DMAAS-PSP")
+    assert psp.reason == 'cluster "modern" (Kubernetes 1.29.4) does not serve policy/v1beta1 podsecuritypolicies'
+    jiva = next(s for s in run.scenarios if s.tcid == "TCID-DIR-DMAAS-SCHD-JIVA-AWS-BUCKET")
+    assert jiva.reason == "RuntimeError: restore dmaas-e2e-restore-1 ended in phase PartiallyFailed: 2 errors"
+    cortex_bg = [s for s in run.scenarios if s.tcid == "TCID-DIR-DMAAS-CORTEX"][0]
+    assert cortex_bg.steps[0].name == 'a cluster "ops"'                  # background steps included
+
+
+def test_junit_parses_with_counts_and_reasons(rendered):
+    suites = ET.parse(rendered / "junit.xml").getroot()
+    assert (suites.get("tests"), suites.get("failures"), suites.get("errors"), suites.get("skipped")) == \
+        ("7", "1", "2", "1")
+    cases = {c.get("name"): c for c in suites.iter("testcase")}
+    assert len(cases) == 7
+    skipped = cases["TCID-DIR-DMAAS-PSP restored on a cluster without PSP"].find("skipped")
+    assert "does not serve policy/v1beta1" in skipped.get("message")
+    failure = cases["TCID-DIR-DMAAS-CORTEX warning when space is short"].find("failure")
+    assert failure.get("message").startswith("ASSERT FAILED: plan cortex has 3 completed backups")
+
+
+def test_json_has_every_scenario_step_duration_and_reason(rendered):
+    data = json.loads((rendered / "report.json").read_text())
+    assert data["run_id"] == "20260105T000000Z-abc123"
+    scenarios = [s for f in data["features"] for s in f["scenarios"]]
+    assert len(scenarios) == 7
+    for s in scenarios:
+        assert {"name", "tcid", "tags", "status", "duration", "steps", "reason", "skip_reason", "location"} <= set(s)
+        assert s["status"] == "passed" or s["reason"]
+        for step in s["steps"]:
+            assert {"keyword", "name", "status", "duration", "error_message"} <= set(step)
+    by_tcid = {s["tcid"]: s for s in scenarios}
+    assert by_tcid["TCID-DIR-DMAAS-PSP"]["skip_reason"].startswith('cluster "modern"')
+    assert data["monitor"]["views"]["usage"][0]["secret_key"] == "***"
+
+
+def test_markdown_has_every_status_cell_filled(rendered):
+    text = (rendered / "dmaas-test-strategy.md").read_text()
+    rows = {m.group(1): line for line in text.splitlines() if (m := re.search(r"\[(TCID-[A-Z0-9-]+)\]", line))}
+    assert set(rows) == set(strategy.tcids(strategy.read(ROOT)))
+    for tcid, line in rows.items():
+        status = line.strip().strip("|").split("|")[-1].strip()
+        assert status, tcid
+        assert status.startswith(RUN_TCIDS.get(tcid, "not run")), (tcid, status)
+    assert re.search(r'\| skipped \(\d+\.\d s\): cluster "modern" \(Kubernetes 1.29.4\) does not serve', rows["TCID-DIR-DMAAS-PSP"])
+    assert re.search(r"\| passed \(\d+\.\d s\) \|$", rows["TCID-DIR-DMAAS-MYSQL"])
+    # the rest of the document is untouched
+    original = strategy.read(ROOT).splitlines()
+    assert [l for l in text.splitlines()[:len(original)] if "[TCID-" not in l] == \
+        [l for l in original if "[TCID-" not in l]
+
+
+def test_html_is_self_contained_with_grid_monitor_and_anchors(rendered):
+    html = (rendered / "report.html").read_text()
+    assert "<script" not in html and "http://" not in html and "https://" not in html
+    assert 'id="schd-grid"' in html and 'id="monitor"' in html
+    for tcid in RUN_TCIDS:
+        assert f'href="#{tcid}"' in html and f'id="{tcid}"' in html
+    assert html.count('class="not-run"') >= len(strategy.tcids(strategy.read(ROOT))) - len(RUN_TCIDS)
+
+
+def test_no_secret_in_anything_written(rendered):
+    for path in rendered.iterdir():
+        if path.name == model.MONITOR:     # written by the steps layer, not by the reports
+            continue
+        text = path.read_text()
+        for secret in SECRETS:
+            assert secret not in text, (path.name, secret)
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="chromium is not installed at /usr/bin/chromium")
+def test_html_loads_in_headless_chromium_without_console_errors(rendered, tmp_path):
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={tmp_path / 'chromium'}", "--enable-logging=stderr", "--v=0"]
+    url = (rendered / "report.html").as_uri()
+    result = subprocess.run([str(CHROMIUM), *flags, "--dump-dom", url], capture_output=True, text=True, timeout=90)
+    assert result.returncode == 0, result.stderr[-2000:]
+    console = [l for l in result.stderr.splitlines() if "CONSOLE" in l]
+    assert console == []
+    dom = result.stdout
+    for tcid in strategy.tcids(strategy.read(ROOT)):
+        assert tcid in dom, tcid
+    assert "ASSERT FAILED: plan cortex has 3 completed backups" in dom
+
+
+def _scenario(status: str) -> Scenario:
+    return Scenario(name=status, tcid="TCID-X", tags=[], location=f"f:{status}", status=status, duration=1.0)
+
+
+@pytest.mark.parametrize("statuses, expected", [
+    (["passed"], 0), (["passed", "skipped"], 0), (["passed", "failed"], 1), (["passed", "error"], 1),
+    (["undefined"], 1), (["skipped"], 1),
+])
+def test_exit_code_rules(statuses, expected, capsys):
+    from runner.run import Options, _conclude
+    run = Run(run_id="r", target="lab", tags=[], started="", finished="",
+              features=[model.Feature("F", "TCID-X", [], "f:1", [], [_scenario(s) for s in statuses])])
+    assert _conclude(run, [], 0, False, Options(root=ROOT, tags=[])) == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("bucket secret_key=AKIA123)", "bucket secret_key=***)"),
+    ('{"password": "p w"}', '{"password": ***}'),
+    ("AWS_SECRET_ACCESS_KEY=abc and token: t1", "AWS_SECRET_ACCESS_KEY=*** and token: ***"),
+    ("accessKey=abc", "accessKey=***"),
+    ("features/exclude_secret.feature:5", "features/exclude_secret.feature:5"),
+    ("monkey: banana, keys: 3", "monkey: banana, keys: 3"),
+])
+def test_redaction_in_text(text, expected):
+    from runner.report import redact
+    assert redact.text(text) == expected
+
+
+def test_redaction_in_mappings_and_tables():
+    from runner.report import redact
+    assert redact.mapping({"secret_key": "s", "accessKey": "a", "key": "k", "name": "n", "rows": [{"token": "t"}]}) == \
+        {"secret_key": "***", "accessKey": "***", "key": "***", "name": "n", "rows": [{"token": "***"}]}
+    assert redact.table_rows(["setting", "value"], [["every", "1h"], ["password", "hunter2"]]) == \
+        [["every", "1h"], ["password", "***"]]
