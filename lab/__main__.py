@@ -33,6 +33,8 @@ def main(argv=None):
                                  help="YAML file with a `lab:` section ('-' reads stdin)")
         if name == "serve":
             command.add_argument("--log", default=None, help="once up, write output to this file")
+            command.add_argument("--exit-with-parent", type=int, default=None, metavar="PID",
+                                 help="shut down when process PID (our parent) is gone")
     args = parser.parse_args(argv)
     state_dir = Path(args.state_dir or process.default_state_dir()).resolve()
     try:
@@ -71,8 +73,10 @@ def serve(args, state_dir):
             _redirect_output(args.log)
         lab.publish(control.url)
         logging.getLogger("lab").info("lab up: control %s, state %s", control.url, state_dir / "lab.json")
-        while not stopping.wait(1.0):
-            pass
+        while not stopping.wait(0.5):
+            if args.exit_with_parent and os.getppid() != args.exit_with_parent:
+                logging.getLogger("lab").warning("parent process %d is gone: shutting down", args.exit_with_parent)
+                break
         return 0
     finally:
         if control is not None:
@@ -93,7 +97,7 @@ def _redirect_output(path):
 
 
 def up(args, state_dir):
-    handle = process.start(args.config, state_dir)
+    handle = process.start(args.config, state_dir, detach=True)
     print(f"lab up (pid {handle.pid}): control {handle.control_url}, state {state_dir / 'lab.json'}")
     for name, cluster in handle.state["clusters"].items():
         print(f"  cluster {name}: {cluster['server']} kubeconfig {cluster['kubeconfig']}")

@@ -44,6 +44,7 @@ class Lab:
         self.s3 = {}
         self.control_url = None
         self._stop = threading.Event()
+        self._failures = {}                  # (cluster, controller) -> last traceback logged
         self._ticker = None
 
     # lifecycle -------------------------------------------------------------
@@ -139,15 +140,20 @@ class Lab:
                         ", ".join(sorted({type(c).__name__ for c in busy})))
             return False
 
-    @staticmethod
-    def _reconcile(cluster, controller):
+    def _reconcile(self, cluster, controller):
+        key = (cluster.name, id(controller))
         try:
-            return bool(controller.reconcile())
+            changed = bool(controller.reconcile())
         except Exception:
-            # One controller's bug must not stop the others or the lab.
-            log.error("cluster %s: %s failed:\n%s", cluster.name, type(controller).__name__,
-                      traceback.format_exc())
+            # One controller's bug must not stop the others or the lab; the
+            # same failure is logged once, not ten times a second.
+            failure = traceback.format_exc()
+            if self._failures.get(key) != failure:
+                self._failures[key] = failure
+                log.error("cluster %s: %s failed:\n%s", cluster.name, type(controller).__name__, failure)
             return False
+        self._failures.pop(key, None)
+        return changed
 
     def _next_due(self, after):
         """The earliest time after `after` any controller asked for, or None."""

@@ -93,10 +93,12 @@ class LabProcess:
         return False
 
 
-def start(config=None, state_dir=None, timeout=START_TIMEOUT, source="<config>"):
+def start(config=None, state_dir=None, timeout=START_TIMEOUT, source="<config>", detach=False):
     """Start a lab in the background and return once it is serving (a bad
     config raises lab.config.ConfigError before anything starts, naming
-    `source` for a mapping, the file for a path)."""
+    `source` for a mapping, the file for a path). Unless `detach`, the lab
+    shuts itself down when this process dies, so a killed test run or
+    benchmark never leaves a lab behind; `python -m lab up` detaches."""
     if isinstance(config, dict):
         parsed = parse_config(config, source)
     elif config is not None:
@@ -112,7 +114,7 @@ def start(config=None, state_dir=None, timeout=START_TIMEOUT, source="<config>")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [_PACKAGE_ROOT, os.environ.get("PYTHONPATH")])))
     popen = subprocess.Popen(
         [sys.executable, "-m", "lab", "serve", "--state-dir", str(state_dir), "--config", "-",
-         "--log", str(state_dir / "lab.log")],
+         "--log", str(state_dir / "lab.log")] + ([] if detach else ["--exit-with-parent", str(os.getpid())]),
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         start_new_session=True, env=env)     # a session of its own: `dmaas lab up` may exit
     early_output = []

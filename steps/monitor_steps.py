@@ -94,15 +94,20 @@ def usage_view(context, profile):
             f"the bucket holds {truth}")
 
 
+# the view says what it sees: a cut cluster or bucket is "unreachable"
+VIEW_STATUS = {"connected": "connected", "cut": "unreachable"}
+
+
 def connectivity(context, kind, name):
     rows = [r for r in view(context)["connectivity"] if r.get("kind") == kind and r.get("name") == name]
     assert rows, f"the connectivity view does not show {kind} {name}"
-    return rows[0].get("state")
+    return rows[0].get("status")
 
 
 def assert_state(context, kind, name, expected):
     found = connectivity(context, kind, name)
-    assert found == expected, f"the connectivity view shows {kind} {name} as {found}, expected {expected}"
+    assert found == VIEW_STATUS[expected], (f"the connectivity view shows {kind} {name} as {found}, "
+                                            f"expected {VIEW_STATUS[expected]} ({expected})")
     truth = (context.driver.cluster(name).reachable() if kind == "cluster"
              else context.driver.bucket(name).reachable())
     assert truth == (expected == "connected"), (

@@ -13,11 +13,12 @@ subclasses (NotFound, AlreadyExists, Conflict, Invalid, BadRequest,
 Forbidden, MethodNotAllowed, NotServed, UnsupportedMediaType) that become
 Kubernetes `Status` bodies. `ApiServer(name, store, registry,
 exec_handler=None, faults=None, host="127.0.0.1", port=0)` serves them over
-HTTP (`start() -> url`, `stop()`): discovery, CRUD, list, merge /
-strategic-as-merge / JSON patch, the status subresource, and pods/exec
-over a websocket, which calls `exec_handler(namespace, pod, container,
-argv, stdin_bytes) -> (exit_code, stdout_bytes, stderr_bytes)`. `faults`
-is anything with `check(name) -> ("ok" | "cut" | "slow", delay_seconds)`.
+HTTP (`start() -> url`, `.url`, `stop()`): discovery, CRUD, list with
+selectors, merge / strategic merge / JSON patch, the status subresource,
+Tables for kubectl, and pods/exec over a websocket, which calls
+`exec_handler(namespace, pod, container, argv, stdin=None) -> (exit_code,
+stdout_bytes, stderr_bytes)` before upgrading. `faults` is a
+`lab.faults.Faults` (`is_cut()`, `wait()`).
 `write_kubeconfig(path, server_url, context)` writes a kubeconfig for it.
 """
 from .errors import (AlreadyExists, ApiError, BadRequest, Conflict, Forbidden, Invalid, MethodNotAllowed,

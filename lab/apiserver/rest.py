@@ -19,10 +19,12 @@ _SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a
 _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 
-# Built-ins whose DELETE answers with the object itself (registry
-# ReturnDeletedObject); the others answer with a Status. Custom resources
-# always return the object.
-_RETURNS_DELETED_OBJECT = {("", "pods"), ("", "namespaces")}
+# Built-ins whose DELETE answers with the object itself (ReturnDeletedObject
+# in pkg/registry/*/storage; the OpenAPI types of their delete calls say the
+# same); the others answer with a Status. Custom resources return the object.
+_RETURNS_DELETED_OBJECT = {("", "pods"), ("", "namespaces"), ("", "persistentvolumeclaims"),
+                           ("", "persistentvolumes"), ("", "services"), ("", "serviceaccounts"),
+                           ("storage.k8s.io", "storageclasses"), ("policy", "podsecuritypolicies")}
 
 # Status a registry strategy gives a new object (PrepareForCreate); other
 # types with a status subresource start with an empty status.
@@ -224,13 +226,14 @@ class ResourceApi:
 
     def patch(self, request, content_type, body):
         content_type = (content_type or "").split(";")[0].strip().lower()
-        is_builtin = request.rtype == self.registry.builtin(request.group, request.rtype.plural)
+        is_builtin = self.registry.builtin(request.group, request.rtype.plural) is not None
         if content_type not in patches.CONTENT_TYPES or (content_type == patches.STRATEGIC and not is_builtin):
             accepted = [patches.JSON_PATCH, patches.MERGE] + ([patches.STRATEGIC] if is_builtin else [])
             raise UnsupportedMediaType(f"the body of the request was in an unknown format - accepted media "
                                        f"types include: {', '.join(accepted)}")
         operations = decode_json(body, "patch")
-        for attempt in range(5):  # kube-apiserver retries a patch that lost a write race
+        retries = 4  # kube-apiserver retries a patch that lost a write race, unless it pins a resourceVersion
+        while True:
             current = self._stored(request)
             patched = patches.apply_patch(content_type, self._present(request, current), operations)
             patched = self._incoming(request, patched)
@@ -240,15 +243,15 @@ class ResourceApi:
             try:
                 return self._write(request, patched, current)
             except Conflict:
-                if attempt == 4 or patched["metadata"].get("resourceVersion") != \
-                        current["metadata"]["resourceVersion"]:
+                pinned = patched["metadata"].get("resourceVersion") != current["metadata"]["resourceVersion"]
+                if pinned or not retries:
                     raise
-        raise AssertionError("unreachable")
+                retries -= 1
 
     def delete(self, request):
         rtype = request.rtype
         deleted = self.store.delete(request.group, rtype.plural, request.namespace, request.name)
-        is_builtin = rtype == self.registry.builtin(request.group, rtype.plural)
+        is_builtin = self.registry.builtin(request.group, rtype.plural) is not None
         if deleted["metadata"].get("deletionTimestamp") or not is_builtin \
                 or (request.group, rtype.plural) in _RETURNS_DELETED_OBJECT:
             return self._present(request, deleted)
@@ -265,7 +268,7 @@ class ResourceApi:
                 deleted.append(self.store.delete(request.group, request.rtype.plural,
                                                  meta.get("namespace"), meta["name"]))
             except ApiError as error:
-                if error.code != 404:  # already gone is fine; a terminating namespace is not
+                if error.code != 404:  # deleted meanwhile is fine
                     raise
         return self._list(request, deleted)
 

@@ -37,15 +37,13 @@ class ApiServer:
         self._address = (host, port)
         self._httpd = None
         self._thread = None
+        self.url = None         # "http://127.0.0.1:PORT" once started
         registry.watch(store)
-
-    @property
-    def url(self):
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
 
     def start(self):
         self._httpd = _HttpServer(self._address, _Handler, self)
+        host, port = self._httpd.server_address[:2]
+        self.url = f"http://{host}:{port}"
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
                                         name=f"apiserver-{self.name}", daemon=True)
         self._thread.start()
@@ -78,16 +76,20 @@ class ApiServer:
         if parts == ["openapi", "v2"]:
             return discovery.openapi_v2(registry)
         if parts == ["api"]:
-            return discovery.api_versions("{}:{}".format(*self._httpd.server_address[:2]))
+            return discovery.api_versions(self.url.removeprefix("http://"))
         if parts == ["apis"]:
             return discovery.group_list(registry)
         if parts == ["api", "v1"]:
             return discovery.resource_list(registry, "", "v1")
         if len(parts) == 2 and parts[0] == "apis":
-            return discovery.api_group(registry, parts[1]) or _raise(NotServed())
-        if len(parts) == 3 and parts[0] == "apis":
-            return discovery.resource_list(registry, parts[1], parts[2]) or _raise(NotServed())
-        return None
+            document = discovery.api_group(registry, parts[1])
+        elif len(parts) == 3 and parts[0] == "apis":
+            document = discovery.resource_list(registry, parts[1], parts[2])
+        else:
+            return None
+        if document is None:
+            raise NotServed()
+        return document
 
     def resource_request(self, parts, query):
         """Route a resource path to a rest.Request (NotServed if it names none)."""
@@ -137,10 +139,6 @@ class ApiServer:
             log.exception("exec in pod %s/%s failed", request.namespace, request.name)
             return {"metadata": {}, "status": "Failure", "message": str(error), "reason": "InternalError"}, b"", b""
         return websocket.exit_status(code, argv), out or b"", err or b""
-
-
-def _raise(error):
-    raise error
 
 
 def _first(query, key, default=None):
@@ -195,6 +193,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     timeout = 300           # an idle keep-alive connection is closed after this
     server_version = "lab-apiserver"
+    disable_nagle_algorithm = True  # headers and body are separate writes; no 40 ms delayed-ACK stalls
 
     def log_message(self, format, *args):  # noqa: A002 (BaseHTTPRequestHandler's signature)
         log.debug("%s %s", self.address_string(), format % args)

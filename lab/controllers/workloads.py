@@ -358,9 +358,14 @@ class PodLifecycle(_Controller):
             "podIP": self.cluster.pod_ip(pod["metadata"]["uid"]), "startTime": now, "qosClass": "BestEffort",
             "containerStatuses": [
                 {"name": c.get("name"), "image": c.get("image"), "imageID": "",
-                 "containerID": f"containerd://{hashlib.sha256((pod['metadata']['uid'] + str(c.get('name'))).encode()).hexdigest()}",
-                 "ready": True, "started": True, "restartCount": 0, "state": {"running": {"startedAt": now}}}
+                 "containerID": _container_id(pod, c), "ready": True, "started": True, "restartCount": 0,
+                 "state": {"running": {"startedAt": now}}}
                 for c in containers]})
+
+
+def _container_id(pod, container):
+    digest = hashlib.sha256(f"{pod['metadata']['uid']}/{container.get('name')}".encode()).hexdigest()
+    return f"containerd://{digest}"
 
 
 def controllers(cluster):

@@ -63,11 +63,11 @@ def _helper_pod(client, namespace, name, claim, mount):
 
 
 def _scale(client, namespace, kind, name, replicas):
-    client.cluster_patch = None
+    patch = {"spec": {"replicas": replicas}}
     if kind == "StatefulSet":
-        client.apps.patch_namespaced_stateful_set_scale(name, namespace, {"spec": {"replicas": replicas}})
+        client.apps.patch_namespaced_stateful_set(name, namespace, patch)
     else:
-        client.apps.patch_namespaced_deployment_scale(name, namespace, {"spec": {"replicas": replicas}})
+        client.apps.patch_namespaced_deployment(name, namespace, patch)
 
 
 def _pods_of(client, namespace, component):
@@ -90,6 +90,14 @@ def _copy(client, source_ns, source_claim, target_ns, target_claim):
     finally:
         client.delete("v1", "Pod", reader, source_ns)
         client.delete("v1", "Pod", writer, target_ns)
+
+
+def _claim_pairs(component, replicas):
+    """[(claim, the same volume's claim of replica 0)] of a component."""
+    if component.kind != "StatefulSet":
+        return [(claim, claim) for claim in component.claim_names(replicas)]
+    return [(f"{v.name}-{component.name}-{i}", f"{v.name}-{component.name}-0")
+            for v in component.volumes for i in range(replicas)]
 
 
 def move(client, backup_name, source_namespace, target_namespace, layout):
@@ -120,10 +128,8 @@ def move(client, backup_name, source_namespace, target_namespace, layout):
                 _scale(client, target_namespace, component.kind, component.name, 0)
                 _wait(f"pods of {component.kind} {target_namespace}/{component.name} to stop",
                       lambda: not _pods_of(client, target_namespace, component.name))
-                source_zero = component.claim_names(1)
-                for index, target_claim in enumerate(component.claim_names(count)):
-                    source_claim = target_claim if target_claim in source_claims else \
-                        source_zero[index % len(source_zero)] if component.kind == "StatefulSet" else target_claim
+                for target_claim, replica_zero in _claim_pairs(component, count):
+                    source_claim = target_claim if target_claim in source_claims else replica_zero
                     if source_claim not in source_claims:
                         raise MoveError(f"backup {backup_name} has no claim {source_claim} for {target_claim}")
                     _copy(client, scratch, source_claim, target_namespace, target_claim)

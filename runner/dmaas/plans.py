@@ -287,6 +287,11 @@ def schedules(plan, created, every, ttl, vsl_of, engine_backup):
     return objects
 
 
+def snapshot_path(prefix):
+    """Where a location's cStor snapshot objects live."""
+    return f"{prefix.strip('/')}/snapshots" if prefix.strip("/") else "snapshots"
+
+
 def vsl_name(location, full_every):
     """The VSL a snapshot plan uses: one per location and chain length."""
     return location if not full_every or int(full_every) == 1 else f"{location}-full-every-{int(full_every)}"
@@ -294,10 +299,12 @@ def vsl_name(location, full_every):
 
 def vsl_config(bsl_config, bucket, prefix, full_every):
     """openebs/velero-plugin cStor VSL config on the location's bucket: snapshot
-    objects go to <prefix>/backups/<backup>/cstor-<volume>-<backup>
-    (backupPathPrefix is the path, `prefix` the plugin's file-name prefix),
-    beside the backup they belong to."""
-    config = {"bucket": bucket, "prefix": "cstor", "backupPathPrefix": prefix, "provider": "aws",
+    objects go to <prefix>/snapshots/backups/<backup>/cstor-<volume>-<backup>
+    (backupPathPrefix is the path, `prefix` the plugin's file-name prefix):
+    under the location's prefix but outside the BSL's backups/<backup>/,
+    which Velero deletes whole when a backup is deleted (an incremental
+    still needs its parent's snapshot)."""
+    config = {"bucket": bucket, "prefix": "cstor", "backupPathPrefix": snapshot_path(prefix), "provider": "aws",
               "region": bsl_config.get("region", "us-east-1"), "restoreAllIncrementalSnapshots": "true",
               "namespace": "openebs"}
     for key in ("s3Url", "s3ForcePathStyle"):

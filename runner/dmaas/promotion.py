@@ -1,8 +1,8 @@
 """Verify, then promote: a backup taken to a staging location is restored
 on a verification cluster; only when that restore passed is every object
 of the backup copied to the target bucket, volume data included (the
-backup's directory, which holds its cStor snapshot objects, and the restic
-repositories of its namespaces). Timestamps are wall-clock UTC so a step
+backup's directory, its cStor snapshot objects and the restic repositories
+of its namespaces). Timestamps are wall-clock UTC so a step
 can compare them with the target bucket's LastModified."""
 from __future__ import annotations
 
@@ -16,9 +16,10 @@ def now():
 
 
 def backup_keys(layout, name, namespaces):
-    """Every key of a backup in a location: backups/<name>/ plus the
-    file-system backup repositories of its namespaces."""
+    """Every key of a backup in a location: backups/<name>/, its cStor
+    snapshot objects and the file-system backup repositories of its namespaces."""
     keys = [info.key for info in layout.keys(name)]
+    keys += [info.key for info in layout.bucket.list(layout.key("snapshots", "backups", name) + "/")]
     for namespace in namespaces:
         for uploader in ("restic", "kopia"):
             keys += [info.key for info in layout.bucket.list(layout.key(uploader, namespace) + "/")]

@@ -201,7 +201,7 @@ class Driver:
         self._quotas.clear()
         for name, client in list(self._clusters.items()):
             if name not in self._lab_created:
-                attempt(f"clean cluster {name}", self._clean_cluster, client, problems)
+                attempt(f"clean cluster {name}", self._clean_cluster, client)
         for name in self._lab_created:
             if name not in self._destroyed:
                 attempt(f"destroy lab cluster {name}", self.destroy_cluster, name)
@@ -209,17 +209,22 @@ class Driver:
             attempt(f"delete {self.scenario_root}/ in bucket {profile}", self._clean_bucket, profile)
         return problems
 
-    def _clean_cluster(self, client, problems):
+    def _clean_cluster(self, client):
         mine = self.tracked(cluster=client.name)
+        if not mine:
+            return   # the scenario only looked at this cluster
         restores = [t.name for t in mine if t.kind == "Restore"]
         namespaces = self.scenario_namespaces(client.name)
         velero = client.velero
         locations = {t.name for t in mine if t.kind == "BackupStorageLocation"}
+        backups = {t.name for t in mine if t.kind == "Backup"}
+        if locations:   # synced from our locations by Velero, never tracked
+            backups |= {b["metadata"]["name"] for b in velero.backups()
+                        if (b.get("spec") or {}).get("storageLocation") in locations}
         for kind in CLEANUP_ORDER:
             names = {t.name for t in mine if t.kind == kind and t.api_version == VELERO_API}
-            if kind == "Backup" and locations:   # synced from our locations, never tracked
-                names |= {b["metadata"]["name"] for b in velero.backups()
-                          if (b.get("spec") or {}).get("storageLocation") in locations}
+            if backups or restores or locations:
+                names |= self._velero_made(velero, kind, backups, set(restores), locations)
             for name in sorted(names):
                 velero.delete(kind, name)
         if restores:
@@ -236,6 +241,23 @@ class Driver:
             wait_until(f"namespaces {', '.join(namespaces)} to be gone from cluster {client.name}",
                        lambda: not [n for n in namespaces if client.get("v1", "Namespace", n)],
                        timeout=NAMESPACE_GONE_TIMEOUT, interval=0.5)
+
+    @staticmethod
+    def _velero_made(velero, kind, backups, restores, locations):
+        """Objects Velero made for the scenario's backups, restores and
+        locations: synced backups, pod volume backups/restores, repositories."""
+        if kind == "Backup":
+            return backups
+        owners = {"PodVolumeBackup": ("velero.io/backup-name", backups),
+                  "PodVolumeRestore": ("velero.io/restore-name", restores)}
+        if kind in owners:
+            label, names = owners[kind]
+            return {o["metadata"]["name"] for o in velero.list(kind)
+                    if (o["metadata"].get("labels") or {}).get(label) in names}
+        if kind == "BackupRepository":
+            return {o["metadata"]["name"] for o in velero.list(kind)
+                    if (o.get("spec") or {}).get("backupStorageLocation") in locations}
+        return set()
 
     @staticmethod
     def _delete_restored_cluster_objects(client, restores):

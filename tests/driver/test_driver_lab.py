@@ -114,5 +114,5 @@ def test_restored_namespaces_and_cluster_objects_are_cleaned_by_label(driver):
     cluster.dynamic.resources.get(api_version="v1", kind="Namespace").create(
         body={"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "restored", "labels": label}})
     assert driver.scenario_namespaces("drv-d") == ["restored"]
-    driver._clean_cluster(cluster, [])   # what cleanup does on a real target's clusters (lab ones are destroyed)
+    driver._clean_cluster(cluster)   # what cleanup does on a real target's clusters (lab ones are destroyed)
     assert cluster.get("v1", "Namespace", "restored") is None

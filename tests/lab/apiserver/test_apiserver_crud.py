@@ -34,6 +34,21 @@ def test_create_get_list_delete_configmap(cluster):
     assert cluster.core.list_namespaced_config_map("default").items == []
 
 
+def test_create_answers_201_with_the_object(cluster):
+    code, body = cluster.call("POST", "/api/v1/namespaces/default/configmaps", configmap("made"))
+    assert code == 201 and body["kind"] == "ConfigMap" and body["apiVersion"] == "v1"
+    assert body["metadata"]["namespace"] == "default" and body["metadata"]["generation"] == 1
+
+
+def test_invalid_json_body_is_400(cluster):
+    import urllib.request
+    request = urllib.request.Request(cluster.server.url + "/api/v1/namespaces/default/configmaps",
+                                     data=b"{not json", method="POST", headers={"Content-Type": "application/json"})
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(request, timeout=5)
+    assert caught.value.code == 400 and json.loads(caught.value.read())["reason"] == "BadRequest"
+
+
 def test_creation_timestamp_follows_virtual_clock(cluster):
     cluster.clock.advance(3600 * 30)
     created = cluster.core.create_namespaced_config_map("default", configmap("later"))
@@ -142,6 +157,18 @@ def test_generation_bumps_on_spec_change_only(cluster):
     scaled = cluster.apps.patch_namespaced_deployment(
         "web", "default", {"spec": {"replicas": 3}}, _content_type="application/strategic-merge-patch+json")
     assert scaled.metadata.generation == 2 and scaled.spec.replicas == 3
+
+
+def test_typed_deletes_get_the_type_kubernetes_answers_with(cluster):
+    from kubernetes import client
+    storage = client.StorageV1Api(cluster.api)
+    storage.create_storage_class({"metadata": {"name": "fast"}, "provisioner": "openebs.io/local"})
+    deleted = storage.delete_storage_class("fast")  # the client requires a StorageClass back
+    assert deleted.metadata.name == "fast" and deleted.provisioner == "openebs.io/local"
+    cluster.core.create_persistent_volume({"metadata": {"name": "pv"}, "spec": {"capacity": {"storage": "1Gi"}}})
+    assert cluster.core.delete_persistent_volume("pv").metadata.name == "pv"
+    cluster.core.create_namespaced_service_account("default", {"metadata": {"name": "sa"}})
+    assert cluster.core.delete_namespaced_service_account("sa", "default").metadata.name == "sa"
 
 
 def test_delete_missing_is_404_and_pod_delete_returns_object(cluster):

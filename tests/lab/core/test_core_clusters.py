@@ -35,8 +35,10 @@ def test_bad_cluster_requests_get_one_line_errors(lab):
 
 
 def test_api_groups_follow_the_cluster_version(lab):
-    legacy = {g.name: [v.version for v in g.versions] for g in client.ApisApi(api_client(lab, "legacy")).get_api_versions().groups}
-    modern = {g.name: [v.version for v in g.versions] for g in client.ApisApi(api_client(lab, "backup")).get_api_versions().groups}
+    def groups(cluster):
+        return {g.name: [v.version for v in g.versions]
+                for g in client.ApisApi(api_client(lab, cluster)).get_api_versions().groups}
+    legacy, modern = groups("legacy"), groups("backup")
     assert "v1beta1" in legacy["policy"] and "v1beta1" not in modern["policy"]
     psp = {"apiVersion": "policy/v1beta1", "kind": "PodSecurityPolicy", "metadata": {"name": "restricted"},
            "spec": {"privileged": False, "seLinux": {"rule": "RunAsAny"}, "runAsUser": {"rule": "RunAsAny"},

@@ -113,3 +113,16 @@ def test_cli_up_status_down(tmp_path):
     assert not state_dir.exists() and not alive(state["pid"])
     done = cli("status")
     assert done.returncode == 1 and "no lab is running" in done.stderr
+
+
+def test_lab_exits_when_the_process_that_started_it_dies(tmp_path):
+    state_dir = tmp_path / "state"
+    script = ("import os, sys; from lab import process; "
+              f"print(process.start(None, {str(state_dir)!r}).pid, flush=True); os._exit(0)")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert done.returncode == 0, done.stderr
+    pid = int(done.stdout)
+    deadline = time.monotonic() + 10
+    while (alive(pid) or state_dir.exists()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not alive(pid) and not state_dir.exists()

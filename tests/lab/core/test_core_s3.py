@@ -117,7 +117,8 @@ def test_restic_repository_through_the_proxy(lab, bucket, tmp_path):
     source.mkdir()
     (source / "data.bin").write_bytes(os.urandom(200_000))
     env = dict(os.environ, AWS_ACCESS_KEY_ID=s3["access_key"], AWS_SECRET_ACCESS_KEY=s3["secret_key"],
-               AWS_DEFAULT_REGION=s3["region"], RESTIC_PASSWORD="static-passw0rd", RESTIC_CACHE_DIR=str(tmp_path / "cache"))
+               AWS_DEFAULT_REGION=s3["region"], RESTIC_PASSWORD="static-passw0rd",
+               RESTIC_CACHE_DIR=str(tmp_path / "cache"))
     repo = f"s3:{s3['endpoint']}/{bucket}/restic/ns1"
     for args in (["init"], ["backup", str(source)], ["restore", "latest", "--target", str(tmp_path / "out")]):
         done = subprocess.run(["restic", "-r", repo, *args], env=env, capture_output=True, text=True, timeout=60)

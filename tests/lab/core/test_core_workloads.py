@@ -173,3 +173,24 @@ def test_local_claims_wait_for_their_first_consumer(core, namespace):
                  "volumes": [{"name": "v", "persistentVolumeClaim": {"claimName": "local"}}]}})
     wait_for("pod running", lambda: core.read_namespaced_pod("user", namespace).status.phase == "Running")
     assert core.read_namespaced_persistent_volume_claim("local", namespace).status.phase == "Bound"
+
+
+def test_deployment_template_change_rolls_to_a_new_replicaset(core, apps, namespace):
+    apps.create_namespaced_deployment(namespace, {
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "api"},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "api"}},
+                 "template": {"metadata": {"labels": {"app": "api"}},
+                              "spec": {"containers": [{"name": "api", "image": "api:1"}]}}}})
+    wait_for("v1 available", lambda: apps.read_namespaced_deployment("api", namespace).status.available_replicas == 1)
+    apps.patch_namespaced_deployment("api", namespace, {"spec": {"template": {"spec": {
+        "containers": [{"name": "api", "image": "api:2"}]}}}})
+
+    def rolled():
+        pods = core.list_namespaced_pod(namespace).items
+        return len(pods) == 1 and pods[0].spec.containers[0].image == "api:2" and pods[0].status.phase == "Running"
+    wait_for("pod of the new template", rolled)
+    replica_sets = {rs.metadata.annotations["deployment.kubernetes.io/revision"]: rs.spec.replicas
+                    for rs in apps.list_namespaced_replica_set(namespace).items}
+    assert replica_sets == {"1": 0, "2": 1}
+    deploy = apps.read_namespaced_deployment("api", namespace)
+    assert deploy.status.observed_generation == 2 and deploy.status.updated_replicas == 1

@@ -1,0 +1,319 @@
+"""The DMaaS service layer: what the strategy needs and Velero lacks
+(team-owned plans, keep-last-N, fan-out to several locations,
+restore-to-verify before promotion, capacity warnings, monitor views),
+built on Velero objects (runner.driver) and bucket reads.
+
+    dmaas = DMaaS(driver)
+    dmaas.add_location(cluster, name, bucket_profile, prefix=None) -> BSL name
+    dmaas.create_plan(PlanSpec(...)) -> Plan
+    dmaas.reconcile()                                   # after every clock step
+    dmaas.plan_backups(plan_name, location=None) -> [BackupRecord] oldest first (read from the bucket)
+    dmaas.backup_now(cluster, name, selection, location=None) -> BackupRecord
+    dmaas.restore(cluster, backup_name, namespace_mapping=None, location=None) -> RestoreRecord
+    dmaas.discover(cluster, location) -> [backup names]
+    dmaas.verify_plan(plan_name, backup_name=None) -> Verification
+    dmaas.verify_then_promote(backup, verify_cluster, expected=None, target_bucket="aws") -> PromotionResult
+    dmaas.set_capacity(bucket_profile, nbytes)          # DMaaS setting (+ the lab bucket's quota)
+    dmaas.capacity_check(cluster, namespaces, bucket_profile) -> CapacityWarning | None
+    dmaas.move_data(backup, target_cluster, namespace) -> MoveResult
+    dmaas.monitor() -> {"plans": [...], "usage": [...], "connectivity": [...]}
+
+Scenario time: plan periods and TTLs are scenario seconds, turned into the
+target's seconds with driver.clock.scaled() (1:1 on the lab).
+"""
+from __future__ import annotations
+
+import dataclasses
+
+from runner.dmaas import capacity, locations, monitor as monitor_views, movement, plans, promotion, restores, \
+    retention
+from runner.dmaas.discovery import BucketBackups, wait_synced
+from runner.dmaas.locations import Location
+from runner.dmaas.plans import PLAN_LABEL, TEAM_LABEL, PlanError, PlanSpec, Selection
+from runner.dmaas.records import BackupRecord
+from runner.target import Unsupported
+
+__all__ = ["DMaaS", "PlanSpec", "Selection", "Plan", "PlanError", "Unsupported"]
+
+DEFAULT_TTL = 720 * 3600            # Velero's default backup TTL
+BACKUP_TIMEOUT = 600
+
+
+@dataclasses.dataclass
+class Plan:
+    spec: PlanSpec
+    created: object                 # aware datetime (scenario clock)
+    engine_backup: str | None       # "snapshot" | "fs" | None
+    schedules: list                 # [ScheduleObject]
+
+    @property
+    def name(self):
+        return self.spec.name
+
+
+class DMaaS:
+    def __init__(self, driver):
+        self.driver = driver
+        self.bucket_backups = BucketBackups(driver)
+        self._locations = {}        # name -> Location
+        self._plans = {}            # name -> Plan
+        self._capacity = {}         # bucket profile -> bytes
+
+    # --- locations -----------------------------------------------------------
+    def add_location(self, cluster, name, bucket_profile, prefix=None):
+        """A BSL `name` on `cluster` (and the same on every further cluster)."""
+        profile = self.driver.bucket_profile(bucket_profile)
+        self.driver.bucket(bucket_profile)          # exists before Velero validates it
+        path = f"{self.driver.scenario_root}/{(prefix or name).strip('/')}"
+        location = self._locations.get(name)
+        if location is not None and (location.profile, location.prefix) != (bucket_profile, path):
+            raise PlanError(f"location {name} is already {location}; give another name")
+        location = Location(name, bucket_profile, profile.bucket, path)
+        self._locations[name] = location
+        locations.ensure_bsl(self.driver.cluster(cluster), location, profile, self._capacity.get(bucket_profile))
+        return name
+
+    def location(self, name, cluster=None):
+        if name in self._locations:
+            return self._locations[name]
+        if cluster is not None:
+            bsl = self.driver.cluster(cluster).velero.get("BackupStorageLocation", name)
+            if bsl is not None:
+                return locations.from_bsl(bsl)
+        raise PlanError(f"unknown location {name!r} (known: {', '.join(self._locations) or 'none'})")
+
+    def _default_location(self, cluster):
+        client = self.driver.cluster(cluster)
+        bsls = client.velero.list("BackupStorageLocation")
+        chosen = next((b for b in bsls if (b.get("spec") or {}).get("default")), bsls[0] if bsls else None)
+        if chosen is None:
+            raise PlanError(f"cluster {cluster} has no backup location")
+        return chosen["metadata"]["name"]
+
+    def _vsl(self, cluster, location_name, full_every=None):
+        location = self.location(location_name, cluster)
+        return locations.ensure_vsl(self.driver.cluster(cluster), location,
+                                    self.driver.bucket_profile(location.profile), full_every)
+
+    # --- plans ---------------------------------------------------------------
+    def _engine_backup(self, engine):
+        return self.driver.engine(engine).backup if engine else None
+
+    def create_plan(self, spec: PlanSpec) -> Plan:
+        spec.check()
+        if spec.name in self._plans:
+            raise PlanError(f"plan {spec.name} exists already")
+        engine_backup = self._engine_backup(spec.engine)
+        for name in spec.locations:
+            self.location(name, spec.cluster)
+        clock = self.driver.clock
+        every = int(round(clock.scaled(plans.seconds(spec.every, f"plan {spec.name}: every"))))
+        ttl_seconds = plans.seconds(spec.retention_ttl, f"plan {spec.name}: retention") or DEFAULT_TTL
+        ttl = int(round(clock.scaled(ttl_seconds)))
+        created = clock.now()
+        try:
+            objects = plans.schedules(spec, created, every, ttl,
+                                      lambda location: self._vsl(spec.cluster, location, spec.full_every),
+                                      engine_backup)
+        except PlanError as exc:
+            if clock.time_scale != 1:
+                raise Unsupported(f"{exc.message} (at time scale {clock.time_scale})") from None
+            raise
+        client = self.driver.cluster(spec.cluster)
+        for obj in objects:
+            client.velero.create("Schedule", obj.name, obj.spec, labels=obj.labels)
+        plan = Plan(spec, created, engine_backup, objects)
+        self._plans[spec.name] = plan
+        return plan
+
+    def plan(self, name) -> Plan:
+        try:
+            return self._plans[name]
+        except KeyError:
+            raise PlanError(f"unknown plan {name!r} (known: {', '.join(self._plans) or 'none'})") from None
+
+    def plan_backups(self, plan_name, location=None):
+        """The plan's backups in its location(s), read from the bucket, oldest first."""
+        plan = self.plan(plan_name)
+        names = [location] if location else plan.spec.locations
+        records = []
+        for name in names:
+            records += self.bucket_backups.backups(self.location(name), {PLAN_LABEL: plan_name})
+        return sorted(records, key=lambda r: (r.started is None, r.started, r.name))
+
+    def reconcile(self):
+        """Keep-last-N: deletes each plan's oldest backups beyond N per
+        location and returns once they are gone from the buckets."""
+        for plan in self._plans.values():
+            if not plan.spec.keep_last:
+                continue
+            client = self.driver.cluster(plan.spec.cluster)
+            for name in plan.spec.locations:
+                location = self.location(name)
+                records = self.bucket_backups.backups(location, {PLAN_LABEL: plan.name})
+                doomed = [r.name for r in retention.beyond_keep_last(records, int(plan.spec.keep_last))]
+                if doomed:
+                    retention.delete_backups(client, doomed)
+                    retention.wait_deleted(client, self.bucket_backups.layout(location), doomed)
+
+    # --- on demand -----------------------------------------------------------
+    def _selection(self, selection):
+        if isinstance(selection, dict) and "plan" in selection:
+            return self.plan(selection["plan"]).spec.selection, self.plan(selection["plan"]).spec.engine
+        if isinstance(selection, PlanSpec):
+            return selection.selection, selection.engine
+        if isinstance(selection, Plan):
+            return selection.spec.selection, selection.spec.engine
+        return Selection.of(selection), None
+
+    def _namespace_engine(self, cluster, namespaces):
+        """'snapshot' if any claim in the namespaces is on a snapshot engine,
+        else 'fs' if there are claims, else None."""
+        client = self.driver.cluster(cluster)
+        classes = {engine.storage_class: engine.backup for engine in self._engines().values()}
+        kinds = set()
+        for namespace in namespaces:
+            for pvc in client.list("v1", "PersistentVolumeClaim", namespace=namespace):
+                kinds.add(classes.get((pvc.get("spec") or {}).get("storageClassName"), "fs"))
+        return "snapshot" if "snapshot" in kinds else ("fs" if kinds else None)
+
+    def _engines(self):
+        from runner.driver.engines import engines
+        return engines()
+
+    def backup_now(self, cluster, name, selection, location=None):
+        """An on-demand Backup of the selection (a dict of Selection fields,
+        {"plan": name}, or a PlanSpec); waits for its terminal phase."""
+        chosen, engine = self._selection(selection)
+        location = location or self._default_location(cluster)
+        self.location(location, cluster)
+        engine_backup = self._engine_backup(engine) if engine else \
+            self._namespace_engine(cluster, chosen.namespaces)
+        vsl = self._vsl(cluster, location) if engine_backup == "snapshot" else None
+        spec = {**chosen.backup_spec(), "storageLocation": location, **plans.volume_spec(engine_backup, vsl)}
+        client = self.driver.cluster(cluster)
+        client.velero.create("Backup", name, spec, labels={"dmaas.openebs.io/on-demand": "true"})
+        obj = client.velero.wait_backup(name, timeout=BACKUP_TIMEOUT)
+        record = self.bucket_backups.record(self.location(location, cluster), name)
+        if record is None:          # failed before anything was uploaded
+            status = obj.get("status") or {}
+            record = BackupRecord(name, location, None, None, status.get("phase"), None)
+        return record
+
+    # --- restores --------------------------------------------------------------
+    def _backup_on(self, cluster, backup_name, location=None):
+        """The Backup object on `cluster`, waiting for the sync if needed."""
+        client = self.driver.cluster(cluster)
+        backup = client.velero.get("Backup", backup_name)
+        if backup is None:
+            name = location or self._location_holding(backup_name)
+            wait_synced(self.driver, client, self.location(name, cluster), [backup_name])
+            backup = client.velero.get("Backup", backup_name)
+        for vsl in (backup.get("spec") or {}).get("volumeSnapshotLocations") or []:
+            if client.velero.get("VolumeSnapshotLocation", vsl) is None:
+                self._recreate_vsl(cluster, backup, vsl)
+        return backup
+
+    def _location_holding(self, backup_name):
+        for name, location in self._locations.items():
+            if backup_name in self.bucket_backups.names(location):
+                return name
+        raise PlanError(f"backup {backup_name} is in none of the locations "
+                        f"{', '.join(self._locations) or '(none configured)'}")
+
+    def _recreate_vsl(self, cluster, backup, vsl_name):
+        """A new cluster has no VSLs: make the one a backup names from its
+        location (the chain length only matters when taking backups)."""
+        location = self.location(backup["spec"]["storageLocation"], cluster)
+        full_every = None
+        if vsl_name.startswith(f"{location.name}-full-every-"):
+            full_every = int(vsl_name.rsplit("-", 1)[1])
+        if plans.vsl_name(location.name, full_every) != vsl_name:
+            raise PlanError(f"backup {backup['metadata']['name']} names volume snapshot location {vsl_name}, "
+                            f"which DMaaS did not create")
+        self._vsl(cluster, location.name, full_every)
+
+    def restore(self, cluster, backup_name, namespace_mapping=None, location=None):
+        backup = self._backup_on(cluster, backup_name, location)
+        layout = self.bucket_backups.layout(self.location(backup["spec"]["storageLocation"], cluster))
+        return restores.run_restore(self.driver.cluster(cluster), backup_name, layout, namespace_mapping)
+
+    def discover(self, cluster, location):
+        """Waits until `cluster` lists every backup the location's bucket holds."""
+        where = self.location(location, cluster)
+        return wait_synced(self.driver, self.driver.cluster(cluster), where, self.bucket_backups.names(where))
+
+    def _backup_namespaces(self, backup):
+        namespaces = list((backup.get("spec") or {}).get("includedNamespaces") or [])
+        if namespaces and "*" not in namespaces:
+            return namespaces
+        location = self.location(backup["spec"]["storageLocation"])
+        listed = self.bucket_backups.layout(location).resource_list(backup["metadata"]["name"])
+        return sorted({entry.split("/", 1)[0] for entries in listed.values() for entry in entries if "/" in entry})
+
+    def verify_backup(self, backup_name, verify_cluster, expected=None, location=None):
+        backup = self._backup_on(verify_cluster, backup_name, location)
+        layout = self.bucket_backups.layout(self.location(backup["spec"]["storageLocation"], verify_cluster))
+        return restores.verify(self.driver.cluster(verify_cluster), backup_name, self._backup_namespaces(backup),
+                               layout, expected)
+
+    def verify_plan(self, plan_name, backup_name=None, expected=None):
+        """Restore-to-verify of a plan's backup (its latest by default) on its verify_on cluster."""
+        plan = self.plan(plan_name)
+        if not plan.spec.verify_on:
+            raise PlanError(f"plan {plan_name} has no verification cluster (verify on)")
+        if backup_name is None:
+            records = [r for r in self.plan_backups(plan_name) if r.phase == "Completed"]
+            if not records:
+                raise PlanError(f"plan {plan_name} has no completed backup to verify")
+            backup_name, location = records[-1].name, records[-1].location
+        else:
+            location = None
+        return self.verify_backup(backup_name, plan.spec.verify_on, expected, location)
+
+    def verify_then_promote(self, backup, verify_cluster, expected=None, target_bucket="aws", location=None):
+        """Verification restore on `verify_cluster`; only if it passed, every
+        object of the backup is copied to `target_bucket` under
+        `<scenario_root>/<target_bucket>`."""
+        verification = self.verify_backup(backup, verify_cluster, expected, location)
+        source = self.driver.cluster(verify_cluster).velero.get("Backup", backup)
+        source_location = self.location(source["spec"]["storageLocation"], verify_cluster)
+        return promotion.promote(verification, self.bucket_backups.layout(source_location),
+                                 self._backup_namespaces(source), self.driver.bucket(target_bucket),
+                                 f"{self.driver.scenario_root}/{target_bucket}")
+
+    # --- capacity --------------------------------------------------------------
+    def set_capacity(self, bucket_profile, nbytes):
+        """The capacity DMaaS plans against for a bucket; on the lab the
+        bucket gets that quota too (a real bucket's quota is the admin's)."""
+        self._capacity[bucket_profile] = nbytes
+        try:
+            self.driver.set_quota(bucket_profile, nbytes)
+        except Unsupported:
+            pass
+        for client in self.driver.clusters().values():
+            locations.set_capacity(client, bucket_profile, nbytes)
+
+    def capacity_check(self, cluster, namespaces, bucket_profile):
+        client = self.driver.cluster(cluster)
+        limit = self._capacity.get(bucket_profile)
+        if limit is None:
+            limit = locations.capacity_of(client, bucket_profile)
+        needed = capacity.needed_bytes(client, list(namespaces))
+        used = self.driver.bucket(bucket_profile).usage("")
+        return capacity.check(bucket_profile, limit, used, needed)
+
+    # --- movement --------------------------------------------------------------
+    def move_data(self, backup, target_cluster, namespace, location=None):
+        obj = self._backup_on(target_cluster, backup, location)
+        sources = self._backup_namespaces(obj)
+        if len(sources) != 1:
+            raise PlanError(f"backup {backup} takes namespaces {', '.join(sources)}; data movement needs one")
+        layout = self.bucket_backups.layout(self.location(obj["spec"]["storageLocation"], target_cluster))
+        return movement.move(self.driver.cluster(target_cluster), backup, sources[0], namespace, layout)
+
+    # --- monitor ---------------------------------------------------------------
+    def monitor(self):
+        clients = self.driver.clusters()
+        profiles = {location.profile for location in self._locations.values()}
+        return monitor_views.views(self.driver, clients, profiles, self.bucket_backups)
