@@ -213,7 +213,7 @@ def volume_data_keys(context, layout, backup):
 
 @given('the "{profile:Name}" bucket has a quota of {size:Size}')
 def bucket_quota(context, profile, size):
-    context.driver.set_quota(profile, size)
+    dmaas(context).set_capacity(profile, size)
 
 
 @when('the team asks whether the "{profile:Name}" bucket has room for a backup of namespace "{namespace:Name}" '

@@ -5,7 +5,7 @@ import re
 from scenario_time import plan_backup_names, plan_backups_seen
 from steplib import (App, RestoreDone, apps, dmaas, plans, record_of, records, restores, state, then, when)
 
-NOT_SERVED = re.compile(r"not served|not supported|could not be resolved|cannot be resolved|no matches for",
+NOT_SERVED = re.compile(r"not served|does not serve|not supported|could not be resolved|cannot be resolved|no matches for",
                         re.IGNORECASE)
 
 
@@ -250,8 +250,7 @@ def verify_and_promote(context, backup, cluster, profile):
     record = record_of(context, backup)
     assert len(record.states) == 1, f"backup {backup} holds {len(record.states)} applications; expected one"
     expected = next(iter(record.states.values()))
-    context.promotion = dmaas(context).verify_then_promote(backup, cluster, expected=expected, target_bucket=profile,
-                                                           source_cluster=record.cluster)
+    context.promotion = dmaas(context).verify_then_promote(backup, cluster, expected=expected, target_bucket=profile)
     context.promotion_backup = backup
 
 

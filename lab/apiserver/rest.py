@@ -94,6 +94,8 @@ class ResourceApi:
 
     def handle(self, method, request, body=b"", content_type=""):
         sub = request.subresource
+        if method != "GET" and request.query.get("dryRun"):
+            raise BadRequest("dryRun is not supported by the lab API server (the request would really write)")
         if method == "GET":
             if request.query.get("watch") not in (None, "", "0", "false"):
                 raise MethodNotAllowed("watch is not supported by the lab API server; list and poll instead")

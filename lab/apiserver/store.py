@@ -115,95 +115,90 @@ class ObjectStore:
     def create(self, group, plural, obj):
         obj = copy.deepcopy(obj)
         meta = obj.setdefault("metadata", {})
-        with self._lock:
-            bucket = self._objects.setdefault((group, plural), {})
-            if not meta.get("name") and meta.get("generateName"):
-                meta["name"] = self._generated_name(bucket, meta)
-            if not meta.get("name"):
-                raise Invalid.field(group, obj.get("kind") or plural, "", "metadata.name",
-                                    "Required value: name or generateName is required")
-            namespace = meta.get("namespace") or ""
-            if namespace:
-                self._check_namespace_open(group, plural, namespace, meta["name"])
-            if (namespace, meta["name"]) in bucket:
-                raise AlreadyExists.object(group, plural, meta["name"])
-            for key in ("deletionTimestamp", "deletionGracePeriodSeconds", "resourceVersion"):
-                meta.pop(key, None)
-            meta["uid"] = str(uuid.uuid4())
-            meta["creationTimestamp"] = format_time(self.clock.now())
-            meta["generation"] = 1
-            if (group, plural) == ("", "namespaces"):
-                self._prepare_namespace(obj)
-            self._stamp(obj)
-            bucket[(namespace, meta["name"])] = obj
-            self._pending.append(("ADDED", group, plural, copy.deepcopy(obj)))
-            return copy.deepcopy(obj)
+        bucket = self._objects.setdefault((group, plural), {})
+        if not meta.get("name") and meta.get("generateName"):
+            meta["name"] = self._generated_name(bucket, meta)
+        if not meta.get("name"):
+            raise Invalid.field(group, obj.get("kind") or plural, "", "metadata.name",
+                                "Required value: name or generateName is required")
+        namespace = meta.get("namespace") or ""
+        if namespace:
+            self._check_namespace_open(group, plural, namespace, meta["name"])
+        if (namespace, meta["name"]) in bucket:
+            raise AlreadyExists.object(group, plural, meta["name"])
+        for key in ("deletionTimestamp", "deletionGracePeriodSeconds", "resourceVersion"):
+            meta.pop(key, None)
+        meta["uid"] = str(uuid.uuid4())
+        meta["creationTimestamp"] = format_time(self.clock.now())
+        meta["generation"] = 1
+        if (group, plural) == ("", "namespaces"):
+            self._prepare_namespace(obj)
+        self._stamp(obj)
+        bucket[(namespace, meta["name"])] = obj
+        self._pending.append(("ADDED", group, plural, copy.deepcopy(obj)))
+        return copy.deepcopy(obj)
 
     @_writes
     def update(self, group, plural, obj, check_version=True):
         """Replace an object. Conflict (409) if check_version and the object's
         resourceVersion is stale; an object without one is replaced unconditionally."""
         new = copy.deepcopy(obj)
-        with self._lock:
-            old = self._existing(group, plural, new)
-            if check_version:
-                self._check_version(group, plural, old, new)
-            meta, old_meta = new.setdefault("metadata", {}), old["metadata"]
-            for key in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds"):
-                if key in old_meta:
-                    meta[key] = old_meta[key]
-                else:
-                    meta.pop(key, None)
-            meta["generation"] = old_meta.get("generation", 1) + (_spec_part(new) != _spec_part(old))
-            return self._commit(group, plural, old, new)
+        old = self._existing(group, plural, new)
+        if check_version:
+            self._check_version(group, plural, old, new)
+        meta, old_meta = new.setdefault("metadata", {}), old["metadata"]
+        for key in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds"):
+            if key in old_meta:
+                meta[key] = old_meta[key]
+            else:
+                meta.pop(key, None)
+        meta["generation"] = old_meta.get("generation", 1) + (_spec_part(new) != _spec_part(old))
+        return self._commit(group, plural, old, new)
 
     @_writes
     def update_status(self, group, plural, obj, check_version=True):
         """Change only .status of the stored object."""
-        with self._lock:
-            old = self._existing(group, plural, obj)
-            if check_version:
-                self._check_version(group, plural, old, obj)
-            new = copy.deepcopy(old)
-            if "status" in obj:
-                new["status"] = copy.deepcopy(obj["status"])
-            else:
-                new.pop("status", None)
-            return self._commit(group, plural, old, new)
+        old = self._existing(group, plural, obj)
+        if check_version:
+            self._check_version(group, plural, old, obj)
+        new = copy.deepcopy(old)
+        if "status" in obj:
+            new["status"] = copy.deepcopy(obj["status"])
+        else:
+            new.pop("status", None)
+        return self._commit(group, plural, old, new)
 
     @_writes
     def delete(self, group, plural, namespace, name):
         """Delete now, or mark for deletion while finalizers remain (namespaces
         turn Terminating). Returns the object as deleted or as marked."""
-        with self._lock:
-            key = (namespace or "", name)
-            old = self._objects.get((group, plural), {}).get(key)
-            if old is None:
-                raise NotFound.object(group, plural, name)
-            is_namespace = (group, plural) == ("", "namespaces")
-            if is_namespace and old["metadata"].get("deletionTimestamp"):
-                raise Conflict.object(group, plural, name,
-                                      "The system is ensuring all content is removed from this namespace.  "
-                                      "Upon completion, this namespace will automatically be purged by the system.")
-            if _is_finalized(old, plural):
-                return self._remove(group, plural, key)
-            new = copy.deepcopy(old)
-            if not new["metadata"].get("deletionTimestamp"):
-                new["metadata"]["deletionTimestamp"] = format_time(self.clock.now())
-                new["metadata"]["deletionGracePeriodSeconds"] = 0
-            if is_namespace:
-                new.setdefault("status", {})["phase"] = "Terminating"
-            return self._commit(group, plural, old, new)
+        key = (namespace or "", name)
+        old = self._objects.get((group, plural), {}).get(key)
+        if old is None:
+            raise NotFound.object(group, plural, name)
+        is_namespace = (group, plural) == ("", "namespaces")
+        if is_namespace and old["metadata"].get("deletionTimestamp"):
+            raise Conflict.object(group, plural, name,
+                                  "The system is ensuring all content is removed from this namespace.  "
+                                  "Upon completion, this namespace will automatically be purged by the system.")
+        if _is_finalized(old, plural):
+            return self._remove(group, plural, key)
+        new = copy.deepcopy(old)
+        if not new["metadata"].get("deletionTimestamp"):
+            new["metadata"]["deletionTimestamp"] = format_time(self.clock.now())
+            new["metadata"]["deletionGracePeriodSeconds"] = 0
+        if is_namespace:
+            new.setdefault("status", {})["phase"] = "Terminating"
+        return self._commit(group, plural, old, new)
 
     @_writes
     def purge(self, group, plural, namespace, name):
         """Remove an object now, finalizers or not (garbage collection of a
         deleted CRD's resources). Returns it, or None if it was not there."""
-        with self._lock:
-            key = (namespace or "", name)
-            if key not in self._objects.get((group, plural), {}):
-                return None
-            return self._remove(group, plural, key)
+        key = (namespace or "", name)
+        if key not in self._objects.get((group, plural), {}):
+            return None
+        return self._remove(group, plural, key)
 
     # -- internals --------------------------------------------------------
 

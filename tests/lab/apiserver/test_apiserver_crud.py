@@ -269,3 +269,9 @@ def test_concurrent_patches_through_http_all_land(cluster):
 def test_healthz(cluster):
     response = cluster.api.call_api("/healthz", "GET", _preload_content=False)
     assert (response.status, response.data) == (200, b"ok")
+
+
+def test_dry_run_is_refused_rather_than_written(cluster):
+    code, status = error_of(cluster.core.create_namespaced_config_map, "default", configmap("dry"), dry_run="All")
+    assert code == 400 and "dryRun is not supported" in status["message"]
+    assert cluster.core.list_namespaced_config_map("default").items == []

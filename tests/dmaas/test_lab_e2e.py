@@ -1,0 +1,161 @@
+"""The DMaaS layer end to end on the lab: plans become Velero schedules
+that run on the virtual clock, keep-last-N, backup kinds, discovery and
+restore on a second cluster, restore-to-verify and promotion, data
+movement, capacity and the monitor views (and `dmaas monitor`)."""
+import json
+
+import pytest
+
+from runner.apps import catalogue
+from runner.apps.probes import DataProbe
+from runner.dmaas import DMaaS, PlanSpec
+from runner.dmaas import monitor
+from runner.driver import Driver
+
+
+@pytest.fixture(scope="module")
+def lab_target(tmp_path_factory):
+    from runner.target import load_profile, open_target
+    target = open_target(load_profile("lab"), tmp_path_factory.mktemp("lab") / "state")
+    yield target
+    target.stop()
+
+
+@pytest.fixture
+def driver(lab_target, request):
+    driver = Driver(lab_target, run_id="tests", scenario=request.node.name)
+    yield driver
+    assert driver.cleanup() == []
+    driver.close()
+
+
+def install(driver, cluster, app, namespace, engine, replicas=None):
+    client = driver.cluster(cluster)
+    driver.engine(engine).ensure_storage_class(client)
+    client.ensure_namespace(namespace)
+    for manifest in catalogue.get(app).manifests(namespace, driver.engine(engine).storage_class, replicas):
+        client.apply(manifest)
+    probe = DataProbe(client, namespace, app)
+    probe.wait_ready(60)
+    return probe
+
+
+def test_an_fs_plan_runs_keeps_last_n_and_restores_elsewhere(driver, tmp_path):
+    driver.ensure_cluster("src")
+    driver.ensure_cluster("dst")
+    dmaas = DMaaS(driver)
+    dmaas.add_location("src", "minio", "minio", prefix="teams/dba")
+    probe = install(driver, "src", "mysql", "db", "local-hp")
+    probe.write(0)
+    dmaas.create_plan(PlanSpec("hourly", "dba", "src", namespaces=["db"], every="1h", full_every=3, keep_last=3,
+                               locations=["minio"], engine="local-hp"))
+    recorded, seen = {}, set()
+    for hour in range(1, 6):
+        driver.clock.advance(3600)
+        dmaas.reconcile()
+        backups = dmaas.plan_backups("hourly")
+        assert len(backups) == min(hour, 3)
+        seen |= {b.name for b in backups}
+        recorded[backups[-1].name] = probe.state()    # the data before this hour's write
+        probe.write(hour)
+    assert [b.kind for b in dmaas.plan_backups("hourly")] == ["incremental", "full", "incremental"]
+    assert len(seen) == 5 and all(b.phase == "Completed" for b in dmaas.plan_backups("hourly"))
+    keys = [o.key for o in driver.bucket("minio").list(driver.scenario_root + "/")]
+    assert keys and all(k.startswith(f"{driver.scenario_root}/teams/dba/") for k in keys)
+
+    dmaas.add_location("dst", "minio", "minio", prefix="teams/dba")
+    assert dmaas.discover("dst", "minio") == sorted(b.name for b in dmaas.plan_backups("hourly"))
+    oldest = dmaas.plan_backups("hourly")[0].name
+    result = dmaas.restore("dst", oldest, namespace_mapping={"db": "db-old"})
+    assert result.phase == "Completed", result.messages
+    restored = DataProbe(driver.cluster("dst"), "db-old", "mysql")
+    restored.wait_ready(60)
+    assert restored.state() == recorded[oldest]
+    assert restored.consistency_problems() == []
+
+    views = dmaas.monitor()
+    plan_row = next(r for r in views["plans"] if r["plan"] == "hourly")
+    last = dmaas.plan_backups("hourly")[-1].started
+    assert plan_row["team"] == "dba" and plan_row["last_run"] == f"{last:%Y-%m-%dT%H:%M:%SZ}"
+    assert plan_row["next_run"] == f"{last.replace(hour=last.hour + 1):%Y-%m-%dT%H:%M:%SZ}"
+    usage = next(r for r in views["usage"] if r["team"] == "dba")
+    assert usage["backups"] == 3 and usage["bytes"] == usage["backup_bytes"] + usage["volume_bytes"] > 0
+    assert {(r["name"], r["status"]) for r in views["connectivity"]} >= {("src", "connected"), ("minio", "connected")}
+    driver.cut_cluster("dst")
+    try:
+        cut = {r["name"]: r["status"] for r in dmaas.monitor()["connectivity"]}
+        assert cut["dst"] == "unreachable" and cut["src"] == "connected"
+    finally:
+        driver.restore_cluster("dst")
+
+
+def test_verify_then_promote_and_capacity(driver):
+    driver.ensure_cluster("ops")
+    driver.ensure_cluster("check")
+    dmaas = DMaaS(driver)
+    for cluster in ("ops", "check"):
+        dmaas.add_location(cluster, "staging", "minio", prefix="staging")
+    probe = install(driver, "ops", "cortex", "cortex", "jiva")
+    probe.write(1)
+    expected = probe.state()
+    dmaas.backup_now("ops", "good", {"namespaces": ["cortex"]}, "staging")
+    promoted = dmaas.verify_then_promote("good", "check", expected=expected, target_bucket="aws")
+    assert promoted.verified and promoted.uploaded, promoted.reason
+    assert promoted.uploaded_at >= promoted.verified_at
+    assert promoted.verification.found["StatefulSet"] == ["cassandra", "cortex"]
+    assert promoted.verification.cleaned_up
+    assert any(k.endswith("backups/good/velero-backup.json") for k in promoted.keys)
+    assert any("/restic/cortex/" in k for k in promoted.keys)
+
+    probe.write(2)
+    dmaas.backup_now("ops", "stale", {"namespaces": ["cortex"]}, "staging")
+    refused = dmaas.verify_then_promote("stale", "check", expected=expected, target_bucket="aws")
+    assert not refused.verified and not refused.uploaded and "differs" in refused.reason
+    assert not driver.bucket("aws").list(f"{driver.scenario_root}/aws/backups/stale/")
+
+    dmaas.set_capacity("aws", 64 * 1024)
+    probe.write_bytes(256 * 1024)
+    warning = dmaas.capacity_check("ops", ["cortex"], "aws")
+    assert warning is not None and warning.needed_bytes > 256 * 1024
+    dmaas.set_capacity("aws", 512 * 2**20)
+    assert dmaas.capacity_check("ops", ["cortex"], "aws") is None
+    dmaas.set_capacity("aws", None)
+
+
+def test_data_only_backups_move_into_an_app_of_other_sizing(driver):
+    driver.ensure_cluster("lob-a")
+    driver.ensure_cluster("lob-b")
+    dmaas = DMaaS(driver)
+    for cluster in ("lob-a", "lob-b"):
+        dmaas.add_location(cluster, "minio", "minio")
+    source = install(driver, "lob-a", "percona", "sales", "cstor", replicas=3)
+    target = install(driver, "lob-b", "percona", "sales", "cstor", replicas=1)
+    source.write(1)
+    dmaas.create_plan(PlanSpec("daily", "data", "lob-a", namespaces=["sales"], every="24h", locations=["minio"],
+                               data_only=True, engine="cstor"))
+    recorded = source.state()
+    driver.clock.advance(24 * 3600)
+    backup = dmaas.plan_backups("daily")[-1]
+    contents = dmaas.bucket_backups.layout(dmaas.location("minio")).contents(backup.name)
+    assert contents.kinds() <= {"persistentvolumeclaims", "persistentvolumes", "namespaces"}
+    moved = dmaas.move_data(backup.name, "lob-b", "sales")
+    assert moved.replicas == {"StatefulSet/percona": 1}
+    target.wait_ready(60)
+    assert target.replicas() == 1
+    assert target.state().data_differences(recorded) == []
+
+
+def test_dmaas_monitor_command_writes_the_views(driver, lab_target, tmp_path, capsys):
+    driver.ensure_cluster("mon")
+    dmaas = DMaaS(driver)
+    dmaas.add_location("mon", "minio", "minio")
+    dmaas.create_plan(PlanSpec("psp", "platform", "mon", include_resources=["configmaps"], every="1h",
+                               locations=["minio"]))
+    driver.clock.advance(3600)
+    state = lab_target.handle.state_dir / "lab.json"
+    assert monitor.main(["--lab-state", str(state), "--report-dir", str(tmp_path)]) == 0
+    printed = capsys.readouterr().out
+    assert "Continuity plans" in printed and "platform" in printed
+    views = json.loads((tmp_path / "monitor.json").read_text())["views"]
+    assert any(r["plan"] == "psp" and r["last_run"] for r in views["plans"])
+    assert monitor.main(["--lab-state", str(tmp_path / "nowhere.json")]) == 2
