@@ -19,7 +19,7 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:    # plain `behave` from the repo root, without installing
     sys.path.insert(0, str(REPO))
 
-from runner.driver import Driver, slugify  # noqa: E402
+from runner.driver import Driver  # noqa: E402
 from runner.errors import UserError  # noqa: E402
 from runner.target import attach_lab, load_profile, open_target  # noqa: E402
 
@@ -58,7 +58,7 @@ def after_all(context):
 
 def before_scenario(context, scenario):
     context.driver = Driver(context.target, context.run_id, scenario.name)
-    context.scenario_slug = f"{slugify(scenario.feature.name, 40)}-{context.driver.slug}-{context.driver.id}"
+    context.scenario_slug = f"{context.driver.slug}-{context.driver.id}"
 
 
 def after_scenario(context, scenario):

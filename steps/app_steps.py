@@ -4,7 +4,8 @@ import secrets
 
 from runner.apps import catalogue
 from runner.driver.clusters import WaitTimeout
-from steplib import (App, apps, app_at, given, last_restore, probe, record_of, state, step, then)
+from steplib import (App, apps, app_at, given, last_restore, plans, probe, record_of, records, restores, state,
+                     step, then)
 
 READY_TIMEOUT = 300
 
@@ -18,7 +19,10 @@ def deploy(context, app_name, namespace, cluster_name, engine_name, replicas=Non
     for manifest in catalogue.get(app_name).manifests(namespace, engine.storage_class, replicas=replicas):
         cluster.apply(manifest)
     apps(context)[(cluster_name, namespace)] = App(app_name, engine_name, replicas)
-    wait_ready(context, cluster_name, namespace, app_name)
+    data = wait_ready(context, cluster_name, namespace, app_name)
+    # a running application has data: its first write happens as it starts
+    state(context, "ticks", dict)[(cluster_name, namespace)] = 1
+    data.write(1)
 
 
 def wait_ready(context, cluster_name, namespace, app_name):
@@ -39,7 +43,6 @@ def wait_ready(context, cluster_name, namespace, app_name):
 def excluded_components(context, cluster, namespace):
     """Components (app.kubernetes.io/name values) the plan of the backup
     restored into this namespace excluded with `exclude labels`."""
-    from steplib import plans, records, restores
     for done in reversed(restores(context)):
         if done.cluster == cluster and namespace in done.mapping.values():
             record = records(context).get(done.backup)

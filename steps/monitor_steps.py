@@ -59,8 +59,9 @@ def plans_view(context, team_a, plan_a, team_b, plan_b):
 
 def team_bytes_in_bucket(context, team, profile):
     """Bytes under the scenario root of a bucket that belong to a team's
-    plans: their backups' directories (metadata, tarballs, snapshot objects)
-    and the file-system backup repositories of their namespaces."""
+    plans: their backups' directories (metadata, tarballs; snapshot objects
+    under .../backups/<name>/ of a snapshot path) and the file-system backup
+    repositories of their namespaces."""
     mine = [(name, spec) for name, spec in plans(context).items() if spec.team == team]
     backups = set().union(*(plan_backup_names(context, name) for name, _ in mine)) if mine else set()
     namespaces = {ns for _, spec in mine for ns in spec.namespaces}
@@ -73,8 +74,11 @@ def team_bytes_in_bucket(context, team, profile):
         if prefix is None:
             continue
         parts = info.key[len(prefix):].split("/")
-        if parts[0] == "backups" and len(parts) > 2 and parts[1] in backups or \
-                parts[0] in ("restic", "kopia") and len(parts) > 2 and parts[1] in namespaces:
+        # backups/<name>/... holds a backup's metadata and tarball, and (under a
+        # snapshot path) its volume snapshots; restic|kopia/<namespace>/ a repository
+        in_backup = any(part == "backups" and parts[i + 1] in backups for i, part in enumerate(parts[:-2]))
+        in_repository = parts[0] in ("restic", "kopia") and len(parts) > 2 and parts[1] in namespaces
+        if in_backup or in_repository:
             total += info.size
     return total
 

@@ -1,19 +1,17 @@
 """Continuity plans, on-demand backups, and what the plans leave in the buckets."""
 import datetime
 
+from runner.dmaas import PlanSpec
 from runner.driver.layout import VeleroLayout
 from scenario_time import plan_backup_names, plan_backups_seen
 from steplib import (apps, bucket_prefix, counts, dmaas, given, location_names, location_of,
-                     parse_duration, parse_list, plans, record_backup, state, then, when)
+                     parse_duration, parse_list, plans, record_backup, records, state, then, when)
 
 SETTINGS = {"namespaces", "resources", "every", "full every", "retention", "keep last", "locations",
             "verify on", "exclude resources", "exclude labels"}
-WORKLOAD_RESOURCES = {"pods", "deployments.apps", "statefulsets.apps", "replicasets.apps", "daemonsets.apps",
-                      "jobs.batch", "cronjobs.batch", "services", "configmaps", "serviceaccounts"}
 
 
 def plan_spec(context, name, team, cluster, table, data_only=False):
-    from runner.dmaas import PlanSpec
     settings = {}
     for row in table:
         key, value = row["setting"].strip(), row["value"].strip()
@@ -223,7 +221,6 @@ def only_recent_remain(context, plan, retention, profile):
 
 
 def _recorded(context, plan):
-    from steplib import records
     return {name: record for name, record in records(context).items() if record.plan == plan}
 
 

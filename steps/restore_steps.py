@@ -3,8 +3,10 @@ import datetime
 import re
 
 from scenario_time import plan_backup_names, plan_backups_seen
-from steplib import (App, RestoreDone, apps, dmaas, plans, record_of, records, restores, state, then, when)
+from steplib import (App, RestoreDone, apps, dmaas, plans, probe, record_of, records, restores, state, then,
+                     when)
 
+COMPONENT = "app.kubernetes.io/name"
 NOT_SERVED = re.compile(r"not served|does not serve|not supported|could not be resolved|cannot be resolved|no matches for",
                         re.IGNORECASE)
 
@@ -220,26 +222,28 @@ def crs_after_crds(context):
 @then('every resource of namespace "{namespace:Name}" on cluster "{source:Name}" except ingresses and the deployment '
       '"{deployment:Name}" is on cluster "{target:Name}"')
 def everything_restored_but(context, namespace, source, deployment, target):
+    """The deployment's own objects are those of its component (labelled
+    app.kubernetes.io/name=<deployment>, as the plan excludes them)."""
     source_client, target_client = context.driver.cluster(source), context.driver.cluster(target)
-    skipped = {"Event", "Pod", "ReplicaSet", "Endpoints", "EndpointSlice", "PersistentVolumeClaim",
-               "ControllerRevision", "Lease"}
-    missing, unwanted = [], []
+    made_by_cluster = {"Event", "Pod", "ReplicaSet", "Endpoints", "EndpointSlice", "ControllerRevision", "Lease"}
+    missing, unwanted, checked = [], [], 0
     for resource in source_client.served():
-        if not resource.namespaced or "list" not in resource.verbs or resource.kind in skipped:
+        if not resource.namespaced or "list" not in resource.verbs or resource.kind in made_by_cluster:
             continue
-        excluded = resource.kind == "Ingress"
         for obj in source_client.list(resource.group_version, resource.kind, namespace=namespace):
             name = obj["metadata"]["name"]
-            if resource.kind == "ServiceAccount" and name == "default" or \
-                    resource.kind == "ConfigMap" and name == "kube-root-ca.crt":
-                continue
-            is_excluded = excluded or (resource.kind == "Deployment" and name == deployment)
-            present = target_client.get(resource.group_version, resource.kind, name, namespace) \
-                if target_client.serves(resource.group_version, resource.kind) else None
-            if is_excluded and present:
+            if (resource.kind, name) in (("ServiceAccount", "default"), ("ConfigMap", "kube-root-ca.crt")):
+                continue   # every namespace gets these from the cluster itself
+            labels = obj["metadata"].get("labels") or {}
+            excluded = resource.kind == "Ingress" or labels.get(COMPONENT) == deployment
+            present = target_client.serves(resource.group_version, resource.kind) and \
+                target_client.get(resource.group_version, resource.kind, name, namespace) is not None
+            checked += 1
+            if excluded and present:
                 unwanted.append(f"{resource.kind}/{name}")
-            elif not is_excluded and not present:
+            elif not excluded and not present:
                 missing.append(f"{resource.kind}/{name}")
+    assert checked, f"namespace {namespace} on cluster {source} holds nothing to compare"
     assert not missing, f"cluster {target} lacks, in namespace {namespace}: {', '.join(missing)}"
     assert not unwanted, f"cluster {target} has excluded objects in namespace {namespace}: {', '.join(unwanted)}"
 
@@ -308,7 +312,6 @@ def verification_cleaned(context, cluster):
 @then('every restore point of plan "{plan:Name}" restored on cluster "{cluster:Name}" is consistent for {title} '
       'and equals the data recorded at its time')
 def every_restore_point(context, plan, cluster, title):
-    from steplib import probe
     backups = plan_backups_by_time(context, plan, cluster)
     spec = plans(context)[plan]
     problems = []

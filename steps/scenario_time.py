@@ -8,9 +8,7 @@ after a step is the data each backup of that step saw.
     pass_time(context, seconds, write_every=None, clusters=None)
     observe(context)               # record new backups, count backups per plan, move data
 """
-from runner.driver.layout import VeleroLayout
-from steplib import (apps, bucket_prefix, counts, dmaas, location_of, plans, probe, record_backup,
-                     records, state)
+from steplib import apps, counts, dmaas, plans, probe, record_backup, records, state
 
 MAX_STEP = 3600
 COMPLETED = "Completed"
@@ -47,27 +45,15 @@ def plan_backup_names(context, plan):
 def observe(context):
     for name, spec in plans(context).items():
         seen = plan_backups_seen(context, name)
-        for backup in dmaas(context).plan_backups(name):
+        in_buckets = dmaas(context).plan_backups(name)     # read from the plan's buckets
+        for backup in in_buckets:
             seen[backup.name] = backup
             if backup.name in records(context) or backup.phase != COMPLETED:
                 continue
             record_backup(context, backup.name, spec.cluster, plan=name)
             for move in state(context, "moves", dict).get(name, []):
                 move_backup(context, backup.name, spec.cluster, move)
-        counts(context).setdefault(name, []).append(
-            (context.driver.clock.now(), len(backups_in_buckets(context, name))))
-
-
-def backups_in_buckets(context, plan):
-    """Names of the plan's backups present in any of its locations' buckets, read from the buckets."""
-    spec = plans(context)[plan]
-    seen = plan_backup_names(context, plan)
-    present = set()
-    for location_name in spec.locations or ():
-        location = location_of(context, spec.cluster, location_name)
-        layout = VeleroLayout(context.driver.bucket(location.profile), bucket_prefix(context, location))
-        present |= set(layout.backup_names()) & seen
-    return present
+        counts(context).setdefault(name, []).append((context.driver.clock.now(), len(in_buckets)))
 
 
 def move_backup(context, backup, source_cluster, move):

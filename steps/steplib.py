@@ -216,12 +216,17 @@ def last_restore(context):
 
 
 def encodings(value):
-    """The forms a secret value could take in a bucket: plain, base64, gzip
-    of either (compressed objects are decompressed before searching, so the
-    plain forms cover them; base64 with and without padding)."""
+    """The forms a secret value could take in a bucket: plain, and base64 at
+    each of the three alignments it can have inside a larger encoded blob
+    (only the characters the value alone determines). Compressed objects are
+    decompressed before searching, so these cover them too."""
     raw = value.encode()
-    b64 = base64.b64encode(raw)
-    return {raw, b64, b64.rstrip(b"=")}
+    forms = {raw}
+    for offset in range(3):
+        encoded = base64.b64encode(b"\0" * offset + raw)
+        start, end = -(-8 * offset // 6), 8 * (offset + len(raw)) // 6
+        forms.add(encoded[start:end])
+    return forms
 
 
 def readable_forms(data):

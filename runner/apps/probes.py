@@ -24,11 +24,11 @@ import base64
 import dataclasses
 import hashlib
 import json
-import time
 
 from runner.apps import catalogue
 from runner.apps.catalogue import COMPONENT, PART_OF
 from runner.apps.shapes import shape as make_shape
+from runner.driver.clusters import WaitTimeout, wait_until
 
 CHUNK_BYTES = 24 * 1024          # raw bytes per exec: the command travels in the exec URL
 BULK_FILE_BYTES = 1024 * 1024
@@ -180,15 +180,16 @@ class DataProbe:
     def wait_ready(self, timeout=120, skip=()):
         """Waits until every workload of the app (except those named in
         `skip`) is ready; raises ProbeError naming what is not."""
-        deadline = time.monotonic() + timeout
-        while True:
-            problems = self.ready_problems(skip)
-            if not problems:
-                return
-            if time.monotonic() > deadline:
-                raise ProbeError(f"application {self.app.name} in namespace {self.namespace} not ready "
-                                 f"after {timeout}s: {'; '.join(problems)}")
-            time.sleep(0.2)
+        problems = []
+
+        def ready():
+            problems[:] = self.ready_problems(skip)
+            return not problems
+        try:
+            wait_until(f"application {self.app.name} in namespace {self.namespace} to be ready", ready, timeout)
+        except WaitTimeout:
+            raise ProbeError(f"application {self.app.name} in namespace {self.namespace} not ready "
+                             f"after {timeout}s: {'; '.join(problems)}") from None
 
     # exec ----------------------------------------------------------------
     def _sh(self, target, script):
@@ -196,7 +197,9 @@ class DataProbe:
         out = out.decode() if isinstance(out, bytes) else (out or "")
         err = err.decode() if isinstance(err, bytes) else (err or "")
         if rc != 0:
-            first = script.strip().splitlines()[0][:80] if script.strip() else ""
+            lines = [line for line in script.splitlines()
+                     if line.strip() and line != "set -e" and not line.startswith("cd ")]
+            first = lines[0][:80] if lines else ""
             raise ProbeError(f"exec in pod {self.namespace}/{target.pod} ({first!r}...) exited {rc}: "
                              f"{err.strip()[:300]}")
         return out
@@ -291,7 +294,7 @@ class DataProbe:
         for target, files, texts in self._read_all():
             volumes[target.pvc] = dict(sorted(files.items()))
             key = f"{target.component}/{target.volume}"
-            if key in summary:          # replicas after the first (targets are sorted by PVC)
+            if key in summary and target.ordinal != 0:      # the summary is replica 0's data
                 continue
             digest = hashlib.sha256(json.dumps(sorted(files.items())).encode()).hexdigest()
             summary[key] = {"files": len(files), "digest": digest,

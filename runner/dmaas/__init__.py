@@ -29,7 +29,7 @@ from runner.dmaas import capacity, locations, monitor as monitor_views, movement
     retention
 from runner.dmaas.discovery import BucketBackups, wait_synced
 from runner.dmaas.locations import Location
-from runner.dmaas.plans import PLAN_LABEL, TEAM_LABEL, PlanError, PlanSpec, Selection
+from runner.dmaas.plans import PLAN_LABEL, PlanError, PlanSpec, Selection
 from runner.dmaas.records import BackupRecord
 from runner.target import Unsupported
 

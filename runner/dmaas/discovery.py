@@ -18,7 +18,7 @@ from runner.driver.layout import LayoutError, VeleroLayout
 
 INCREMENTAL_LOG = re.compile(r", parent [0-9A-Za-z]")
 SYNC_NUDGE_SECONDS = 60          # Velero's default backup sync period
-NUDGE_AFTER = 3.0                # real seconds without progress before nudging the clock
+NUDGE_AFTER = 0.5                # real seconds without progress before nudging the clock
 
 
 def parse_time(text):

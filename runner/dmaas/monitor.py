@@ -189,6 +189,9 @@ def main(argv=None) -> int:
     except UserError as exc:
         print(f"dmaas monitor: {exc.message}", file=sys.stderr)
         return 2
+    except (RuntimeError, OSError) as exc:     # the lab went away, a refused connection
+        print(f"dmaas monitor: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 2
     if args.report_dir:
         write_report(args.report_dir, data)
     if args.json:

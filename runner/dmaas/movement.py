@@ -15,13 +15,11 @@ data on every replica). Then the helper pods and the scratch namespace are
 deleted and the workloads scaled back to their replicas."""
 from __future__ import annotations
 
-import base64
-import time
-
 from runner.apps import catalogue
 from runner.apps.probes import apps_in
 from runner.dmaas.records import MoveResult
 from runner.dmaas.restores import delete_namespaces, run_restore, unique_name
+from runner.driver.clusters import wait_until
 
 HELPER_IMAGE = "busybox:1.36"
 CHUNK_CHARS = 32 * 1024
@@ -30,17 +28,6 @@ WAIT_TIMEOUT = 180
 
 class MoveError(Exception):
     """The data could not be moved (message names the step that failed)."""
-
-
-def _wait(what, predicate, timeout=WAIT_TIMEOUT):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise MoveError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.2)
 
 
 def _sh(client, namespace, pod, script):
@@ -58,8 +45,9 @@ def _helper_pod(client, namespace, name, claim, mount):
                            "containers": [{"name": "mover", "image": HELPER_IMAGE, "command": ["sleep", "3600"],
                                            "volumeMounts": [{"name": "data", "mountPath": mount}]}],
                            "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": claim}}]}})
-    _wait(f"helper pod {namespace}/{name} to run",
-          lambda: ((client.get("v1", "Pod", name, namespace) or {}).get("status") or {}).get("phase") == "Running")
+    wait_until(f"helper pod {namespace}/{name} to run",
+          lambda: ((client.get("v1", "Pod", name, namespace) or {}).get("status") or {}).get("phase") == "Running",
+               WAIT_TIMEOUT)
 
 
 def _scale(client, namespace, kind, name, replicas):
@@ -113,7 +101,7 @@ def move(client, backup_name, source_namespace, target_namespace, layout):
                         f"{'; '.join(restore.messages[:3])}")
     copied, replicas = {}, {}
     try:
-        _wait(f"claims restored in namespace {scratch}",
+        wait_until(f"claims restored in namespace {scratch}",
               lambda: all(((p.get("status") or {}).get("phase") == "Bound")
                           for p in client.list("v1", "PersistentVolumeClaim", namespace=scratch)))
         source_claims = {p["metadata"]["name"] for p in client.list("v1", "PersistentVolumeClaim", namespace=scratch)}
@@ -126,7 +114,7 @@ def move(client, backup_name, source_namespace, target_namespace, layout):
                 count = (workload.get("spec") or {}).get("replicas", 1)
                 replicas[f"{component.kind}/{component.name}"] = count
                 _scale(client, target_namespace, component.kind, component.name, 0)
-                _wait(f"pods of {component.kind} {target_namespace}/{component.name} to stop",
+                wait_until(f"pods of {component.kind} {target_namespace}/{component.name} to stop",
                       lambda: not _pods_of(client, target_namespace, component.name))
                 for target_claim, replica_zero in _claim_pairs(component, count):
                     source_claim = target_claim if target_claim in source_claims else replica_zero

@@ -14,10 +14,10 @@ from __future__ import annotations
 import gzip
 import json
 import secrets
-import time
 
 from runner.apps.probes import DataProbe, apps_in
 from runner.dmaas.records import RestoreRecord, Verification
+from runner.driver.clusters import WaitTimeout, wait_until
 
 RESTORE_TIMEOUT = 600
 READY_TIMEOUT = 180
@@ -82,12 +82,11 @@ def delete_namespaces(client, namespaces, timeout=GONE_TIMEOUT):
     """Deletes namespaces and waits until they are gone; True if they are."""
     for namespace in namespaces:
         client.delete("v1", "Namespace", namespace)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if all(client.get("v1", "Namespace", ns) is None for ns in namespaces):
-            return True
-        time.sleep(0.2)
-    return False
+    try:
+        return wait_until(f"namespaces {', '.join(namespaces)} to be gone from cluster {client.name}",
+                          lambda: all(client.get("v1", "Namespace", ns) is None for ns in namespaces), timeout)
+    except WaitTimeout:
+        return False
 
 
 def verify(client, backup_name, namespaces, layout, expected=None):

@@ -4,7 +4,7 @@ DeleteBackupRequests (what `velero backup delete` creates) and waits until
 Velero has removed them from the bucket."""
 from __future__ import annotations
 
-import time
+from runner.driver.clusters import wait_until
 
 
 def beyond_keep_last(records, keep_last):
@@ -26,13 +26,9 @@ def delete_backups(client, names):
 
 def wait_deleted(client, layout, names, timeout=120):
     """Waits until the backups are gone from the bucket and from the cluster."""
-    deadline = time.monotonic() + timeout
-    while True:
+    def gone():
         in_bucket = set(layout.backup_names()) & set(names)
         in_cluster = {b["metadata"]["name"] for b in client.velero.backups()} & set(names)
-        if not in_bucket and not in_cluster:
-            return
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"backups {', '.join(sorted(in_bucket | in_cluster)[:5])} still present "
-                               f"{timeout}s after their DeleteBackupRequests on cluster {client.name}")
-        time.sleep(0.2)
+        return not in_bucket and not in_cluster
+    wait_until(f"backups {', '.join(sorted(names)[:5])} to be deleted from the bucket and cluster {client.name} "
+               f"(DeleteBackupRequests)", gone, timeout)

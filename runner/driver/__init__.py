@@ -37,10 +37,12 @@ import shutil
 import tempfile
 import uuid
 
+from kubernetes.dynamic.exceptions import ConflictError
+
 from runner.driver import engines as _engines
 from runner.driver.buckets import Bucket
 from runner.driver.clock import Clock
-from runner.driver.clusters import ClusterClient, wait_until
+from runner.driver.clusters import ClusterClient, describe, wait_until
 from runner.driver.velero import API_VERSION as VELERO_API, CLEANUP_ORDER
 
 Tracked = collections.namedtuple("Tracked", "api_version kind cluster namespace name")
@@ -189,7 +191,7 @@ class Driver:
             try:
                 action(*args)
             except Exception as error:   # keep cleaning; report every failure
-                problems.append(f"{what}: {type(error).__name__}: {' '.join(str(error).split())[:300]}")
+                problems.append(f"{what}: {describe(error)}")
 
         for name in sorted(self._cut_clusters):
             attempt(f"reconnect cluster {name}", self.restore_cluster, name)
@@ -230,13 +232,16 @@ class Driver:
         if restores:
             self._delete_restored_cluster_objects(client, restores)
         for entry in reversed(mine):
-            if entry.api_version == VELERO_API:
+            if entry.api_version == VELERO_API or entry.kind == "Namespace":
                 continue
             if entry.namespace and entry.namespace in namespaces:
                 continue   # goes with its namespace
             client.delete(entry.api_version, entry.kind, entry.name, entry.namespace)
         for namespace in namespaces:
-            client.delete("v1", "Namespace", namespace)
+            try:
+                client.delete("v1", "Namespace", namespace)
+            except ConflictError:
+                pass   # already terminating (Kubernetes answers 409 to a second delete)
         if namespaces:
             wait_until(f"namespaces {', '.join(namespaces)} to be gone from cluster {client.name}",
                        lambda: not [n for n in namespaces if client.get("v1", "Namespace", n)],

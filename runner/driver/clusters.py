@@ -21,6 +21,7 @@ found" raise kubernetes.client.exceptions.ApiException (or
 dynamic.exceptions.*), which say what the server said.
 """
 import collections
+import json
 import os
 import tempfile
 import time
@@ -53,17 +54,26 @@ def wait_until(what, predicate, timeout=120, interval=0.2):
         except (kubernetes.client.exceptions.ApiException, OSError) as error:
             last_error = error
         if time.monotonic() >= deadline:
-            detail = f" (last error: {_one_line(last_error)})" if last_error else ""
+            detail = f" (last error: {describe(last_error)})" if last_error else ""
             raise WaitTimeout(f"timed out after {timeout:g} s waiting for {what}{detail}")
         time.sleep(interval)
 
 
-def _one_line(error):
-    text = getattr(error, "reason", None) or str(error)
-    body = getattr(error, "body", None)
-    if body:
-        text = f"{getattr(error, 'status', '')} {body}"
-    return " ".join(str(text).split())[:300]
+def describe(error):
+    """One line for an error from the kubernetes client or anything else:
+    for API errors the status and the server's message, not the headers."""
+    if error is None:
+        return ""
+    status, body = getattr(error, "status", None), getattr(error, "body", None)
+    if status and body:
+        try:
+            message = json.loads(body).get("message") or body
+        except (ValueError, AttributeError):
+            message = body
+        text = f"{status} {message}"
+    else:
+        text = f"{type(error).__name__}: {error}"
+    return " ".join(str(text).split())[:400]
 
 
 class ClusterClient:

@@ -16,6 +16,7 @@ import pathlib
 
 import yaml
 
+from runner.driver.clusters import describe
 from runner.driver.velero import KINDS as VELERO_KINDS
 
 REDACTED = "<redacted>"
@@ -57,7 +58,7 @@ def collect(driver, directory):
             if result:
                 written.append(result)
         except Exception as error:   # collect what we can; say what we could not
-            errors.append(f"{what}: {type(error).__name__}: {' '.join(str(error).split())[:300]}")
+            errors.append(f"{what}: {describe(error)}")
 
     for name, client in driver.clusters().items():
         if not client.reachable():

@@ -47,19 +47,19 @@ def test_an_fs_plan_runs_keeps_last_n_and_restores_elsewhere(driver, tmp_path):
     dmaas.add_location("src", "minio", "minio", prefix="teams/dba")
     probe = install(driver, "src", "mysql", "db", "local-hp")
     probe.write(0)
-    dmaas.create_plan(PlanSpec("hourly", "dba", "src", namespaces=["db"], every="1h", full_every=3, keep_last=3,
+    dmaas.create_plan(PlanSpec("hourly", "dba", "src", namespaces=["db"], every="1h", full_every=2, keep_last=2,
                                locations=["minio"], engine="local-hp"))
     recorded, seen = {}, set()
-    for hour in range(1, 6):
+    for hour in range(1, 5):
         driver.clock.advance(3600)
         dmaas.reconcile()
         backups = dmaas.plan_backups("hourly")
-        assert len(backups) == min(hour, 3)
+        assert len(backups) == min(hour, 2)
         seen |= {b.name for b in backups}
         recorded[backups[-1].name] = probe.state()    # the data before this hour's write
         probe.write(hour)
-    assert [b.kind for b in dmaas.plan_backups("hourly")] == ["incremental", "full", "incremental"]
-    assert len(seen) == 5 and all(b.phase == "Completed" for b in dmaas.plan_backups("hourly"))
+    assert [b.kind for b in dmaas.plan_backups("hourly")] == ["full", "incremental"]
+    assert len(seen) == 4 and all(b.phase == "Completed" for b in dmaas.plan_backups("hourly"))
     keys = [o.key for o in driver.bucket("minio").list(driver.scenario_root + "/")]
     assert keys and all(k.startswith(f"{driver.scenario_root}/teams/dba/") for k in keys)
 
@@ -79,7 +79,7 @@ def test_an_fs_plan_runs_keeps_last_n_and_restores_elsewhere(driver, tmp_path):
     assert plan_row["team"] == "dba" and plan_row["last_run"] == f"{last:%Y-%m-%dT%H:%M:%SZ}"
     assert plan_row["next_run"] == f"{last.replace(hour=last.hour + 1):%Y-%m-%dT%H:%M:%SZ}"
     usage = next(r for r in views["usage"] if r["team"] == "dba")
-    assert usage["backups"] == 3 and usage["bytes"] == usage["backup_bytes"] + usage["volume_bytes"] > 0
+    assert usage["backups"] == 2 and usage["bytes"] == usage["backup_bytes"] + usage["volume_bytes"] > 0
     assert {(r["name"], r["status"]) for r in views["connectivity"]} >= {("src", "connected"), ("minio", "connected")}
     driver.cut_cluster("dst")
     try:
@@ -99,19 +99,19 @@ def test_verify_then_promote_and_capacity(driver):
     probe.write(1)
     expected = probe.state()
     dmaas.backup_now("ops", "good", {"namespaces": ["cortex"]}, "staging")
+    probe.write(2)
+    refused = dmaas.verify_then_promote("good", "check", expected=probe.state(), target_bucket="aws")
+    assert not refused.verified and not refused.uploaded and "differs" in refused.reason
+    assert not driver.bucket("aws").list(f"{driver.scenario_root}/aws/")
+    assert refused.verification.cleaned_up
+
     promoted = dmaas.verify_then_promote("good", "check", expected=expected, target_bucket="aws")
     assert promoted.verified and promoted.uploaded, promoted.reason
     assert promoted.uploaded_at >= promoted.verified_at
     assert promoted.verification.found["StatefulSet"] == ["cassandra", "cortex"]
-    assert promoted.verification.cleaned_up
     assert any(k.endswith("backups/good/velero-backup.json") for k in promoted.keys)
     assert any("/restic/cortex/" in k for k in promoted.keys)
-
-    probe.write(2)
-    dmaas.backup_now("ops", "stale", {"namespaces": ["cortex"]}, "staging")
-    refused = dmaas.verify_then_promote("stale", "check", expected=expected, target_bucket="aws")
-    assert not refused.verified and not refused.uploaded and "differs" in refused.reason
-    assert not driver.bucket("aws").list(f"{driver.scenario_root}/aws/backups/stale/")
+    assert all(k.startswith(f"{driver.scenario_root}/aws/") for k in promoted.keys)
 
     dmaas.set_capacity("aws", 64 * 1024)
     probe.write_bytes(256 * 1024)

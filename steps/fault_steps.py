@@ -1,0 +1,94 @@
+"""Faults in what a backup location holds, done through the driver's bucket
+clients only (so they work on a real target too): losing the full snapshot
+an incremental chain stands on, corrupting a backup's stored volume data,
+and a backup copied to a bucket by hand, outside the verified promotion."""
+import datetime
+
+from runner.driver.layout import VeleroLayout
+from scenario_time import plan_backups_seen
+from steplib import bucket_prefix, dmaas, location_of, plans, state, when
+
+
+def _time(moment):
+    if isinstance(moment, str):
+        return datetime.datetime.fromisoformat(moment.replace("Z", "+00:00"))
+    return moment
+
+
+def _plan_layouts(context, plan, profile):
+    """(location prefix, VeleroLayout) of each location of the plan in that bucket."""
+    spec = plans(context).get(plan)
+    assert spec is not None, f"no plan {plan} in this scenario"
+    found = []
+    for name in spec.locations:
+        location = location_of(context, spec.cluster, name)
+        if location.profile == profile:
+            prefix = bucket_prefix(context, location)
+            found.append((prefix, VeleroLayout(context.driver.bucket(profile), prefix)))
+    assert found, f"plan {plan} has no location in the {profile} bucket"
+    return found
+
+
+def volume_data_keys(layout, prefix, backup):
+    """The objects a volume snapshotter stored for one backup: keys under the
+    location's prefix, outside Velero's own backups/ directory (which Velero
+    deletes whole with the backup), with the backup's name as a path segment."""
+    own = f"{prefix}/backups/"
+    return [info.key for info in layout.all_keys()
+            if not info.key.startswith(own) and backup in info.key[len(prefix):].split("/")]
+
+
+def _completed(context, plan):
+    backups = [b for b in dmaas(context).plan_backups(plan) if b.phase == "Completed"]
+    assert backups, f"plan {plan} has no completed backup"
+    return sorted(backups, key=lambda b: _time(b.started))
+
+
+@when('the full snapshot under the oldest backup of plan "{plan:Name}" is deleted from the "{profile:Name}" bucket')
+def full_base_deleted(context, plan, profile):
+    """The full backup the oldest retained backup's chain starts from (that
+    backup itself when it is full) loses its stored volume data."""
+    oldest = _completed(context, plan)[0]
+    seen = [b for b in plan_backups_seen(context, plan).values()
+            if b.kind == "full" and _time(b.started) <= _time(oldest.started)]
+    assert seen, f"plan {plan}: no full backup seen at or before its oldest backup {oldest.name}"
+    base = max(seen, key=lambda b: _time(b.started)).name
+    deleted = []
+    for prefix, layout in _plan_layouts(context, plan, profile):
+        for key in volume_data_keys(layout, prefix, base):
+            layout.bucket.delete(key)
+            deleted.append(key)
+    assert deleted, (f"plan {plan}: no stored volume data of full backup {base} (base of {oldest.name}) "
+                     f"in the {profile} bucket")
+
+
+@when('the stored volume data of the {which:Which} backup of plan "{plan:Name}" is corrupted in the '
+      '"{profile:Name}" bucket')
+def plan_backup_corrupted(context, which, plan, profile):
+    backups = _completed(context, plan)
+    assert which in ("oldest", "latest"), f"choose the oldest or the latest backup, not {which!r}"
+    backup = (backups[0] if which == "oldest" else backups[-1]).name
+    corrupted = []
+    for prefix, layout in _plan_layouts(context, plan, profile):
+        for key in volume_data_keys(layout, prefix, backup):
+            if not key.endswith(".json"):   # the data, not the snapshotter's record of it
+                context.driver.corrupt(profile, key)
+                corrupted.append(key)
+    assert corrupted, f"plan {plan}: no stored volume data of backup {backup} in the {profile} bucket"
+
+
+@when('backup "{backup:Name}" is copied to the "{profile:Name}" bucket without verification')
+def copied_by_hand(context, backup, profile):
+    """Copy an on-demand backup's Velero objects to where a promotion to that
+    bucket puts them (<scenario root>/<bucket profile>/backups/<name>/)."""
+    on_demand = state(context, "on_demand", dict).get(backup)
+    assert on_demand, f"no on-demand backup {backup} in this scenario"
+    cluster, location_name = on_demand
+    location = location_of(context, cluster, location_name)
+    source = VeleroLayout(context.driver.bucket(location.profile), bucket_prefix(context, location))
+    target = context.driver.bucket(profile)
+    keys = source.keys(backup)
+    assert keys, f"backup {backup} has no objects in location {location_name}"
+    for info in keys:
+        target.put(f"{context.driver.scenario_root}/{profile}/{info.key[len(source.prefix) + 1:]}",
+                   source.bucket.get(info.key))

@@ -1,0 +1,105 @@
+"""The step oracles fail, with a reason naming what was wrong, when what
+they guard is broken (fake scenario state; no lab)."""
+import datetime
+import importlib
+import types
+
+import pytest
+
+T0 = datetime.datetime(2026, 1, 5, tzinfo=datetime.timezone.utc)
+
+
+@pytest.fixture(scope="module")
+def steps(steplib):
+    return types.SimpleNamespace(plan=importlib.import_module("plan_steps"),
+                                 bucket=importlib.import_module("bucket_steps"),
+                                 restore=importlib.import_module("restore_steps"))
+
+
+def record(name, hour, kind, phase="Completed", location="minio"):
+    return types.SimpleNamespace(name=name, started=T0 + datetime.timedelta(hours=hour), kind=kind, phase=phase,
+                                 location=location)
+
+
+def context_with(backups, **extra):
+    dmaas = types.SimpleNamespace(plan_backups=lambda plan, location=None: list(backups))
+    return types.SimpleNamespace(dmaas=dmaas, **extra)
+
+
+def chain(count, period=24, wrong_at=None):
+    kinds = ["full" if i % period == 0 else "incremental" for i in range(count)]
+    if wrong_at is not None:
+        kinds[wrong_at] = "incremental" if kinds[wrong_at] == "full" else "full"
+    return [record(f"b{i:02d}", i + 1, kind) for i, kind in enumerate(kinds)]
+
+
+def test_backup_kinds_in_order(steps):
+    steps.plan.kinds_in_order(context_with(chain(30)), "p", 23)
+
+
+def test_a_missing_full_backup_is_named(steps):
+    with pytest.raises(AssertionError, match=r"backup #25 is incremental \(sequence: Fx1 Ix29\)"):
+        steps.plan.kinds_in_order(context_with(chain(30, wrong_at=24)), "p", 23)
+
+
+def test_too_few_backups_for_the_chain(steps):
+    with pytest.raises(AssertionError, match="expected at least 25 backups, found 10"):
+        steps.plan.kinds_in_order(context_with(chain(10)), "p", 23)
+
+
+def test_never_more_than(steps):
+    context = types.SimpleNamespace(counts={"p": [(T0, 4), (T0 + datetime.timedelta(hours=1), 5)]})
+    steps.plan.never_more_than(context, "p", 5)
+    context.counts["p"].append((T0 + datetime.timedelta(hours=2), 6))
+    with pytest.raises(AssertionError, match="at most 5 backups .* found 6 at 2026-01-05 02:00"):
+        steps.plan.never_more_than(context, "p", 5)
+
+
+class FakeBucket:
+    profile = "minio"
+
+    def __init__(self, objects):
+        self.objects = objects
+
+    def list(self, prefix=""):
+        return [types.SimpleNamespace(key=k, size=len(v)) for k, v in sorted(self.objects.items())
+                if k.startswith(prefix)]
+
+    def get(self, key):
+        return self.objects[key]
+
+
+def secret_context(objects):
+    bucket = FakeBucket(objects)
+    driver = types.SimpleNamespace(scenario_root="root", bucket=lambda profile: bucket,
+                                   target=types.SimpleNamespace(profile_buckets=["minio"]))
+    return types.SimpleNamespace(driver=driver, secret_values=["dmaas-secret-00ff"])
+
+
+def test_a_planted_secret_is_found_in_base64_inside_a_gzip(steps):
+    import base64
+    import gzip
+    clean = {"root/a/backups/b/b.tar.gz": gzip.compress(b"nothing to see")}
+    steps.bucket.no_secret_values(secret_context(clean))
+    leaked = dict(clean, **{"root/a/backups/b/b-logs.gz": gzip.compress(base64.b64encode(b"x dmaas-secret-00ff"))})
+    with pytest.raises(AssertionError, match="appears in minio:root/a/backups/b/b-logs.gz"):
+        steps.bucket.no_secret_values(secret_context(leaked))
+
+
+def restore_context(messages, served_psp):
+    result = types.SimpleNamespace(name="r1", phase="PartiallyFailed", errors=messages, warnings=[], messages=[])
+    served = [types.SimpleNamespace(plural="podsecuritypolicies", group_version="policy/v1beta1")] if served_psp else []
+    cluster = types.SimpleNamespace(served=lambda: served)
+    done = types.SimpleNamespace(cluster="modern", backup="b", mapping={}, record=result)
+    return types.SimpleNamespace(restores=[done], driver=types.SimpleNamespace(cluster=lambda name: cluster))
+
+
+def test_not_served_needs_a_reason_naming_the_resource(steps):
+    said = ["podsecuritypolicies.policy: the server does not serve this resource (Kubernetes 1.29.4)"]
+    steps.restore.restore_reports_not_served(restore_context(said, False), "modern", "podsecuritypolicies.policy")
+    with pytest.raises(AssertionError, match="expected a reason saying podsecuritypolicies.policy is not served, "
+                                             "found: could not restore restricted"):
+        steps.restore.restore_reports_not_served(restore_context(["could not restore restricted"], False),
+                                                 "modern", "podsecuritypolicies.policy")
+    with pytest.raises(AssertionError, match="does serve podsecuritypolicies.policy"):
+        steps.restore.restore_reports_not_served(restore_context(said, True), "modern", "podsecuritypolicies.policy")

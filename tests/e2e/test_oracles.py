@@ -1,0 +1,177 @@
+"""Each TCID's oracle can fail: a copy of its feature is mutated so that the
+thing the scenario guards is broken (a secret not excluded, an ingress kept,
+a location missing a copy, retention keeping N+1, ...), run with behave on the
+lab, and the scenario must fail at the oracle's step with a reason naming
+what was wrong. Set-up steps before that step must pass, so the failure is
+the oracle's. Durations are shortened and engines swapped for cStor (the
+cheapest) wherever the oracle does not depend on them."""
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+SCHD = "generated/tcid-dir-dmaas-schd-cstor-minio-bucket.feature"
+SCHD_ALL = [f"generated/tcid-dir-dmaas-schd-{engine}-{bucket}-bucket.feature"
+            for engine in ("cstor", "jiva", "local-dev", "local-hp") for bucket in ("minio", "aws")]
+SOAK_ALL = [f"generated/tcid-dir-dmaas-schd-soak-{app}.feature"
+            for app in ("cassandra", "kafka", "mysql", "wordpress", "nginx", "percona")]
+NEW_SEPARATE_LOCATION = 'When the "minio" bucket is a backup location on cluster "separate"'
+
+
+def test_harness_passes_an_unmutated_feature(run_feature):
+    run_feature("psp.feature").assert_passed()
+
+
+# ------------------------------------------------------------------ single stories
+
+def test_exclude_secret_a_secret_not_excluded(run_feature):
+    run = run_feature("exclude_secret.feature", [
+        ("      | exclude resources | secrets     |\n", ""),
+        ('"local-hp" volumes', '"cstor" volumes'),
+        ('"jiva" volumes', '"cstor" volumes'),
+    ])
+    run.assert_fails_at("no backup in any bucket contains a Secret object", "Secret objects in backups",
+                        "planted-credentials")
+
+
+def test_portal_an_ingress_kept(run_feature):
+    run = run_feature("portal.feature", [
+        ("      | exclude resources | ingresses.networking.k8s.io             |\n", ""),
+        ('"local-dev" volumes', '"cstor" volumes'),
+    ])
+    run.assert_fails_at("no backup in any location contains an ingress", "ingress")
+
+
+def test_portal_one_location_missing_a_copy(run_feature):
+    run = run_feature("portal.feature", [
+        ("| locations         | minio, aws                              |",
+         "| locations         | minio                                   |"),
+        ('"local-dev" volumes', '"cstor" volumes'),
+    ])
+    run.assert_fails_at('locations "minio" and "aws" each hold a complete copy', "location aws")
+
+
+def test_mysql_retention_keeping_n_plus_1(run_feature):
+    run = run_feature("mysql.feature", [
+        ("| keep last  | 5          |", "| keep last  | 6          |"),
+        ('"local-hp" volumes', '"cstor" volumes'),
+    ])
+    run.assert_fails_at("never had more than 5 backups", "at most 5", "found 6")
+
+
+def test_cortex_a_missing_capacity_warning(run_feature):
+    run = run_feature("cortex.feature", [("quota of 64 KiB", "quota of 512 MiB")], name="not enough space")
+    run.assert_fails_at("the team is warned", "no capacity warning", "aws")
+
+
+def test_cortex_an_upload_without_verification(run_feature):
+    run = run_feature("cortex.feature", [
+        ('    And backup "cortex-2" is verified by a restore',
+         '    And backup "cortex-2" is copied to the "aws" bucket without verification\n'
+         '    And backup "cortex-2" is verified by a restore'),
+    ], name="fails its verification")
+    run.assert_fails_at('backup "cortex-2" is not in the "aws" bucket', "cortex-2 is in the aws bucket")
+
+
+def test_psp_a_target_that_does_not_serve_psp(run_feature):
+    run = run_feature("psp.feature", [
+        ('a cluster "edge-2" at Kubernetes 1.24.17 with DMaaS 1.12.4',
+         'a cluster "edge-2" at Kubernetes 1.29.4 with DMaaS 1.12.4'),
+    ], name="restored on several other clusters")
+    run.assert_fails_at("every pod security policy", "edge-2", "PodSecurityPolicy")
+
+
+def test_version_compatibility_an_api_that_is_served(run_feature):
+    run = run_feature("version_compatibility_ml.feature", [
+        ('    And a cluster "consumer" at Kubernetes 1.29.4 with DMaaS 1.12.4\n',
+         '    And a cluster "consumer" at Kubernetes 1.23.17 with DMaaS 1.10.3\n'),
+    ], name="an API the target does not serve")
+    run.assert_fails_at('reports that "podsecuritypolicies.policy" is not served', "expected a reason",
+                        "podsecuritypolicies.policy")
+
+
+def test_data_movement_a_plan_that_is_not_data_only(run_feature):
+    run = run_feature("data_movement_across_setups.feature", [
+        ('has a data-only continuity plan', 'has a continuity plan'),
+        ("When 3 days pass", "When 2 days pass"),
+        ("has 3 completed backups", "has 2 completed backups"),
+    ])
+    run.assert_fails_at("contains a workload resource", "workload resources", "statefulsets.apps")
+
+
+def test_source_cluster_gone_rescue_on_another_bucket(run_feature):
+    run = run_feature("source_cluster_gone.feature", [
+        ('    And the "minio" bucket is a backup location on cluster "rescue"',
+         '    And the "aws" bucket is a backup location on cluster "rescue"'),
+        ("When 6 hours pass", "When 2 hours pass"),
+        ("has 6 completed backups", "has 2 completed backups"),
+        ("discovers the 6 backups", "discovers the 2 backups"),
+    ])
+    run.assert_fails_at('cluster "rescue" discovers the 2 backups', "expected to discover 2", "found 0")
+
+
+def test_monitor_a_cut_not_shown(run_feature):
+    run = run_feature("schd_soak_monitor.feature", [
+        ('    When cluster "restore" is cut off\n    And the "minio" bucket is cut off',
+         '    When the "minio" bucket is cut off'),
+        ('"local-hp" volumes', '"cstor" volumes'),
+    ])
+    run.assert_fails_at('shows cluster "restore" as cut', "restore", "reachable")
+
+
+# ------------------------------------------------------------------ SCHD matrix (kinds on every engine and bucket; the
+# other SCHD oracles are shared by the 8 features and run on cStor/MinIO)
+
+@pytest.mark.parametrize("feature", SCHD_ALL, ids=lambda f: f.split("schd-")[1][:-len("-bucket.feature")])
+def test_schd_kinds_a_full_every_12_where_23_incrementals_are_asserted(run_feature, feature):
+    run = run_feature(feature, [
+        ("| full every | 24 |", "| full every | 12 |"),
+        ("When 80 hours pass", "When 26 hours pass"),
+    ])
+    run.assert_fails_at("are of the kinds full, then 23 incremental", "backup #13 is full")
+
+
+def test_schd_retention_a_window_longer_than_asserted(run_feature):
+    run = run_feature(SCHD, [
+        ("When 80 hours pass", "When 30 hours pass"),
+        ("| retention  | 72h  |", "| retention  | 48h  |"),
+        ("from the last 72h remain", "from the last 24h remain"),
+    ])
+    run.assert_fails_at("from the last 24h remain", "older than 24 h", "still in the minio bucket")
+
+
+def test_schd_a_restore_with_wrong_data(run_feature):
+    run = run_feature(SCHD, [
+        ("When 80 hours pass", "When 26 hours pass"),
+        ('restored on cluster "separate" into namespace "schd"\n',
+         'restored on cluster "separate" into namespace "schd"\n'
+         '    And 1 MiB of data are written to the application "mysql" on cluster "separate"\n'),
+    ])
+    run.assert_fails_at("its data equals the data recorded", "restored into schd", "data differs")
+
+
+def test_schd_a_base_full_backup_lost_under_a_retained_incremental(run_feature):
+    run = run_feature(SCHD, [
+        ("When 80 hours pass", "When 30 hours pass"),
+        ("| retention  | 72h  |", "| retention  | 24h  |"),
+        ("from the last 72h remain", "from the last 24h remain"),
+        (NEW_SEPARATE_LOCATION,
+         'When the full snapshot under the oldest backup of plan "schd-hourly" is deleted from the "minio" bucket\n'
+         f'    And {NEW_SEPARATE_LOCATION[5:]}'),
+    ])
+    # the restore of the oldest backup ends PartiallyFailed; the scenario notices at the data comparison
+    run.assert_fails_at("its data equals the data recorded", "restored into schd", "!= missing")
+
+
+# ------------------------------------------------------------------ SOAK matrix (every application)
+
+@pytest.mark.parametrize("feature", SOAK_ALL, ids=lambda f: f.split("soak-")[1][:-len(".feature")])
+def test_soak_an_inconsistent_restore_point(run_feature, feature):
+    plan = feature.split("schd-")[1][:-len(".feature")]
+    run = run_feature(feature, [
+        ("When 48 hours pass", "When 3 hours pass"),
+        (f'    Then plan "{plan}" has a completed backup for every hour of the run\n',
+         f'    Then plan "{plan}" has a completed backup for every hour of the run\n'
+         f'    When the stored volume data of the latest backup of plan "{plan}" is corrupted in the "minio" bucket\n'),
+        ("    And every restore point", "    Then every restore point"),
+    ])
+    run.assert_fails_at("every restore point", "restore points of plan " + plan, "!= missing")
