@@ -8,6 +8,8 @@ after a step is the data each backup of that step saw.
     pass_time(context, seconds, write_every=None, clusters=None)
     observe(context)               # record new backups, count backups per plan, move data
 """
+from runner.dmaas.plans import PLAN_LABEL
+from runner.driver.velero import BACKUP_TERMINAL
 from steplib import apps, counts, dmaas, plans, probe, record_backup, records, state
 
 MAX_STEP = 3600
@@ -42,8 +44,21 @@ def plan_backup_names(context, plan):
     return set(plan_backups_seen(context, plan))
 
 
+def settle(context, plan, cluster):
+    """Wait for the plan's running backups (a real cluster takes real time to
+    finish one; on the lab they are done when the clock step returns), so
+    what is recorded next is what they saw."""
+    if cluster in context.driver.destroyed():
+        return
+    velero = context.driver.cluster(cluster).velero
+    for backup in velero.backups(label_selector=f"{PLAN_LABEL}={plan}"):
+        if (backup.get("status") or {}).get("phase") not in BACKUP_TERMINAL:
+            velero.wait_backup(backup["metadata"]["name"])
+
+
 def observe(context):
     for name, spec in plans(context).items():
+        settle(context, name, spec.cluster)
         seen = plan_backups_seen(context, name)
         in_buckets = dmaas(context).plan_backups(name)     # read from the plan's buckets
         for backup in in_buckets:

@@ -12,6 +12,7 @@ def controllers(cluster, lab):
     """The controllers `lab.cluster.Cluster` runs in its tick loop, in the
     order a pass runs them: locations are validated before backups use them,
     schedules create backups the backup controller takes in the same pass."""
+    latest_snapshots = {}       # restic snapshot per PVC, shared by backups and deletions
     return [LocationController(cluster), SyncController(cluster), ScheduleController(cluster),
-            BackupController(cluster), GarbageCollector(cluster), DeletionController(cluster),
-            RestoreController(cluster)]
+            BackupController(cluster, latest_snapshots), GarbageCollector(cluster),
+            DeletionController(cluster, latest_snapshots), RestoreController(cluster)]

@@ -27,9 +27,10 @@ def deletion_request(backup):
 
 
 class DeletionController:
-    def __init__(self, cluster):
+    def __init__(self, cluster, latest_snapshots):
         self.cluster = cluster
         self.store = cluster.store
+        self.latest_snapshots = latest_snapshots     # see BackupController
 
     def next_due(self):
         return None
@@ -38,7 +39,10 @@ class DeletionController:
         changed = False
         for request in kube.list_velero(self.store, PLURAL):
             if (request.get("status") or {}).get("phase") in (None, "", "New"):
-                self._process(request)
+                try:
+                    self._process(request)
+                except Exception:
+                    kube.record_crash(self.store, PLURAL, request, final_phase="Processed")
                 changed = True
         return changed
 
@@ -66,11 +70,11 @@ class DeletionController:
                                     f"currently in read-only mode"])
             return
         request = kube.set_status(self.store, PLURAL, request, phase="InProgress") or request
-        errors = delete_backup(self.cluster, backup, bsl)
+        errors = delete_backup(self.cluster, backup, bsl, self.latest_snapshots)
         kube.set_status(self.store, PLURAL, request, phase="Processed", errors=errors or None)
 
 
-def delete_backup(cluster, backup, bsl):
+def delete_backup(cluster, backup, bsl, latest_snapshots):
     """Remove a backup everywhere; returns the error messages (the Backup
     object stays when there are any, so the deletion can be retried)."""
     store, name, errors = cluster.store, kube.name_of(backup), []
@@ -104,7 +108,10 @@ def delete_backup(cluster, backup, bsl):
             continue
         forgotten.add((ns, snap))
         try:
-            open_repository(cluster, bsl, ns, storage, layout, create=False).forget(snap)
+            repo = open_repository(cluster, bsl, ns, storage, layout, create=False)
+            repo.forget(snap)
+            for key in [k for k, v in latest_snapshots.items() if k[0] == repo.identifier and v == snap]:
+                del latest_snapshots[key]
         except VOLUME_DATA_ERRORS as exc:
             errors.append(f"error forgetting restic snapshot {snap}: {exc}")
     try:

@@ -1,8 +1,10 @@
 """Small helpers over the cluster's ObjectStore shared by the Velero
 controllers: the velero.io group, status updates that merge, durations
 written as Go writes them."""
-import re
 import datetime
+import logging
+import re
+import sys
 
 from lab.apiserver.errors import Conflict, NotFound
 from lab.clock import format_time, parse_time
@@ -17,6 +19,8 @@ LABEL_RESTORE_NAME = "velero.io/restore-name"
 LABEL_SCHEDULE = "velero.io/schedule-name"
 LABEL_LOCATION = "velero.io/storage-location"
 LABEL_PVC_UID = "velero.io/pvc-uid"
+
+log = logging.getLogger("lab.velero")
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
 _UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
@@ -95,3 +99,16 @@ def delete_quietly(store, group, plural, namespace, name):
         store.delete(group, plural, namespace, name)
     except NotFound:
         pass
+
+
+def record_crash(store, plural, obj, final_phase="Failed"):
+    """Called from an `except Exception` around one object's processing: log
+    the traceback and end the object in a final phase with the reason, so one
+    bad object neither stalls nor crashes the tick loop."""
+    log.exception("velero: processing %s %s failed", plural, obj["metadata"]["name"])
+    reason = f"internal error in the lab's Velero server: {sys.exc_info()[1]}"
+    fields = {"errors": [reason]} if final_phase == "Processed" else {"failureReason": reason}
+    try:
+        set_status(store, plural, obj, phase=final_phase, **fields)
+    except Exception:       # the store refused too: the log above is all we can do
+        log.exception("velero: recording the failure of %s %s failed", plural, obj["metadata"]["name"])

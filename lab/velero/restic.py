@@ -5,12 +5,12 @@ inside the new volume directory, `restic forget <id>` when a backup goes.
 Credentials travel in the environment only; nothing logs them."""
 import json
 import os
-import secrets
 import subprocess
 from pathlib import Path
 
 from lab.apiserver.errors import AlreadyExists
 from lab.clock import format_time
+from lab.controllers.util import random_suffix
 from lab.velero import kube
 from lab.velero.credentials import location_credentials, repository_password
 
@@ -63,7 +63,11 @@ class ResticRepository:
         return sorted(found, key=lambda s: s["time"])
 
     def backup(self, directory, tags, when, parent=None, force=False):
-        """Back up directory; returns (snapshot id, bytes processed)."""
+        """Back up directory; returns (snapshot id, bytes processed), or
+        (None, 0) for an empty directory (restic refuses an empty snapshot;
+        Velero's node-agent then completes without one)."""
+        if not any(Path(directory).iterdir()):
+            return None, 0
         args = ["backup", "--json", "--host", "velero", "--time", format_time(when).replace("T", " ")[:-1]]
         for key, value in tags.items():
             args += ["--tag", f"{key}={value}"]
@@ -104,7 +108,7 @@ def _repository_object(cluster, bsl_name, namespace, identifier):
     if existing:
         return existing[0]
     repo = {"apiVersion": kube.API_VERSION, "kind": "BackupRepository",
-            "metadata": {"name": f"{namespace}-{bsl_name}-restic-{secrets.token_hex(3)[:5]}",
+            "metadata": {"name": f"{namespace}-{bsl_name}-restic-{random_suffix()}",
                          "namespace": kube.NAMESPACE,
                          "labels": {"velero.io/volume-namespace": namespace,
                                     "velero.io/storage-location": bsl_name,

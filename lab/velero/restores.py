@@ -88,11 +88,19 @@ class RestoreController:
             uid = restore["metadata"]["uid"]
             if phase in (None, "", "New"):
                 run = RestoreRun(self.cluster, restore)
-                if run.start():
-                    self.running[uid] = run
+                try:
+                    if run.start():
+                        self.running[uid] = run
+                except Exception:
+                    kube.record_crash(self.store, PLURAL, restore)
                 changed = True
             elif phase == "InProgress" and uid in self.running:
-                if self.running[uid].continue_volumes():
+                try:
+                    done = self.running[uid].continue_volumes()
+                except Exception:
+                    kube.record_crash(self.store, PLURAL, restore)
+                    done = True
+                if done:
                     del self.running[uid]
                     changed = True
             elif phase == "InProgress":
@@ -210,7 +218,9 @@ class RestoreRun:
         chosen = []
         for item in items:
             gr, ns = item["group_resource"], item["namespace"]
-            if gr in NON_RESTORABLE or not resources.should_include(gr):
+            if gr in NON_RESTORABLE or gr.endswith(".velero.io") or not resources.should_include(gr):
+                # the lab also keeps every velero.io object out: a restored Schedule or
+                # DeleteBackupRequest would start acting on the target cluster
                 continue
             if matcher and not matcher(item["obj"]["metadata"].get("labels") or {}):
                 continue
@@ -219,8 +229,8 @@ class RestoreRun:
             if gr == "namespaces":
                 if not namespaces.should_include(item["name"]):
                     continue
-            elif ns is None and not all_cluster and gr != "persistentvolumes" \
-                    and not (include_cluster is None and gr.startswith("customresourcedefinitions.")):
+            elif ns is None and not all_cluster and not self._related_cluster_item(item, namespaces,
+                                                                                   include_cluster):
                 continue
             chosen.append(item)
         if include_cluster is None and not all_cluster:
@@ -231,6 +241,18 @@ class RestoreRun:
         if include_cluster is False:
             chosen = [i for i in chosen if i["namespace"] is not None or i["group_resource"] == "namespaces"]
         return sorted(chosen, key=lambda i: priority(i["group_resource"]))
+
+    @staticmethod
+    def _related_cluster_item(item, namespaces, include_cluster):
+        """With includeClusterResources unset and a namespace filter, the
+        cluster-scoped items the namespaced ones need: PVs of their claims
+        and (filtered further in _selected) the CRDs of their custom resources."""
+        if include_cluster is not None:
+            return False
+        if item["group_resource"] == "persistentvolumes":
+            claim = (item["obj"].get("spec") or {}).get("claimRef") or {}
+            return bool(claim.get("namespace")) and namespaces.should_include(claim["namespace"])
+        return item["group_resource"].startswith("customresourcedefinitions.")
 
     def _restore_items(self, backup, items, snapshots, pvbs):
         chosen = self._selected(items)
@@ -259,19 +281,20 @@ class RestoreRun:
             if gr == "secrets" and obj.get("type") == "kubernetes.io/service-account-token":
                 continue
             target_ns = mapping.get(ns, ns) if ns else None
-            created = self._restore_one(item, target_ns, new_uids, chosen_keys)
+            created = self._restore_one(item, target_ns, new_uids)
             if created:
                 new_uids[(obj.get("kind"), target_ns, item["name"])] = created["metadata"]["uid"]
         self._plan_volumes(backup, items, chosen, snapshots, pvbs, mapping)
 
-    def _ensure_namespace(self, namespace, source=None):
+    def _ensure_namespace(self, namespace):
+        """Velero creates a restored item's namespace when it is missing."""
         if self.store.get("", "namespaces", None, namespace) is not None:
             return
-        labels = {kube.LABEL_BACKUP_NAME: self.spec["backupName"], kube.LABEL_RESTORE_NAME: self.name}
-        meta = {"name": namespace, "labels": dict((source or {}).get("metadata", {}).get("labels") or {}, **labels)}
+        meta = {"name": namespace, "labels": {kube.LABEL_BACKUP_NAME: self.spec["backupName"],
+                                              kube.LABEL_RESTORE_NAME: self.name}}
         self.store.create("", "namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": meta})
 
-    def _prepare(self, item, target_ns, new_uids, chosen_keys):
+    def _prepare(self, item, target_ns, new_uids):
         obj = copy.deepcopy(item["obj"])
         meta = obj.setdefault("metadata", {})
         for key in STRIPPED_METADATA:
@@ -308,7 +331,7 @@ class RestoreRun:
                     claim.pop(key, None)
         return obj
 
-    def _restore_one(self, item, target_ns, new_uids, chosen_keys):
+    def _restore_one(self, item, target_ns, new_uids):
         gr = item["group_resource"]
         plural, _, group = gr.partition(".")
         where = f"{target_ns}/{item['name']}" if target_ns else item["name"]
@@ -317,7 +340,7 @@ class RestoreRun:
             self.log.error(f"{gr}: the server does not serve this resource (Kubernetes {self.cluster.version}); "
                            f"could not restore {where}", namespace=target_ns, scope="cluster")
             return None
-        obj = self._prepare(item, target_ns, new_uids, chosen_keys)
+        obj = self._prepare(item, target_ns, new_uids)
         obj["apiVersion"], obj["kind"] = rtype.api_version(), rtype.kind
         try:
             if target_ns:
@@ -376,8 +399,8 @@ class RestoreRun:
                 self.pending.append({"namespace": mapping.get(ns, ns), "claim": name, "kind": "snapshot",
                                      "snapshot": snap})
         for pvb in pvbs:
-            if (pvb.get("status") or {}).get("phase") != "Completed":
-                continue
+            if (pvb.get("status") or {}).get("phase") != "Completed" or not pvb["status"].get("snapshotID"):
+                continue        # failed, or an empty volume with no snapshot (Velero skips it too)
             pod_ref = pvb["spec"]["pod"]
             pod = pods.get((pod_ref["namespace"], pod_ref["name"]))
             volume = next((v for v in ((pod or {}).get("spec") or {}).get("volumes") or []

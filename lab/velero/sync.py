@@ -58,6 +58,7 @@ class SyncController:
                 changed |= self._sync(bsl)
             except (StorageError, LocationError):
                 continue        # the BSL controller reports the location; try again next period
+            kube.set_status(self.store, BSL, bsl, lastSyncedTime=kube.stamp(self.cluster))
         return changed
 
     def _sync(self, bsl):

@@ -103,3 +103,34 @@ def test_not_served_needs_a_reason_naming_the_resource(steps):
                                                  "modern", "podsecuritypolicies.policy")
     with pytest.raises(AssertionError, match="does serve podsecuritypolicies.policy"):
         steps.restore.restore_reports_not_served(restore_context(said, True), "modern", "podsecuritypolicies.policy")
+
+
+def hourly_context(hours_present):
+    spec = types.SimpleNamespace(every=3600, retention_ttl=72 * 3600)
+    backups = [record(f"b{h}", h, "full") for h in hours_present]
+    clock = types.SimpleNamespace(now=lambda: T0 + datetime.timedelta(hours=6, minutes=30))
+    return context_with(backups, plans={"p": spec}, plan_created={"p": T0},
+                        driver=types.SimpleNamespace(clock=clock))
+
+
+def test_every_hour_of_the_run(steps):
+    steps.plan.backup_every_hour(hourly_context([1, 2, 3, 4, 5, 6]), "p")
+    with pytest.raises(AssertionError, match=r"due at 01-05 04:00 \(1 of 6 missing"):
+        steps.plan.backup_every_hour(hourly_context([1, 2, 3, 5, 6]), "p")
+
+
+def prefix_context(objects):
+    bucket = FakeBucket(objects)
+    driver = types.SimpleNamespace(scenario_root="root", bucket=lambda profile: bucket,
+                                   target=types.SimpleNamespace(profile_buckets=["aws"]))
+    seen = {"p": {"p-1": None, "p-2": None}}
+    return types.SimpleNamespace(driver=driver, seen_backups=seen)
+
+
+def test_objects_stay_under_the_chosen_prefix(steps):
+    inside = {"root/teams/dba/mysql/backups/p-1/velero-backup.json": b"{}",
+              "root/teams/dba/mysql/restic/mysql-prod/config": b"x"}
+    steps.bucket.objects_under_prefix(prefix_context(inside), "p", "teams/dba/mysql", "aws")
+    stray = dict(inside, **{"root/aws/backups/p-2/velero-backup.json": b"{}"})
+    with pytest.raises(AssertionError, match="objects outside teams/dba/mysql/ of the aws bucket: aws:aws/backups/p-2"):
+        steps.bucket.objects_under_prefix(prefix_context(stray), "p", "teams/dba/mysql", "aws")

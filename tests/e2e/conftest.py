@@ -130,6 +130,11 @@ def mutate(text, substitutions, where):
     return text
 
 
+@pytest.fixture(name="mutate")
+def mutate_fixture():
+    return mutate
+
+
 @pytest.fixture
 def run_feature(tmp_path, lab_state, request):
     """run_feature(feature path relative to features/, [(old, new), ...], name=regex) -> BehaveRun."""
@@ -142,7 +147,7 @@ def run_feature(tmp_path, lab_state, request):
         (directory / source.name).write_text(mutate(source.read_text(), substitutions, feature))
         out = tmp_path / "behave.json"
         command = [sys.executable, "-m", "behave", str(directory), "-f", "json", "-o", str(out),
-                   "-f", "plain", "--no-capture", "-D", "target=lab"]
+                   "-f", "plain", "--no-capture", "--no-skipped", "-D", "target=lab"]
         if name:
             command += ["-n", name]
         env = {**os.environ, "DMAAS_REPORT_DIR": str(tmp_path / "report"), "DMAAS_LAB_STATE": str(lab_state)}

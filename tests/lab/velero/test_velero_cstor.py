@@ -63,6 +63,8 @@ def chain(clusters, lab):
     yield {"src": src, "bucket": bucket, "location": location, "vsl": vsl, "ns": ns, "names": names,
            "expected": expected, "pv": pv, "schedule": schedule}
     src.delete("schedules", schedule)
+    # one cStor VSL per cluster: with two and none named, Velero fails every backup's validation
+    src.delete("volumesnapshotlocations", vsl)
 
 
 def meta(chain, backup):
@@ -103,6 +105,7 @@ def dst(chain, clusters):
     dst.snapshot_location(chain["bucket"], name=chain["vsl"], prefix="cstor", restoreAllIncrementalSnapshots="true")
     yield dst
     dst.delete("backupstoragelocations", location)
+    dst.delete("volumesnapshotlocations", chain["vsl"])
 
 
 @pytest.mark.parametrize("index", [0, 2, 3])

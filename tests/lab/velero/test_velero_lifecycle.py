@@ -1,9 +1,11 @@
 """Lifecycle on the virtual clock and across clusters: TTL expiry, sync into
 a cluster created after the source is gone, restores across Kubernetes and
 Velero versions, schedules' validation, restore policies."""
+import gzip
 import json
 
 import pytest
+from kubernetes import client
 
 from velero_lab import Bucket, Cluster, advance, control, tree, unique, wait_for
 
@@ -52,6 +54,7 @@ def test_sync_into_cluster_created_after_source_is_gone(lab, bucket):
         phoenix.location(bucket, name="shared", prefix="dr")
         synced = wait_for("backup synced from the bucket", lambda: phoenix.get("backups", name))
         assert synced["metadata"]["labels"]["velero.io/storage-location"] == "shared"
+        assert phoenix.get("backupstoragelocations", "shared")["status"]["lastSyncedTime"]
         assert synced["status"]["phase"] == "Completed" and synced["status"]["version"] == "1.12.4"
         wait_for("PodVolumeBackups synced", lambda: phoenix.list("podvolumebackups", f"velero.io/backup-name={name}"))
         restore = unique("rs")
@@ -168,3 +171,125 @@ def test_corrupted_tarball_fails_restore_with_reason(clusters, bucket):
     result = src.wait_phase("restores", restore)
     assert result["status"]["phase"] == "Failed"
     assert "tarball" in result["status"]["failureReason"] and name in result["status"]["failureReason"]
+
+
+def test_failed_volume_snapshot_makes_backup_partially_failed(clusters, lab, bucket):
+    src = clusters["src"]
+    location = src.location(bucket)
+    snapshots = Bucket(lab, "minio", unique("snaps"))
+    vsl = src.snapshot_location(snapshots)
+    ns = src.namespace()
+    src.claim(ns, "data", "openebs-cstor-csi")
+    (src.volume_dir(ns, "data") / "f").write_text("x")
+    snapshots.fault("cut")
+    try:
+        name = unique("bk")
+        src.create("backups", name, {"storageLocation": location, "includedNamespaces": [ns],
+                                     "volumeSnapshotLocations": [vsl]})
+        backup = src.wait_phase("backups", name)
+    finally:
+        snapshots.fault("restore")
+        src.delete("volumesnapshotlocations", vsl)
+    assert backup["status"]["phase"] == "PartiallyFailed"
+    assert backup["status"]["errors"] == 1
+    assert backup["status"]["volumeSnapshotsAttempted"] == 1 and "volumeSnapshotsCompleted" not in backup["status"]
+    log = gzip.decompress(bucket.get(f"backups/{name}/{name}-logs.gz")).decode()
+    assert "Error taking snapshot of volume" in log and snapshots.name in log
+    records = bucket.json_gz(f"backups/{name}/{name}-volumesnapshots.json.gz")
+    assert records[0]["status"]["phase"] == "Failed"
+
+
+def test_bucket_quota_fails_backup_with_reason(clusters, lab, bucket):
+    src = clusters["src"]
+    location = src.location(bucket)
+    ns = src.namespace()
+    src.core.create_namespaced_config_map(ns, {"metadata": {"name": "big"}, "data": {"k": "x" * 200000}})
+    status, body = control(lab, "PUT", "/s3/minio/quota", {"bucket": bucket.name, "bytes": 1000})
+    assert status == 200, body
+    try:
+        name = unique("bk")
+        src.create("backups", name, {"storageLocation": location, "includedNamespaces": [ns]})
+        backup = src.wait_phase("backups", name)
+    finally:
+        control(lab, "PUT", "/s3/minio/quota", {"bucket": bucket.name, "bytes": None})
+    assert backup["status"]["phase"] == "Failed"
+    assert "XMinioAdminBucketQuotaExceeded" in backup["status"]["failureReason"]
+    assert not bucket.keys(f"backups/{name}/velero-backup.json")
+
+
+def test_schedule_owner_references(clusters, lab, bucket):
+    src = clusters["src"]
+    location = src.location(bucket)
+    name = unique("owned")
+    schedule = src.create("schedules", name, {"schedule": "@every 1h", "useOwnerReferencesInBackup": True,
+                                              "template": {"includedNamespaces": ["default"],
+                                                           "storageLocation": location,
+                                                           "metadata": {"labels": {"team": "blue"}}}})
+    src.wait_phase("schedules", name, phases=("Enabled",))
+    advance(lab, 3600)
+    backups = src.list("backups", f"velero.io/schedule-name={name}")
+    src.delete("schedules", name)
+    assert len(backups) == 1
+    meta = backups[0]["metadata"]
+    assert meta["labels"]["team"] == "blue"
+    assert meta["ownerReferences"][0]["kind"] == "Schedule"
+    assert meta["ownerReferences"][0]["uid"] == schedule["metadata"]["uid"]
+
+
+def test_two_snapshot_locations_need_one_named(clusters, bucket):
+    src = clusters["src"]
+    location = src.location(bucket)
+    first, second = src.snapshot_location(bucket), src.snapshot_location(bucket)
+    try:
+        name = unique("bk")
+        src.create("backups", name, {"storageLocation": location, "includedNamespaces": ["default"]})
+        backup = src.wait_phase("backups", name)
+        assert backup["status"]["phase"] == "FailedValidation"
+        assert "more than one possible volume snapshot location" in backup["status"]["validationErrors"][0]
+        named = unique("bk")
+        src.create("backups", named, {"storageLocation": location, "includedNamespaces": ["default"],
+                                      "volumeSnapshotLocations": [second]})
+        assert src.wait_phase("backups", named)["status"]["phase"] == "Completed"
+    finally:
+        src.delete("volumesnapshotlocations", first)
+        src.delete("volumesnapshotlocations", second)
+
+
+def test_custom_resources_restore_after_their_crd(clusters, bucket):
+    src, dst = clusters["src"], clusters["dst"]
+    group, plural = f"{unique('lab')}.example.com", "widgets"
+    crd = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+           "metadata": {"name": f"{plural}.{group}"},
+           "spec": {"group": group, "scope": "Namespaced",
+                    "names": {"plural": plural, "singular": "widget", "kind": "Widget"},
+                    "versions": [{"name": "v1", "served": True, "storage": True, "schema": {"openAPIV3Schema": {
+                        "type": "object", "x-kubernetes-preserve-unknown-fields": True}}}]}}
+    src.custom.create_cluster_custom_object("apiextensions.k8s.io", "v1", "customresourcedefinitions", crd)
+    ns = src.namespace()
+    wait_for("CRD served", lambda: _serves(src, group, plural, ns))
+    src.custom.create_namespaced_custom_object(group, "v1", ns, plural, {
+        "apiVersion": f"{group}/v1", "kind": "Widget", "metadata": {"name": "w1"}, "spec": {"size": 3}})
+    location = src.location(bucket)
+    name = unique("bk")
+    src.create("backups", name, {"storageLocation": location, "includedNamespaces": [ns]})
+    assert src.wait_phase("backups", name)["status"]["phase"] == "Completed"
+    members = bucket.tar_members(f"backups/{name}/{name}.tar.gz")
+    assert f"resources/customresourcedefinitions.apiextensions.k8s.io/cluster/{plural}.{group}.json" in members
+    dst_location = dst.location(bucket)
+    try:
+        wait_for("backup synced", lambda: dst.get("backups", name))
+        restore = unique("rs")
+        dst.create("restores", restore, {"backupName": name})
+        assert dst.wait_phase("restores", restore)["status"]["phase"] == "Completed"
+        widget = dst.custom.get_namespaced_custom_object(group, "v1", ns, plural, "w1")
+        assert widget["spec"] == {"size": 3}
+    finally:
+        dst.delete("backupstoragelocations", dst_location)
+
+
+def _serves(cluster, group, plural, namespace):
+    try:
+        cluster.custom.list_namespaced_custom_object(group, "v1", namespace, plural)
+        return True
+    except client.ApiException:
+        return False

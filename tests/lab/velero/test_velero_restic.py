@@ -99,3 +99,21 @@ def test_delete_forgets_restic_snapshot(fs_app):
     assert len(set(fs_app["bucket"].keys(f"fs/restic/{fs_app['ns']}/snapshots/"))) == len(snapshot_objects) - 1
     assert not fs_app["src"].list("podvolumebackups", f"velero.io/backup-name={name}")
     assert fs_app["src"].get("backups", name) is None
+
+
+def test_empty_volume_completes_without_snapshot(fs_app, clusters):
+    src = fs_app["src"]
+    ns = src.namespace()
+    src.claim(ns, "empty", "openebs-hostpath")
+    src.deployment(ns, "idle", "empty", annotations={"backup.velero.io/backup-volumes": "data"})
+    assert not any(src.volume_dir(ns, "empty").iterdir())
+    name = unique("empty")
+    src.create("backups", name, {"includedNamespaces": [ns], "storageLocation": fs_app["location"]})
+    result = src.wait_phase("backups", name, timeout=60)
+    assert result["status"]["phase"] == "Completed", result["status"]
+    pvb = src.list("podvolumebackups", f"velero.io/backup-name={name}")[0]
+    assert pvb["status"]["phase"] == "Completed" and not pvb["status"]["snapshotID"]
+    assert pvb["status"]["message"] == "volume was empty so no snapshot was taken"
+    restore = unique("rs")
+    src.create("restores", restore, {"backupName": name, "namespaceMapping": {ns: unique("copy")}})
+    assert src.wait_phase("restores", restore)["status"]["phase"] == "Completed"
