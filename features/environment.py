@@ -24,6 +24,10 @@ from runner.errors import UserError  # noqa: E402
 from runner.target import attach_lab, load_profile, open_target  # noqa: E402
 
 
+class TargetUnavailable(Exception):
+    """The run cannot start: bad profile or a target that did not come up (one line)."""
+
+
 def _run_id():
     return os.environ.get("DMAAS_RUN_ID") or datetime.datetime.now(datetime.timezone.utc).strftime(
         "%Y%m%d-%H%M%S")
@@ -40,14 +44,10 @@ def before_all(context):
             context.target = attach_lab(state, profile.name)
         else:
             context.target = open_target(profile)
-    except UserError as error:
-        # behave prints a traceback for hook errors; say it in one line first and stop
-        print(f"error: target '{name}': {error.message}", file=sys.stderr, flush=True)
-        raise SystemExit(2) from None
+    except UserError as error:   # behave shows a hook error as its one-line message
+        raise TargetUnavailable(f"target '{name}': {error.message}") from None
     except Exception as error:   # the lab failed to start: its own one-line reason
-        print(f"error: target '{name}' did not start: {' '.join(str(error).split())}",
-              file=sys.stderr, flush=True)
-        raise SystemExit(2) from None
+        raise TargetUnavailable(f"target '{name}' did not start: {' '.join(str(error).split())}") from None
 
 
 def after_all(context):

@@ -4,7 +4,7 @@ import datetime
 from runner.dmaas import PlanSpec
 from runner.driver.layout import VeleroLayout
 from scenario_time import plan_backup_names, plan_backups_seen
-from steplib import (apps, bucket_prefix, counts, dmaas, given, location_names, location_of,
+from steplib import (apps, as_time, bucket_prefix, counts, dmaas, given, location_names, location_of,
                      parse_duration, parse_list, plans, record_backup, records, state, then, when)
 
 SETTINGS = {"namespaces", "resources", "every", "full every", "retention", "keep last", "locations",
@@ -156,12 +156,6 @@ def backup_every_hour(context, plan):
     assert not missing, (f"plan {plan}: no completed backup for the run due at "
                          f"{', '.join(f'{m:%m-%d %H:%M}' for m in missing[:8])} ({len(missing)} of {expected} "
                          f"missing, {len(completed)} completed)")
-
-
-def as_time(moment):
-    if isinstance(moment, str):
-        moment = datetime.datetime.fromisoformat(moment.replace("Z", "+00:00"))
-    return moment
 
 
 @then('the backups of plan "{plan:Name}" are of the kinds full, then {incrementals:d} incremental, '

@@ -3,12 +3,12 @@ import datetime
 import re
 
 from scenario_time import plan_backup_names, plan_backups_seen
-from steplib import (App, RestoreDone, apps, dmaas, plans, probe, record_of, records, restores, state, then,
-                     when)
+from steplib import (App, RestoreDone, apps, as_time, dmaas, plans, probe, record_of, records, restores, state,
+                     then, when)
 
 COMPONENT = "app.kubernetes.io/name"
-NOT_SERVED = re.compile(r"not served|does not serve|not supported|could not be resolved|cannot be resolved|no matches for",
-                        re.IGNORECASE)
+NOT_SERVED = re.compile(r"not served|does not serve|not supported|could not be resolved|cannot be resolved"
+                        r"|no matches for", re.IGNORECASE)
 
 
 def restore(context, backup, cluster, namespace=None, location=None):
@@ -45,13 +45,7 @@ def plan_backups_by_time(context, plan, cluster):
     else:
         backups = [b for b in dmaas(context).plan_backups(plan) if b.phase == "Completed"]
     assert backups, f"plan {plan}: no completed backup available to cluster {cluster}"
-    return sorted(backups, key=lambda b: _time(b.started))
-
-
-def _time(moment):
-    if isinstance(moment, str):
-        return datetime.datetime.fromisoformat(moment.replace("Z", "+00:00"))
-    return moment
+    return sorted(backups, key=lambda b: as_time(b.started))
 
 
 def pick(context, plan, which, cluster):
@@ -62,8 +56,8 @@ def pick(context, plan, which, cluster):
         return backups[-1].name
     if which == "latest-but-one day's":
         # the newest backup at least a day older than the latest one
-        latest = _time(backups[-1].started)
-        earlier = [b for b in backups if _time(b.started) <= latest - datetime.timedelta(days=1)]
+        latest = as_time(backups[-1].started)
+        earlier = [b for b in backups if as_time(b.started) <= latest - datetime.timedelta(days=1)]
         assert earlier, f"plan {plan}: no backup a day older than the latest ({backups[-1].name})"
         return earlier[-1].name
     raise AssertionError(f"unknown backup choice {which!r}")
@@ -209,9 +203,9 @@ def crs_after_crds(context):
         version = next(v["name"] for v in spec["versions"] if v.get("storage", True))
         crs = client.list(f"{spec['group']}/{version}", spec["names"]["kind"], label_selector=selector)
         assert crs, f"restore {done.record.name}: no {spec['names']['kind']} restored on cluster {done.cluster}"
-        defined = _time(crd["metadata"]["creationTimestamp"])
+        defined = as_time(crd["metadata"]["creationTimestamp"])
         for cr in crs:
-            created = _time(cr["metadata"]["creationTimestamp"])
+            created = as_time(cr["metadata"]["creationTimestamp"])
             assert created >= defined and int(cr["metadata"]["resourceVersion"]) > \
                 int(crd["metadata"]["resourceVersion"]), (
                 f"{spec['names']['kind']} {cr['metadata']['name']} was restored before its definition "

@@ -21,6 +21,7 @@ Scenario state (all on context, reset per scenario by behave):
 """
 import base64
 import collections
+import datetime
 import functools
 import gzip
 import re
@@ -213,6 +214,13 @@ def last_restore(context):
     if not done:
         raise AssertionError("no restore was done earlier in this scenario")
     return done[-1]
+
+
+def as_time(moment):
+    """A timestamp from the API or a record (RFC 3339 text or datetime) as an aware datetime."""
+    if isinstance(moment, str):
+        return datetime.datetime.fromisoformat(moment.replace("Z", "+00:00"))
+    return moment
 
 
 def encodings(value):

@@ -4,7 +4,9 @@ Velero's priority order into versions the target serves, then write the
 volume data once each restored claim is bound (restic restore or cStor
 chain replay). Phases and reasons as Velero reports them."""
 import copy
+import shutil
 import time
+import uuid
 
 from lab.apiserver.errors import AlreadyExists, ApiError
 from lab.apiserver.selectors import label_matcher
@@ -127,6 +129,7 @@ class RestoreRun:
         self.pending = []           # volume data waiting for its claim to bind
         self.deadline = None
         self.bsl = None
+        self.volumes_from_snapshots = {}     # source (namespace, claim) -> PV restored from its snapshot
 
     # -- validation -----------------------------------------------------------
     def _validate(self):
@@ -261,6 +264,9 @@ class RestoreRun:
         mapping = self.spec.get("namespaceMapping") or {}
         self.total = len(chosen)
         new_uids = {}
+        snapshots_by_pv = {} if self.spec.get("restorePVs") is False else {
+            s["spec"]["persistentVolumeName"]: s for s in snapshots
+            if (s.get("status") or {}).get("phase") == "Completed"}
         for item in chosen:
             obj, gr = item["obj"], item["group_resource"]
             ns = item["namespace"]
@@ -274,7 +280,11 @@ class RestoreRun:
                 continue
             if gr == "persistentvolumes":
                 claim = (obj.get("spec") or {}).get("claimRef") or {}
-                if (claim.get("namespace"), claim.get("name")) in claims:
+                claim_key = (claim.get("namespace"), claim.get("name"))
+                if claim_key in claims and item["name"] in snapshots_by_pv:
+                    self._restore_pv_from_snapshot(item, snapshots_by_pv[item["name"]], claim_key, mapping)
+                    continue
+                if claim_key in claims:
                     self.log.info(f"Skipping persistentvolume {item['name']}: its claim is restored and "
                                   f"the target provisions a new volume")
                     continue
@@ -316,7 +326,11 @@ class RestoreRun:
         labels[kube.LABEL_RESTORE_NAME] = self.name
         gr = item["group_resource"]
         if gr == "persistentvolumeclaims":
-            obj.setdefault("spec", {}).pop("volumeName", None)
+            volume = self.volumes_from_snapshots.get((item["namespace"], item["name"]))
+            if volume:
+                obj.setdefault("spec", {})["volumeName"] = volume
+            else:
+                obj.setdefault("spec", {}).pop("volumeName", None)
             for key in PVC_BINDING_ANNOTATIONS:
                 (meta.get("annotations") or {}).pop(key, None)
         elif gr == "services":
@@ -387,6 +401,29 @@ class RestoreRun:
         return current
 
     # -- volume data ------------------------------------------------------------------
+    def _restore_pv_from_snapshot(self, item, snap, claim_key, mapping):
+        """Velero's pvRestorer: the PV object is created only once the volume
+        snapshotter has made its volume from the snapshot; if that fails the
+        PV is not restored and its claim stays Pending."""
+        source = item["name"]
+        name = source if self.store.get("", "persistentvolumes", None, source) is None \
+            else f"velero-clone-{uuid.uuid4()}"
+        target = volume_dir(self.cluster, name)
+        target.mkdir(parents=True, exist_ok=True)
+        where = f"persistentvolume {source}"
+        if not self._write_snapshot(snap, target, where):
+            shutil.rmtree(target, ignore_errors=True)
+            self.volumes_from_snapshots[claim_key] = name     # the claim waits for a volume that never comes
+            return
+        obj = copy.deepcopy(item["obj"])
+        obj["metadata"]["name"] = name
+        claim = obj["spec"]["claimRef"]
+        claim["namespace"] = mapping.get(claim["namespace"], claim["namespace"])
+        if (obj["spec"].get("csi") or {}).get("volumeHandle"):
+            obj["spec"]["csi"]["volumeHandle"] = name
+        created = self._restore_one(dict(item, name=name, obj=obj), None, {})
+        if created:
+            self.volumes_from_snapshots[claim_key] = name
     def _plan_volumes(self, backup, items, chosen, snapshots, pvbs, mapping):
         claims = {(i["namespace"], i["name"]): i["obj"] for i in chosen
                   if i["group_resource"] == "persistentvolumeclaims"}
@@ -394,6 +431,8 @@ class RestoreRun:
         by_volume = {s["spec"]["persistentVolumeName"]: s for s in snapshots
                      if (s.get("status") or {}).get("phase") == "Completed"}
         for (ns, name), pvc in claims.items():
+            if (ns, name) in self.volumes_from_snapshots:
+                continue        # its PV came from the snapshot already
             snap = by_volume.get((pvc.get("spec") or {}).get("volumeName"))
             if snap and self.spec.get("restorePVs") is not False:
                 self.pending.append({"namespace": mapping.get(ns, ns), "claim": name, "kind": "snapshot",
@@ -441,15 +480,7 @@ class RestoreRun:
         target.mkdir(parents=True, exist_ok=True)
         try:
             if entry["kind"] == "snapshot":
-                snap = entry["snapshot"]
-                vsl = kube.get_velero(self.store, "volumesnapshotlocations", snap["spec"]["location"])
-                if vsl is None:
-                    raise LocationError(f"volume snapshot location {snap['spec']['location']} not found")
-                storage, layout = vsl_storage(self.store, vsl)
-                chains = SnapshotChains.from_config(storage, layout, vsl_config(vsl))
-                size = chains.restore(snap["status"]["providerSnapshotID"], target)
-                self.log.info(f"Restored snapshot {snap['status']['providerSnapshotID']} into {where} "
-                              f"({size} bytes)")
+                self._write_snapshot(entry["snapshot"], target, where)
             else:
                 pvb = entry["pvb"]
                 storage, layout = bsl_storage(self.store, self.bsl)
@@ -459,6 +490,22 @@ class RestoreRun:
                 self.log.info(f"Restored restic snapshot {pvb['status']['snapshotID']} into {where}")
         except VOLUME_DATA_ERRORS as exc:
             self.log.error(f"error restoring volume data of {where}: {exc}", namespace=entry["namespace"])
+
+    def _write_snapshot(self, snap, target, where):
+        """Replay a cStor snapshot (chain) into target; False (logged) on failure."""
+        snap_id = snap["status"]["providerSnapshotID"]
+        try:
+            vsl = kube.get_velero(self.store, "volumesnapshotlocations", snap["spec"]["location"])
+            if vsl is None:
+                raise LocationError(f"volume snapshot location {snap['spec']['location']} not found")
+            storage, layout = vsl_storage(self.store, vsl)
+            size = SnapshotChains.from_config(storage, layout, vsl_config(vsl)).restore(snap_id, target)
+        except VOLUME_DATA_ERRORS as exc:
+            self.log.error(f"error restoring volume data of {where} from snapshot {snap_id}: {exc}",
+                           scope="cluster")
+            return False
+        self.log.info(f"Restored snapshot {snap_id} into {where} ({size} bytes)")
+        return True
 
     def _finish(self, phase=None, failure=None):
         if phase is None:

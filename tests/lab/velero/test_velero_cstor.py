@@ -118,6 +118,11 @@ def test_restore_replays_chain_on_another_cluster(chain, dst, index):
     result = dst.wait_phase("restores", restore)
     assert result["status"]["phase"] == "Completed", result["status"]
     assert tree(dst.volume_dir(target_ns, "data")) == chain["expected"][index]
+    # the PV comes from the snapshot (Velero's PV restore), under its own name unless that is taken
+    volume = dst.core.read_namespaced_persistent_volume_claim("data", target_ns).spec.volume_name
+    assert volume == chain["pv"] or volume.startswith("velero-clone-")
+    pv = dst.core.read_persistent_volume(volume)
+    assert pv.metadata.labels["velero.io/restore-name"] == restore
 
 
 def test_corrupted_snapshot_fails_restore_with_reason(chain, clusters, lab):
@@ -137,6 +142,9 @@ def test_corrupted_snapshot_fails_restore_with_reason(chain, clusters, lab):
         results = chain["bucket"].json_gz(f"velero/restores/{restore}/restore-{restore}-results.gz")
         message = json.dumps(results["errors"])
         assert "checksum mismatch" in message and first in message
+        # no volume was made from the broken snapshot, so the claim stays unbound (as with Velero)
+        claim = src.core.read_namespaced_persistent_volume_claim("data", target_ns)
+        assert claim.status.phase != "Bound"
     finally:
         chain["bucket"].client.put_object(Bucket=chain["bucket"].name, Key=key, Body=original)
 
