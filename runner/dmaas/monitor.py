@@ -14,7 +14,8 @@ from what this process remembers), and `dmaas monitor`.
                   bucket (a listing): "connected" or "unreachable"
 
 `dmaas monitor [--target NAME] [--lab-state PATH] [--report-dir DIR] [--json]`
-attaches to a running lab (DMAAS_LAB_STATE, else .lab/lab.json) or opens a
+attaches to a running lab (DMAAS_LAB_STATE, else $DMAAS_LAB_DIR/lab.json, else .lab/lab.json,
+where `dmaas lab up` puts it) or opens a
 real target profile, prints the views as tables and, with --report-dir,
 writes DIR/monitor.json = {"views": {"plans": [...], "usage": [...], "connectivity": [...]}}.
 """
@@ -161,7 +162,8 @@ def _open(target_name, lab_state):
     from runner import target as targets
     from runner.driver import Driver
     if target_name == "lab":
-        state = Path(lab_state or os.environ.get("DMAAS_LAB_STATE") or ".lab/lab.json")
+        state = Path(lab_state or os.environ.get("DMAAS_LAB_STATE")
+                     or Path(os.environ.get("DMAAS_LAB_DIR") or ".lab") / "lab.json")
         if not state.is_file():
             raise UserError(f"no running lab: {state} does not exist (start one with `dmaas lab up`)")
         target = targets.attach_lab(str(state))
@@ -178,13 +180,14 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="dmaas monitor", description="continuity plans, S3 usage per team "
                                      "and connectivity, read from the clusters and buckets")
     parser.add_argument("--target", default="lab", help="target profile (default: lab = the running lab)")
-    parser.add_argument("--lab-state", help="lab.json of a running lab (default $DMAAS_LAB_STATE or .lab/lab.json)")
+    parser.add_argument("--lab-state", help="lab.json of a running lab (default $DMAAS_LAB_STATE, "
+                        "else $DMAAS_LAB_DIR/lab.json, else .lab/lab.json)")
     parser.add_argument("--report-dir", help="write monitor.json there")
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
     args = parser.parse_args(argv)
     try:
         target, driver, clients = _open(args.target, args.lab_state)
-        profiles = {location.profile for location in _locations(clients)} or set(target.profile_buckets())
+        profiles = {location.profile for location in _locations(clients)} or set(target.profile_buckets)
         data = views(driver, clients, profiles)
     except UserError as exc:
         print(f"dmaas monitor: {exc.message}", file=sys.stderr)
