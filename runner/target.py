@@ -10,6 +10,9 @@ A target profile is `scenarios/targets/<name>.yaml` (schema:
     clusters:
       backup: {kubeconfig: ~/.kube/config | kubeconfig_env: VAR, context: ctx,
                version: "1.29.4", velero_version: "1.12.4"}   # versions optional
+      producer: [{context: old, version: "1.23.17"}, {context: new, version: "1.29.4"}]
+                                     # several clusters for one name: the first
+                                     # running the versions a scenario asks for
     buckets:
       aws: {client: boto3, endpoint: https://s3.amazonaws.com, region: us-east-1,
             bucket: my-bucket, access_key_env: AWS_ACCESS_KEY_ID,
@@ -17,7 +20,8 @@ A target profile is `scenarios/targets/<name>.yaml` (schema:
     velero_namespace: velero
     time_scale: 0.0333               # 1 h of scenario time -> 2 min of waiting
     from_lab_state: true             # optional: clusters and buckets from the
-                                     # running lab's lab.json ($DMAAS_LAB_STATE)
+                                     # running lab's lab.json ($DMAAS_LAB_STATE);
+                                     # a cluster entry may then be {lab_cluster: X}
     clock: lab                       # optional, only with from_lab_state
 
 What differs between the two kinds is exactly: the clock (lab: virtual,
@@ -153,10 +157,9 @@ def _display(path):
 
 def validate_profile(data, path):
     schema = json.loads(SCHEMA.read_text())
-    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(data),
-                    key=lambda e: list(e.absolute_path))
-    if errors:
-        error = errors[0]
+    # best_match descends into oneOf/anyOf alternatives to the error that says most
+    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(data))
+    if error is not None:
         field = ".".join(str(p) for p in error.absolute_path) or "(top level)"
         raise TargetError(f"{path}: {field}: {_schema_message(error)}")
 
@@ -412,12 +415,15 @@ class RealTarget(Target):
         self.velero_namespace = data.get("velero_namespace", "velero")
         self.time_scale = float(data.get("time_scale", 1.0))
         self._lab = None            # a lab this profile started (from_lab_state without a running lab)
-        self._clusters = {}
+        self._clusters = {}         # scenario cluster name -> [candidate entries]
+        self._lab_clusters = {}     # lab.json clusters (from_lab_state)
         self._buckets = {}
         self._clock = None
         if data.get("from_lab_state"):
             self._from_lab_state(data, state_dir)
-        self._clusters.update(data.get("clusters") or {})
+        for name, entries in (data.get("clusters") or {}).items():
+            entries = entries if isinstance(entries, list) else [entries]
+            self._clusters[name] = [self._resolve(name, entry) for entry in entries]
         self._buckets.update(data.get("buckets") or {})
         if data.get("clock") == "lab":
             self.time_scale = 1.0
@@ -436,9 +442,10 @@ class RealTarget(Target):
             state = _read_lab_json(state_path)
         catalogue = _bucket_catalogue()
         for name, entry in state.get("clusters", {}).items():
-            self._clusters[name] = {"kubeconfig": entry["kubeconfig"], "context": entry["context"],
-                                    "version": entry.get("version"),
-                                    "velero_version": entry.get("velero_version")}
+            self._lab_clusters[name] = {"kubeconfig": entry["kubeconfig"], "context": entry["context"],
+                                        "version": entry.get("version"),
+                                        "velero_version": entry.get("velero_version")}
+            self._clusters[name] = [self._lab_clusters[name]]
         for name, entry in state.get("s3", {}).items():
             access_env = f"DMAAS_{name.upper()}_ACCESS_KEY"
             secret_env = f"DMAAS_{name.upper()}_SECRET_KEY"
@@ -452,11 +459,41 @@ class RealTarget(Target):
         if data.get("clock") == "lab":
             self._clock = ControlClient(state["control"])
 
+    def _resolve(self, name, entry):
+        """A profile entry; `lab_cluster: X` stands for lab.json's cluster X."""
+        if "lab_cluster" not in entry:
+            return entry
+        found = self._lab_clusters.get(entry["lab_cluster"])
+        if found is None:
+            raise TargetError(f"{self.path}: clusters.{name}.lab_cluster: the lab has no cluster "
+                              f"'{entry['lab_cluster']}' (it has: {', '.join(sorted(self._lab_clusters)) or 'none'})")
+        return found
+
     def ensure_cluster(self, name, version=None, velero_version=None):
-        entry = self._clusters.get(name)
-        if entry is None:
+        """The first of the name's clusters that runs the versions asked for
+        (a profile may list several clusters for one name, e.g. one per
+        Kubernetes version)."""
+        entries = self._clusters.get(name)
+        if not entries:
             raise Unsupported(f"target '{self.name}' has no cluster '{name}' "
                               f"(it has: {', '.join(sorted(self._clusters)) or 'none'})")
+        found = []
+        for entry in entries:
+            info = self._info(name, entry)
+            versions = {field: getattr(info, field) or (self._discover(info, field) if wanted else None)
+                        for field, wanted in (("version", version), ("velero_version", velero_version))}
+            if (not version or versions["version"] == version) and \
+                    (not velero_version or versions["velero_version"] == velero_version):
+                return info
+            found.append(f"Kubernetes {versions['version']}"
+                         + (f" with DMaaS (Velero) {versions['velero_version']}" if velero_version else ""))
+        wanted = f"Kubernetes {version}" if version else ""
+        if velero_version:
+            wanted = f"{wanted} with DMaaS (Velero) {velero_version}".strip()
+        raise Unsupported(f"target '{self.name}' cluster '{name}' runs {' / '.join(found)}, "
+                          f"the scenario needs {wanted}")
+
+    def _info(self, name, entry):
         kubeconfig = entry.get("kubeconfig")
         if entry.get("kubeconfig_env"):
             kubeconfig = os.environ.get(entry["kubeconfig_env"])
@@ -464,17 +501,8 @@ class RealTarget(Target):
                 raise TargetError(f"{self.path}: clusters.{name}.kubeconfig_env: "
                                   f"${entry['kubeconfig_env']} is not set")
         kubeconfig = os.path.expanduser(kubeconfig or "~/.kube/config")
-        info = ClusterInfo(name=name, kubeconfig=kubeconfig, context=entry.get("context") or name,
+        return ClusterInfo(name=name, kubeconfig=kubeconfig, context=entry.get("context") or name,
                            version=entry.get("version"), velero_version=entry.get("velero_version"))
-        for field, wanted in (("version", version), ("velero_version", velero_version)):
-            if not wanted:
-                continue
-            found = getattr(info, field) or self._discover(info, field)
-            if found != wanted:
-                label = "Kubernetes" if field == "version" else "DMaaS (Velero)"
-                raise Unsupported(f"target '{self.name}' cluster '{name}' runs {label} {found}, "
-                                  f"the scenario needs {wanted}")
-        return info
 
     def _discover(self, info, field):
         """The version a real cluster reports (server gitVersion, Velero image tag)."""

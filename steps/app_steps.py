@@ -53,19 +53,20 @@ def excluded_components(context, cluster, namespace):
     return ()
 
 
-@given('the application "{app:Name}" runs in namespace "{namespace:Name}" of cluster "{cluster:Name}" on "{engine:Name}" volumes')
+@given('the application "{app:Name}" runs in namespace "{namespace:Name}" of cluster "{cluster:Name}" on '
+       '"{engine:Name}" volumes')
 def app_runs(context, app, namespace, cluster, engine):
     deploy(context, app, namespace, cluster, engine)
 
 
-@given('the application "{app:Name}" runs in namespace "{namespace:Name}" of cluster "{cluster:Name}" on "{engine:Name}" '
-       'volumes with {replicas:d} replicas')
+@given('the application "{app:Name}" runs in namespace "{namespace:Name}" of cluster "{cluster:Name}" '
+       'on "{engine:Name}" volumes with {replicas:d} replicas')
 def app_runs_replicas(context, app, namespace, cluster, engine, replicas):
     deploy(context, app, namespace, cluster, engine, replicas)
 
 
-@given('the application "{app:Name}" runs in namespace "{namespace:Name}" of cluster "{cluster:Name}" on "{engine:Name}" '
-       'volumes with 1 replica')
+@given('the application "{app:Name}" runs in namespace "{namespace:Name}" of cluster "{cluster:Name}" '
+       'on "{engine:Name}" volumes with 1 replica')
 def app_runs_one_replica(context, app, namespace, cluster, engine):
     deploy(context, app, namespace, cluster, engine, 1)
 
@@ -105,8 +106,10 @@ def app_ready(context, app, namespace, cluster):
     wait_ready(context, cluster, namespace, app)
 
 
-@then('the application "{app:Name}" in namespace "{namespace:Name}" of cluster "{cluster:Name}" still has {replicas:d} replica')
-@then('the application "{app:Name}" in namespace "{namespace:Name}" of cluster "{cluster:Name}" still has {replicas:d} replicas')
+@then('the application "{app:Name}" in namespace "{namespace:Name}" of cluster "{cluster:Name}" still has '
+      '{replicas:d} replica')
+@then('the application "{app:Name}" in namespace "{namespace:Name}" of cluster "{cluster:Name}" still has '
+      '{replicas:d} replicas')
 def app_replicas(context, app, namespace, cluster, replicas):
     found = probe(context, cluster, namespace, app).replicas()
     assert found == replicas, (f"application {app} in {namespace} on cluster {cluster}: expected {replicas} "

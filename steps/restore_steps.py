@@ -73,7 +73,8 @@ def restore_plan_backup(context, which, plan, cluster):
     restore(context, pick(context, plan, which, cluster), cluster)
 
 
-@when('the {which:Which} backup of plan "{plan:Name}" is restored on cluster "{cluster:Name}" into namespace "{namespace:Name}"')
+@when('the {which:Which} backup of plan "{plan:Name}" is restored on cluster "{cluster:Name}" into '
+      'namespace "{namespace:Name}"')
 def restore_plan_backup_into(context, which, plan, cluster, namespace):
     restore(context, pick(context, plan, which, cluster), cluster, namespace=namespace)
 
@@ -265,7 +266,8 @@ def promotion_data(context):
     expected = next(iter(record_of(context, backup).states.values()))
     assert result.state is not None, f"verification of {backup} read no data back"
     problems = expected.differences(result.state)
-    assert not problems, f"verification of {backup}: data differs from the time of the backup: {'; '.join(problems[:5])}"
+    assert not problems, (f"verification of {backup}: data differs from the time of the backup: "
+                          f"{'; '.join(problems[:5])}")
 
 
 @then("the verification failed with a reason")
@@ -275,7 +277,8 @@ def promotion_failed(context):
     assert result.reason and str(result.reason).strip(), "the verification failed without a reason"
 
 
-@then('the verification restored statefulset "{statefulset:Name}" and configmap "{configmap:Name}" on cluster "{cluster:Name}"')
+@then('the verification restored statefulset "{statefulset:Name}" and configmap "{configmap:Name}" on '
+      'cluster "{cluster:Name}"')
 def verification_restored(context, statefulset, configmap, cluster):
     result = context.verification
     assert result.cluster == cluster, f"the verification ran on cluster {result.cluster}, expected {cluster}"

@@ -36,6 +36,7 @@ import re
 import shutil
 import tempfile
 import uuid
+import weakref
 
 from kubernetes.dynamic.exceptions import ConflictError
 
@@ -62,7 +63,9 @@ class Driver:
         self.slug = slugify(scenario)
         self.scenario_root = f"dmaas-e2e/{slugify(run_id)}/{self.slug}-{self.id}"
         self.clock = Clock(target)
-        self._workdir = tempfile.mkdtemp(prefix=f"dmaas-driver-{self.id}-")
+        self._workdir = tempfile.mkdtemp(prefix=f"dmaas-driver-{self.id}-")   # discovery caches
+        # removed by close(), or when the driver is collected / the process exits
+        self._remove_workdir = weakref.finalize(self, shutil.rmtree, self._workdir, True)
         self._clusters = {}
         self._destroyed = set()
         self._lab_created = []
@@ -287,7 +290,7 @@ class Driver:
         return collect(self, directory)
 
     def close(self):
-        shutil.rmtree(self._workdir, ignore_errors=True)
+        self._remove_workdir()
 
 
 def _restore_selector(restores):

@@ -31,6 +31,8 @@ def test_shipped_profiles_are_valid(name):
     ("kind: lab\nclusters: {a: {context: x}}\n", "(top level)"),
     ("kind: real\n", "(top level)"),
     ("kind: real\nclusters: {a: {context: x}}\nclock: lab\n", "(top level)"),
+    ("kind: real\nclusters: {a: [{context: x}, {context: y, version: bad}]}\n", "clusters.a.1.version"),
+    ("kind: real\nclusters: {a: []}\n", "clusters.a"),
 ])
 def test_validation_errors_name_file_and_field(tmp_path, body, field):
     path = write(tmp_path, body)
@@ -101,7 +103,7 @@ def test_real_target_lifecycle_faults_and_versions_are_unsupported_with_reasons(
     target = real_target(tmp_path, monkeypatch, T_ACCESS="a", T_SECRET="b")
     with pytest.raises(Unsupported, match="has no cluster 'edge'.*backup"):
         target.ensure_cluster("edge")
-    with pytest.raises(Unsupported, match="runs Kubernetes 1.29.4, the scenario needs 1.23.17"):
+    with pytest.raises(Unsupported, match="runs Kubernetes 1.29.4, the scenario needs Kubernetes 1.23.17"):
         target.ensure_cluster("backup", version="1.23.17")
     assert target.ensure_cluster("backup", version="1.29.4").context == "prod"
     for action in (lambda: target.destroy_cluster("backup"), lambda: target.create_cluster("new"),
@@ -124,18 +126,30 @@ def test_real_clock_waits_scaled_time(tmp_path, monkeypatch):
 
 def test_lab_as_real_exports_the_lab_keys_into_the_environment_and_reads_them_back(tmp_path, monkeypatch):
     import json
+    def lab_cluster(name, version, velero):
+        return {"server": "http://127.0.0.1:9", "kubeconfig": f"/k/{name}", "context": name,
+                "version": version, "velero_version": velero}
+    old, new = ("1.23.17", "1.10.3"), ("1.29.4", "1.12.4")
+    clusters = {"governance": old, "producer": old, "producer-new": new, "consumer": new, "consumer-old": old}
     state = {"pid": 1, "control": "http://127.0.0.1:9",
-             "clusters": {"governance": {"server": "http://127.0.0.1:9", "kubeconfig": "/k", "context": "governance",
-                                         "version": "1.23.17", "velero_version": "1.10.3"}},
+             "clusters": {name: lab_cluster(name, *versions) for name, versions in clusters.items()},
              "s3": {"aws": {"endpoint": "http://127.0.0.1:10", "region": "us-east-1",
                             "access_key": "labkey", "secret_key": SECRET}}}
     (tmp_path / "lab.json").write_text(json.dumps(state))
     monkeypatch.setenv("DMAAS_LAB_STATE", str(tmp_path / "lab.json"))
     monkeypatch.delenv("DMAAS_AWS_SECRET_KEY", raising=False)
     target = RealTarget(load_profile("lab-as-real"))
-    assert target.ensure_cluster("governance", version="1.23.17", velero_version="1.10.3").kubeconfig == "/k"
-    with pytest.raises(Unsupported, match="runs Kubernetes 1.23.17, the scenario needs 1.29.4"):
+    assert target.ensure_cluster("governance", version="1.23.17", velero_version="1.10.3").kubeconfig == "/k/governance"
+    with pytest.raises(Unsupported, match="runs Kubernetes 1.23.17, the scenario needs Kubernetes 1.29.4"):
         target.ensure_cluster("governance", version="1.29.4")
+    # one name, several clusters: the one running the versions asked for
+    assert target.ensure_cluster("producer", "1.23.17", "1.10.3").context == "producer"
+    assert target.ensure_cluster("producer", "1.29.4", "1.12.4").context == "producer-new"
+    assert target.ensure_cluster("consumer", "1.23.17", "1.10.3").context == "consumer-old"
+    assert target.ensure_cluster("producer").context == "producer"
+    with pytest.raises(Unsupported, match="runs Kubernetes 1.23.17 with DMaaS \\(Velero\\) 1.10.3 / Kubernetes "
+                                          "1.29.4 with DMaaS \\(Velero\\) 1.12.4, the scenario needs Kubernetes 1.24.17"):
+        target.ensure_cluster("producer", "1.24.17", "1.12.4")
     import os
     assert os.environ["DMAAS_AWS_SECRET_KEY"] == SECRET
     assert target.bucket_profile("aws").secret_key == SECRET

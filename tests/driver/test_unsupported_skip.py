@@ -5,7 +5,6 @@ import os
 import pathlib
 import subprocess
 import sys
-import textwrap
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 
