@@ -8,6 +8,7 @@ from steplib import (App, apps, app_at, given, last_restore, plans, probe, recor
                      step, then)
 
 READY_TIMEOUT = 300
+UNFINISHED_RESTORE_TIMEOUT = 20
 
 
 def deploy(context, app_name, namespace, cluster_name, engine_name, replicas=None):
@@ -27,17 +28,30 @@ def deploy(context, app_name, namespace, cluster_name, engine_name, replicas=Non
 
 def wait_ready(context, cluster_name, namespace, app_name):
     """Wait until the app's workloads are ready; on a restored copy, the
-    components its backup excluded by label are not expected."""
+    components its backup excluded by label are not expected. A copy whose
+    restore did not complete gets a short wait and a reason naming the
+    restore's outcome, not the full timeout."""
     data = probe(context, cluster_name, namespace, app_name)
     skip = excluded_components(context, cluster_name, namespace)
+    failed = unfinished_restore_into(context, cluster_name, namespace)
     try:
         context.driver.cluster(cluster_name).wait_for(
             f"application {app_name} in namespace {namespace} to be ready"
             + (f" (without {', '.join(skip)})" if skip else ""),
-            lambda: data.ready(skip=skip), timeout=READY_TIMEOUT)
+            lambda: data.ready(skip=skip), timeout=UNFINISHED_RESTORE_TIMEOUT if failed else READY_TIMEOUT)
     except WaitTimeout as timeout:
-        raise AssertionError(f"{timeout}: {'; '.join(data.ready_problems(skip))}") from None
+        outcome = (f"restore {failed.name} ended {failed.phase}: {'; '.join(failed.messages[:3]) or 'no reason'}; "
+                   if failed else "")
+        raise AssertionError(f"{outcome}{timeout}: {'; '.join(data.ready_problems(skip))}") from None
     return data
+
+
+def unfinished_restore_into(context, cluster, namespace):
+    """The latest restore into this namespace if it ended other than Completed."""
+    for done in reversed(restores(context)):
+        if done.cluster == cluster and namespace in done.mapping.values():
+            return done.record if done.record.phase != "Completed" else None
+    return None
 
 
 def excluded_components(context, cluster, namespace):

@@ -179,7 +179,10 @@ def psps_identical(context, source, clusters):
     expected = {p["metadata"]["name"]: _spec_of(p) for p in context.driver.cluster(source).list(*api)}
     assert expected, f"cluster {source} has no PodSecurityPolicy"
     for cluster in clusters:
-        found = {p["metadata"]["name"]: _spec_of(p) for p in context.driver.cluster(cluster).list(*api)}
+        client = context.driver.cluster(cluster)
+        assert client.serves(*api), (f"cluster {cluster} (Kubernetes {client.version()}) does not serve "
+                                     f"{'/'.join(api)}: the policies of {source} cannot be identical there")
+        found = {p["metadata"]["name"]: _spec_of(p) for p in client.list(*api)}
         for name, spec in expected.items():
             assert name in found, f"cluster {cluster}: PodSecurityPolicy {name} missing (has: {sorted(found)})"
             assert found[name] == spec, (f"cluster {cluster}: PodSecurityPolicy {name} differs from {source}: "
