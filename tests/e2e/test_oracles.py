@@ -206,4 +206,4 @@ def test_soak_an_inconsistent_restore_point(run_feature, feature):
          f'    When the stored volume data of the latest backup of plan "{plan}" is corrupted in the "minio" bucket\n'),
         ("    And every restore point", "    Then every restore point"),
     ])
-    run.assert_fails_at("every restore point", "restore points of plan " + plan, "!= missing")
+    run.assert_fails_at("every restore point", "restore points of plan " + plan, "PartiallyFailed", "checksum")

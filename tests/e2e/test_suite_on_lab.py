@@ -1,8 +1,9 @@
 """The whole strategy, end to end, the way CI and QA run it.
 
 `dmaas run` on the lab runs every TCID of the strategy and each one passes;
-the same suite through the real-target code path (`lab-as-real`: the lab's
-kubeconfigs and endpoints used as a real target) gives the same result for
+the suite through the real-target code path (`lab-as-real`: the lab's
+kubeconfigs and endpoints used as a real target; every single story and one
+SCHD and SOAK combination of each backup kind) gives the same result for
 every scenario it can run there, and skips the others with their reason; no
 lab process or state directory is left behind by either run.
 """
@@ -68,10 +69,19 @@ def test_the_lab_run_leaves_nothing_behind(lab_run):
         "diagnostics were collected although every scenario passed"
 
 
+# Every single-story scenario plus one SCHD and one SOAK combination: the
+# other 12 matrix scenarios take the same code paths with another engine,
+# bucket or application, and would double CI's time. Run the whole suite with
+# `dmaas run --target lab-as-real`.
+REAL_PATH_TAGS = ("not @schd or @TCID-DIR-DMAAS-SCHD-CSTOR-MINIO-BUCKET or @TCID-DIR-DMAAS-SCHD-JIVA-AWS-BUCKET "
+                  "or @TCID-DIR-DMAAS-SCHD-SOAK-NGINX")
+
+
 def test_the_real_target_code_path_gives_the_same_results(lab_run, tmp_path):
     _, _, _, on_lab = lab_run
-    proc, run_dir, as_real = dmaas_run(tmp_path, "--target", "lab-as-real")
-    assert set(as_real) == set(on_lab), "lab-as-real ran a different set of scenarios"
+    proc, run_dir, as_real = dmaas_run(tmp_path, "--target", "lab-as-real", "--tags", REAL_PATH_TAGS)
+    assert set(as_real) <= set(on_lab), f"lab-as-real ran scenarios the lab did not: {set(as_real) - set(on_lab)}"
+    assert len(as_real) == len(on_lab) - 11, f"the tags selected {len(as_real)} of the lab's {len(on_lab)} scenarios"
     ran = {name for name, s in as_real.items() if s["status"] != "skipped"}
     different = {name: (as_real[name]["status"], as_real[name].get("reason"))
                  for name in ran if as_real[name]["status"] != on_lab[name]["status"]}
@@ -81,5 +91,5 @@ def test_the_real_target_code_path_gives_the_same_results(lab_run, tmp_path):
             assert s.get("skip_reason"), f"{name} was skipped on lab-as-real without a reason"
     # Only scenarios needing what a real target cannot do (create/destroy a
     # cluster, faults, a second version of one cluster) may be skipped.
-    assert len(ran) >= len(as_real) - 8, f"too few scenarios ran on lab-as-real: {len(ran)} of {len(as_real)}"
+    assert len(ran) >= len(as_real) - 3, f"too few scenarios ran on lab-as-real: {len(ran)} of {len(as_real)}"
     assert not lab_processes_under(tmp_path), "a lab process of the lab-as-real run is still alive"
