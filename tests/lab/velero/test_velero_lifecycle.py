@@ -54,7 +54,10 @@ def test_sync_into_cluster_created_after_source_is_gone(lab, bucket):
         phoenix.location(bucket, name="shared", prefix="dr")
         synced = wait_for("backup synced from the bucket", lambda: phoenix.get("backups", name))
         assert synced["metadata"]["labels"]["velero.io/storage-location"] == "shared"
-        assert phoenix.get("backupstoragelocations", "shared")["status"]["lastSyncedTime"]
+        # Velero stamps lastSyncedTime once the whole sync pass is done, so it
+        # may lag the first synced Backup: wait for it rather than race it.
+        wait_for("BSL lastSyncedTime set",
+                 lambda: (phoenix.get("backupstoragelocations", "shared").get("status") or {}).get("lastSyncedTime"))
         assert synced["status"]["phase"] == "Completed" and synced["status"]["version"] == "1.12.4"
         wait_for("PodVolumeBackups synced", lambda: phoenix.list("podvolumebackups", f"velero.io/backup-name={name}"))
         restore = unique("rs")
