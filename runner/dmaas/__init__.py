@@ -27,7 +27,7 @@ import dataclasses
 
 from runner.dmaas import capacity, locations, monitor as monitor_views, movement, plans, promotion, restores, \
     retention
-from runner.dmaas.discovery import BucketBackups, wait_synced
+from runner.dmaas.discovery import BucketBackups, wait_restorable, wait_synced
 from runner.dmaas.locations import Location
 from runner.dmaas.plans import PLAN_LABEL, PlanError, PlanSpec, Selection
 from runner.dmaas.records import BackupRecord
@@ -206,9 +206,11 @@ class DMaaS:
         client = self.driver.cluster(cluster)
         backup = client.velero.get("Backup", backup_name)
         if backup is None:
-            name = location or self._location_holding(backup_name)
-            wait_synced(self.driver, client, self.location(name, cluster), [backup_name])
-            backup = client.velero.get("Backup", backup_name)
+            where = self.location(location or self._location_holding(backup_name), cluster)
+            wait_synced(self.driver, client, where, [backup_name])
+        else:
+            where = self.location(backup["spec"]["storageLocation"], cluster)
+        backup = wait_restorable(client, self.bucket_backups.layout(where), backup_name)
         for vsl in (backup.get("spec") or {}).get("volumeSnapshotLocations") or []:
             if client.velero.get("VolumeSnapshotLocation", vsl) is None:
                 self._recreate_vsl(cluster, backup, vsl)

@@ -14,6 +14,7 @@ import re
 import time
 
 from runner.dmaas.records import BackupRecord
+from runner.driver.clusters import wait_until
 from runner.driver.layout import LayoutError, VeleroLayout
 
 INCREMENTAL_LOG = re.compile(r", parent [0-9A-Za-z]")
@@ -99,3 +100,21 @@ def wait_synced(driver, client, location, names, timeout=120):
             driver.clock.advance(SYNC_NUDGE_SECONDS)
             last_progress = time.monotonic()
         time.sleep(0.2)
+
+
+def wait_restorable(client, layout, name, timeout=60):
+    """The Backup `name` on `client` once a restore can use all of it. Velero's
+    sync creates a Backup, then sets its status, then creates its
+    PodVolumeBackups one by one; a restore that starts in between fails
+    validation or silently restores no volume data. So wait for the phase
+    and for as many PodVolumeBackups as the bucket records."""
+    expected = len(layout.pod_volume_backups(name))
+
+    def usable():
+        backup = client.velero.get("Backup", name)
+        if not backup or not (backup.get("status") or {}).get("phase"):
+            return None
+        synced = client.velero.list("PodVolumeBackup", f"velero.io/backup-name={name}")
+        return backup if len(synced) >= expected else None
+    return wait_until(f"backup {name} on cluster {client.name} to have its status and {expected} "
+                      f"PodVolumeBackups", usable, timeout)

@@ -3,7 +3,7 @@ import datetime
 
 from kubernetes import client
 
-from conftest import control
+from lab_http import control
 from lab.clock import VirtualClock, parse_time
 from lab.config import LabConfig
 from lab.lab import Lab

@@ -6,7 +6,8 @@ import pytest
 import urllib3
 from kubernetes import client, dynamic
 
-from conftest import api_client, control
+from conftest import api_client
+from lab_http import control
 
 
 def test_create_and_delete_cluster(lab):

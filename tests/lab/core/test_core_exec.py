@@ -3,7 +3,7 @@ from pathlib import Path
 
 from kubernetes.stream import stream
 
-from conftest import control, wait_for
+from lab_http import control, wait_for
 
 
 def run(core, namespace, pod, argv):

@@ -11,7 +11,7 @@ from botocore.config import Config
 from minio import Minio
 from minio.error import S3Error
 
-from conftest import control, s3_client
+from lab_http import control, s3_client
 
 # What boto3 raises when a server closes the connection without answering.
 UNREACHABLE = (botocore.exceptions.ConnectionError, botocore.exceptions.HTTPClientError)

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from kubernetes import client
 
-from conftest import control, wait_for
+from lab_http import control, wait_for
 
 ENGINES = {  # storage class -> (provisioner, how the PV points at its data)
     "openebs-cstor-csi": ("cstor.csi.openebs.io", "csi"),

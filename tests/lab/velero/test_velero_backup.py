@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from velero_lab import advance, unique, wait_for
+from lab_http import wait_for
+from velero_lab import advance, unique
 
 LAYOUT_FILES = ["velero-backup.json", "{b}.tar.gz", "{b}-logs.gz", "{b}-resource-list.json.gz",
                 "{b}-volumesnapshots.json.gz", "{b}-podvolumebackups.json.gz", "{b}-results.gz",

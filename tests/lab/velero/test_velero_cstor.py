@@ -6,12 +6,12 @@ import json
 
 import pytest
 
-from velero_lab import advance, tree, unique, wait_for, Bucket
+from lab_http import control, wait_for
+from velero_lab import advance, tree, unique, Bucket
 
 
 def hour_boundary(lab):
     """Move the clock to the next whole hour (so an hourly cron fires next at +1h)."""
-    from velero_lab import control
     now = control(lab, "GET", "/clock")[1]["now"]
     minutes, seconds = int(now[14:16]), int(now[17:19])
     if minutes or seconds:

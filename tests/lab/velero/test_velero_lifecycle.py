@@ -7,7 +7,8 @@ import json
 import pytest
 from kubernetes import client
 
-from velero_lab import Bucket, Cluster, advance, control, tree, unique, wait_for
+from lab_http import control, wait_for
+from velero_lab import Bucket, Cluster, advance, tree, unique
 
 PSP = {"apiVersion": "policy/v1beta1", "kind": "PodSecurityPolicy",
        "spec": {"privileged": False, "seLinux": {"rule": "RunAsAny"}, "runAsUser": {"rule": "MustRunAsNonRoot"},
@@ -52,7 +53,10 @@ def test_sync_into_cluster_created_after_source_is_gone(lab, bucket):
     try:
         phoenix = Cluster(lab, "phoenix")
         phoenix.location(bucket, name="shared", prefix="dr")
-        synced = wait_for("backup synced from the bucket", lambda: phoenix.get("backups", name))
+        # the sync creates the Backup, then sets its status from the bucket's copy
+        synced = wait_for("backup synced from the bucket with its status",
+                          lambda: (lambda b: b if b and (b.get("status") or {}).get("phase") else None)(
+                              phoenix.get("backups", name)))
         assert synced["metadata"]["labels"]["velero.io/storage-location"] == "shared"
         # Velero stamps lastSyncedTime once the whole sync pass is done, so it
         # may lag the first synced Backup: wait for it rather than race it.

@@ -6,7 +6,8 @@ import os
 
 import pytest
 
-from velero_lab import advance, tree, unique, wait_for, Bucket
+from lab_http import wait_for
+from velero_lab import advance, tree, unique, Bucket
 
 
 @pytest.fixture(scope="module")

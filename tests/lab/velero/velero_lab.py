@@ -7,18 +7,14 @@ import gzip
 import io
 import json
 import tarfile
-import time
-import urllib.error
-import urllib.request
 import uuid
 from pathlib import Path
 
-import boto3
 import pytest
-from botocore.config import Config
 from kubernetes import client, config as kube_config
 
 from lab import process
+from lab_http import control, s3_client, wait_for
 
 CLUSTERS = [{"name": "src", "version": "1.29.4", "velero_version": "1.12.4"},
             {"name": "dst", "version": "1.29.4", "velero_version": "1.11.1"},
@@ -35,33 +31,10 @@ def lab(tmp_path_factory):
     handle.stop()
 
 
-def control(lab, method, path, body=None):
-    """(status, JSON) of a control API call; HTTP errors are returned."""
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(lab.control_url + path, data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=300) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
-
-
 def advance(lab, seconds):
     status, body = control(lab, "POST", "/clock/advance", {"seconds": seconds})
     assert status == 200, body
     return body["now"]
-
-
-def wait_for(what, predicate, timeout=30.0):
-    """Poll predicate in real time (controllers tick every 0.1 s)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def unique(prefix):
@@ -74,9 +47,7 @@ class Bucket:
     def __init__(self, lab, profile, name):
         s3 = lab.state["s3"][profile]
         self.lab, self.profile, self.name, self.s3 = lab, profile, name, s3
-        self.client = boto3.client("s3", endpoint_url=s3["endpoint"], region_name=s3["region"],
-                                   aws_access_key_id=s3["access_key"], aws_secret_access_key=s3["secret_key"],
-                                   config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}))
+        self.client = s3_client(lab, profile, retries={"max_attempts": 1})
         self.client.create_bucket(Bucket=name)
 
     def keys(self, prefix=""):
