@@ -54,9 +54,7 @@ def test_sync_into_cluster_created_after_source_is_gone(lab, bucket):
         phoenix = Cluster(lab, "phoenix")
         phoenix.location(bucket, name="shared", prefix="dr")
         # the sync creates the Backup, then sets its status from the bucket's copy
-        synced = wait_for("backup synced from the bucket with its status",
-                          lambda: (lambda b: b if b and (b.get("status") or {}).get("phase") else None)(
-                              phoenix.get("backups", name)))
+        synced = phoenix.wait_phase("backups", name)
         assert synced["metadata"]["labels"]["velero.io/storage-location"] == "shared"
         # Velero stamps lastSyncedTime once the whole sync pass is done, so it
         # may lag the first synced Backup: wait for it rather than race it.
