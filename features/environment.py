@@ -11,15 +11,19 @@ Diagnostics of a failed scenario go to
 `reports/<run-id>/diagnostics/...`), collected before cleanup.
 """
 import datetime
+import json
 import os
 import pathlib
+import resource
 import sys
+import time
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:    # plain `behave` from the repo root, without installing
     sys.path.insert(0, str(REPO))
 
 from runner.driver import Driver  # noqa: E402
+from runner.driver.clusters import POLL_SLEEPS  # noqa: E402
 from runner.errors import UserError  # noqa: E402
 from runner.target import attach_lab, load_profile, open_target  # noqa: E402
 
@@ -56,7 +60,30 @@ def after_all(context):
         target.stop()
 
 
+# bench/suite.py sets this to a file that gets one JSON line per scenario:
+# wall time, the target's own counters (lab: S3, API, uploader, controllers,
+# clock) and the driver's poll sleeps over the scenario, hooks included.
+BENCH_OUT = os.environ.get("DMAAS_BENCH_OUT")
+
+
+def _bench_start(context):
+    context.bench = (time.monotonic(), context.target.metrics(), dict(POLL_SLEEPS))
+
+
+def _bench_end(context, scenario):
+    started, metrics, polls = context.bench
+    line = {"scenario": scenario.name, "status": scenario.status.name,
+            "seconds": round(time.monotonic() - started, 3),
+            "target_before": metrics, "target_after": context.target.metrics(),
+            "poll_sleeps": {k: POLL_SLEEPS[k] - polls[k] for k in POLL_SLEEPS},
+            "behave_peak_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
+    with open(BENCH_OUT, "a", encoding="utf-8") as out:
+        out.write(json.dumps(line) + "\n")
+
+
 def before_scenario(context, scenario):
+    if BENCH_OUT:
+        _bench_start(context)
     context.driver = Driver(context.target, context.run_id, scenario.name)
     context.scenario_slug = f"{context.driver.slug}-{context.driver.id}"
 
@@ -82,3 +109,5 @@ def after_scenario(context, scenario):
         if dmaas is not None and hasattr(dmaas, "close"):
             dmaas.close()
         driver.close()
+        if BENCH_OUT:
+            _bench_end(context, scenario)

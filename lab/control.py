@@ -9,6 +9,7 @@ import threading
 
 from lab.clock import format_time
 from lab.lab import LabError
+from lab.metrics import METRICS
 from lab.s3 import S3Error
 
 log = logging.getLogger("lab.control")
@@ -127,6 +128,11 @@ def _field(body, name, kinds, required=True):
 @route("GET", "/state")
 def _state(control, body):
     return 200, control.lab.state()
+
+
+@route("GET", "/metrics")
+def _metrics(control, body):
+    return 200, METRICS.snapshot()
 
 
 @route("GET", "/clock")

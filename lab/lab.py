@@ -1,8 +1,8 @@
 """Lab: every cluster, the S3 endpoints, the virtual clock and the tick loop.
 
-All controllers of all clusters run under one lock: every TICK seconds of
-real time until idle ("settled"), and during `advance` at each virtual time a
-controller asked for (`next_due`), in order.
+All controllers of all clusters run under one lock: after every object
+write (and every TICK seconds) until idle ("settled"), and during `advance`
+at each virtual time a controller asked for (`next_due`), in order.
 """
 import datetime
 import json
@@ -10,12 +10,14 @@ import logging
 import os
 import shutil
 import threading
+import time
 import traceback
 from pathlib import Path
 
 from lab.clock import VirtualClock, format_time
 from lab.cluster import Cluster
 from lab.config import LabConfig, check_cluster
+from lab.metrics import METRICS
 from lab.s3 import S3Endpoint
 
 log = logging.getLogger("lab")
@@ -46,6 +48,8 @@ class Lab:
         self._stop = threading.Event()
         self._failures = {}                  # (cluster, controller) -> last traceback logged
         self._ticker = None
+        self._settled_at = None              # _revision() when the controllers last went idle
+        self._wake = threading.Event()       # set by any object write in any cluster
 
     # lifecycle -------------------------------------------------------------
     def start(self):
@@ -75,6 +79,7 @@ class Lab:
 
     def stop(self):
         self._stop.set()
+        self._wake.set()
         if self._ticker is not None:
             self._ticker.join(timeout=10)
         with self.lock:
@@ -102,6 +107,7 @@ class Lab:
                 raise LabError(409, f"cluster {spec.name!r} already exists")
             cluster = Cluster(self, spec.name, spec.version, spec.velero_version,
                               self.state_dir / "clusters" / spec.name, self.host).start()
+            cluster.store.add_listener(lambda *_: self._wake.set())
             self.clusters[spec.name] = cluster
             if publish:
                 self.settle()
@@ -130,11 +136,18 @@ class Lab:
     # controllers -----------------------------------------------------------
     def settle(self):
         """Run every controller until none changes anything (bounded)."""
-        with self.lock:
+        with self.lock, METRICS.timed("clock", "settle"):
             for _ in range(MAX_PASSES):
+                METRICS.add("clock", "pass")
+                # taken before the pass: a write the API servers take while the
+                # pass runs (they do not hold the lock) makes the next tick look
+                before = self._revision()
                 busy = [c for cluster in list(self.clusters.values()) for c in cluster.controllers
                         if self._reconcile(cluster, c)]
                 if not busy:
+                    # a failing controller is retried every tick, as a requeue
+                    # would, and so is one that waits on real time (polling())
+                    self._settled_at = None if self._failures or self._polling() else before
                     return True
             log.warning("controllers still busy after %d passes: %s", MAX_PASSES,
                         ", ".join(sorted({type(c).__name__ for c in busy})))
@@ -142,6 +155,7 @@ class Lab:
 
     def _reconcile(self, cluster, controller):
         key = (cluster.name, id(controller))
+        started = time.perf_counter()
         try:
             changed = bool(controller.reconcile())
         except Exception:
@@ -152,6 +166,8 @@ class Lab:
                 self._failures[key] = failure
                 log.error("cluster %s: %s failed:\n%s", cluster.name, type(controller).__name__, failure)
             return False
+        finally:
+            METRICS.add("controllers", type(controller).__name__, time.perf_counter() - started)
         self._failures.pop(key, None)
         return changed
 
@@ -174,7 +190,7 @@ class Lab:
         """Move the clock forward, running controllers at every due time on the way."""
         if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or seconds < 0:
             raise LabError(400, "seconds: expected a number >= 0")
-        with self.lock:
+        with self.lock, METRICS.timed("clock", "advance"):
             self.settle()
             target = self.clock.now() + datetime.timedelta(seconds=seconds)
             for _ in range(MAX_DUE_STEPS):
@@ -182,11 +198,31 @@ class Lab:
                 if due is None or due > target:
                     break
                 self.clock.set(due)
+                METRICS.add("clock", "stop")
                 self.settle()
             self.clock.set(target)
             self.settle()
             return format_time(self.clock.now())
 
+    def _polling(self):
+        return any(getattr(c, "polling", lambda: False)()
+                   for cluster in self.clusters.values() for c in cluster.controllers)
+
+    def _revision(self):
+        """What controllers act on: the clock and every cluster's objects
+        (their S3 work is due by the clock, their other work by objects)."""
+        return (self.clock.now(),
+                tuple((name, c.store.resource_version()) for name, c in sorted(self.clusters.items())))
+
     def _tick_loop(self):
-        while not self._stop.wait(TICK):
-            self.settle()
+        # Woken by every object write (as watches wake real controllers), and
+        # every TICK anyway; a pass whose revision is unchanged costs nothing.
+        while not self._stop.is_set():
+            self._wake.wait(TICK)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
+            with self.lock:
+                if self._settled_at == self._revision():
+                    continue        # nothing changed since the controllers last went idle
+                self.settle()

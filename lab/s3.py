@@ -18,8 +18,11 @@ import re
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from lab.metrics import METRICS, s3_operation
 from xml.sax.saxutils import escape
 
 from lab.faults import Faults, RefuseWhenCut
@@ -231,11 +234,19 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
     do_PUT = do_POST = do_DELETE = do_HEAD = do_GET
 
     def _proxy(self):
-        endpoint = self.server.endpoint
+        started = time.perf_counter()
         path = urlsplit(self.path)
         parts = unquote(path.path).lstrip("/").split("/", 1)
         bucket = parts[0] or None
         key = parts[1] if len(parts) > 1 and parts[1] else None
+        try:
+            self._serve(path, bucket, key)
+        finally:
+            METRICS.add("s3", s3_operation(self.command, bucket, key, path.query),
+                        time.perf_counter() - started)
+
+    def _serve(self, path, bucket, key):
+        endpoint = self.server.endpoint
         if endpoint.faults.is_cut(bucket):
             # A cut bucket behaves like an unreachable server: no answer.
             self.close_connection = True

@@ -22,7 +22,7 @@ def _root(args) -> Path:
 def cmd_run(args) -> int:
     from runner.run import Options, run
     return run(Options(root=_root(args), tags=args.tags or [], target=args.target,
-                       report_dir=Path(args.report_dir) if args.report_dir else None))
+                       report_dir=Path(args.report_dir) if args.report_dir else None, jobs=args.jobs))
 
 
 def cmd_validate(args) -> int:
@@ -111,6 +111,9 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--tags", action="append", metavar="EXPR", help="behave tag expression (repeatable)")
     run.add_argument("--target", default="lab", help="target profile under scenarios/targets/ (default: lab)")
     run.add_argument("--report-dir", help="where reports/<run-id>/ goes (default: ./reports)")
+    run.add_argument("--jobs", type=int, metavar="N",
+                     help="scenarios in N worker processes, each with its own lab (default: one per core; "
+                          "real clusters: 1)")
     run.set_defaults(func=cmd_run)
 
     validate = sub.add_parser("validate", help="schemas, matrix references, generated features, step coverage")

@@ -50,3 +50,28 @@ def feature_index(root: Path, tags: list[str]) -> list[FeatureEntry]:
         entries.append(FeatureEntry(tcid=tcid, tags=[t for t in feature.tags if t != tcid],
                                     scenarios=len(selected), path=rel))
     return entries
+
+
+@dataclass(frozen=True)
+class ScenarioEntry:
+    location: str        # "features/x.feature:12", as behave names it and takes it
+    name: str
+    tags: tuple[str, ...]
+
+
+def scenario_index(root: Path, tags: list[str]) -> list[ScenarioEntry]:
+    """Every scenario the tags select, in the order a serial run takes them."""
+    root = Path(root)
+    expression = make_tag_expression(tags) if tags else None
+    entries = []
+    for path in feature_paths(root):
+        rel = path.relative_to(root).as_posix()
+        try:
+            feature = parse_file(str(path))
+        except ParserError as exc:
+            raise UserError(f"{rel}: {' '.join(str(exc).split())}") from None
+        for scenario in _scenarios(feature):
+            if expression is None or expression.check(scenario.effective_tags):
+                entries.append(ScenarioEntry(f"{rel}:{scenario.line}", scenario.name,
+                                             tuple(scenario.effective_tags)))
+    return entries

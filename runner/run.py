@@ -5,16 +5,22 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from runner import expand, report, scenarios, strategy
+from runner import expand, features, report, scenarios, strategy
+from runner import workers as workers_
 from runner.errors import UserError
 from runner.report import model
+from runner.report.formatters import ASSIGNED_USERDATA
 from runner.step_coverage import behave_env
 
 LAB_TARGET = "lab"
@@ -27,6 +33,7 @@ class Options:
     tags: list[str]
     target: str = LAB_TARGET
     report_dir: Path | None = None
+    jobs: int | None = None        # None: workers.default_jobs()
 
 
 def new_run_id(now: dt.datetime | None = None) -> str:
@@ -54,36 +61,117 @@ def is_lab(name: str, profile: dict | None) -> bool:
     return (profile or {}).get("kind", "lab" if name == LAB_TARGET else "real") == "lab"
 
 
+def remove_tree(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+
+
 def _start_lab(profile: dict, state_dir: Path):
     import lab.process   # the one place runner/ touches the lab: start it as a process
     return lab.process.start((profile or {}).get("lab") or {}, state_dir)
 
 
+_OUTPUT_LOCK = threading.Lock()
+
+
 def _relay(line: str) -> None:
     # behave prints its runner class on every run; nobody needs that line
     if not line.startswith("USING RUNNER:"):
-        sys.stdout.write(line)
-        sys.stdout.flush()
+        with _OUTPUT_LOCK:     # workers' progress lines never interleave mid-line
+            sys.stdout.write(line)
+            sys.stdout.flush()
 
 
-def _run_behave(command: list[str], root: Path, env: dict) -> int:
-    """Runs behave, relaying its output (the progress lines) as it comes."""
-    proc = subprocess.Popen(command, cwd=root, env=env, stdout=subprocess.PIPE, text=True, bufsize=1)
-    try:
-        for line in proc.stdout:
+class _Worker:
+    """One behave process over some scenarios (all of them when `locations`
+    is None), with its own lab when the target is the lab."""
+
+    def __init__(self, out_dir: Path, locations: list[str] | None, env: dict):
+        self.out_dir = out_dir
+        self.locations = locations
+        self.env = dict(env)
+        self.lab = None
+        self.proc = None
+        self.rc = None
+
+    def start_lab(self, profile: dict) -> None:
+        self.lab = _start_lab(profile, self.out_dir / "lab")
+        self.env["DMAAS_LAB_STATE"] = str(self.out_dir / "lab" / "lab.json")
+
+    def run_behave(self, command: list[str], root: Path) -> None:
+        """Runs behave, relaying its output (the progress lines) as it comes."""
+        if self.locations is not None:
+            assigned = self.out_dir / "scenarios.txt"
+            assigned.write_text("\n".join(self.locations) + "\n", encoding="utf-8")
+            command = command + ["-D", f"{ASSIGNED_USERDATA}={assigned}"] + self.locations
+        self.proc = subprocess.Popen(command, cwd=root, env=self.env,
+                                     stdout=subprocess.PIPE, text=True, bufsize=1)
+        for line in self.proc.stdout:
             _relay(line)
-        return proc.wait()
-    except KeyboardInterrupt:
-        # behave got the SIGINT too; give its after-hooks (cleanup) time to finish
-        print(f"interrupted: waiting up to {STOP_TIMEOUT}s for behave's cleanup", file=sys.stderr)
+        self.rc = self.proc.wait()
+
+    def finish_behave(self, deadline: float) -> None:
+        """After Ctrl-C (behave got the SIGINT too): give its after-hooks
+        (cleanup) until the deadline, then kill it."""
+        if self.proc is None:
+            return
         try:
-            rest, _ = proc.communicate(timeout=STOP_TIMEOUT)
-            for line in (rest or "").splitlines(keepends=True):
-                _relay(line)
+            self.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        raise
+            self.proc.kill()
+            self.proc.wait()
+
+    def stop_lab(self) -> str | None:
+        """Stops the lab; the one-line problem if that failed."""
+        if self.lab is None:
+            return None
+        try:
+            self.lab.stop()
+        except Exception as exc:  # noqa: BLE001 -- report it, and still write the reports
+            return " ".join(str(exc).split())
+        finally:
+            self.lab = None
+        return None
+
+
+def _in_threads(function, workers: list[_Worker]) -> list[BaseException | None]:
+    """function(worker) for every worker at once; the exception each raised."""
+    errors: list[BaseException | None] = [None] * len(workers)
+
+    def call(i):
+        try:
+            function(workers[i])
+        except BaseException as exc:  # noqa: BLE001 -- handed back to the caller
+            errors[i] = exc
+    threads = [threading.Thread(target=call, args=(i,), daemon=True) for i in range(len(workers))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        while thread.is_alive():       # a plain join() would not let Ctrl-C through
+            thread.join(0.2)
+    return errors
+
+
+def parallel_safe(name: str, profile: dict | None) -> bool:
+    """Workers may share nothing but the machine: each needs a target of its
+    own, which the lab (and lab-as-real starting its own lab) gives. Real
+    clusters are shared, so their scenarios run one at a time."""
+    profile = profile or {}
+    return is_lab(name, profile) or (bool(profile.get("from_lab_state")) and "DMAAS_LAB_STATE" not in os.environ)
+
+
+def _plan(root: Path, options: Options, profile: dict | None, reports_dir: Path, model_):
+    """(jobs, [[ScenarioEntry]] or None for one worker over everything, serial order)."""
+    jobs = options.jobs if options.jobs is not None else workers_.default_jobs()
+    if jobs < 1:
+        raise UserError(f"--jobs {jobs}: expected 1 or more")
+    if jobs == 1 or not parallel_safe(options.target, profile):
+        return 1, None, []
+    order = features.scenario_index(root, options.tags)
+    if len(order) <= 1:
+        return 1, None, []
+    fs_engines = frozenset(name for name, engine in model_.engines.items() if engine.get("backup") == "fs")
+    plan = workers_.partition(order, jobs, workers_.past_durations(reports_dir), fs_engines)
+    return len(plan), plan, order
 
 
 def run(options: Options) -> int:
@@ -92,53 +180,73 @@ def run(options: Options) -> int:
     model_ = scenarios.load(root)
     expand.write(root, expand.render(root, model_))
     strategy_text = strategy.read(root)
+    reports_dir = Path(options.report_dir or root / "reports").resolve()
+    jobs, plan, order = _plan(root, options, profile, reports_dir, model_)
 
     run_id = new_run_id()
-    run_dir = Path(options.report_dir or root / "reports").resolve() / run_id
+    run_dir = reports_dir / run_id
     run_dir.mkdir(parents=True)
-    info = {"run_id": run_id, "target": options.target, "tags": options.tags, "started": _now(), "finished": ""}
+    info = {"run_id": run_id, "target": options.target, "tags": options.tags, "jobs": jobs,
+            "started": _now(), "finished": ""}
     (run_dir / model.RUN_INFO).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
-    print(f"run {run_id}: target {options.target}, tags {' '.join(options.tags) or '(all)'}", flush=True)
+    print(f"run {run_id}: target {options.target}, tags {' '.join(options.tags) or '(all)'}"
+          + (f", {jobs} workers" if jobs > 1 else ""), flush=True)
 
     env = behave_env(root)
     env.update(DMAAS_TARGET=options.target, DMAAS_RUN_ID=run_id, DMAAS_REPORT_DIR=str(run_dir))
-    lab_handle = None
+    if plan is None:
+        workers = [_Worker(run_dir, None, env)]
+    else:
+        workers = [_Worker(run_dir / "workers" / str(i), [e.location for e in group], env)
+                   for i, group in enumerate(plan)]
+        for worker in workers:
+            worker.out_dir.mkdir(parents=True)
     interrupted = False
-    behave_rc = None
-    lab_stop_failed = False
+    lab_problems: list[str] = []
     try:
         if is_lab(options.target, profile):
-            try:
-                lab_handle = _start_lab(profile, run_dir / "lab")
-            except Exception as exc:  # noqa: BLE001 -- whatever stopped the lab, say it in one line
-                print(f"error: the lab target did not start: {' '.join(str(exc).split()) or type(exc).__name__}",
+            errors = _in_threads(lambda w: w.start_lab(profile), workers)
+            failed = next((e for e in errors if e is not None), None)
+            if failed is not None:
+                if isinstance(failed, KeyboardInterrupt):
+                    raise failed
+                print(f"error: the lab target did not start: {' '.join(str(failed).split()) or type(failed).__name__}",
                       file=sys.stderr)
                 return 1
-            env["DMAAS_LAB_STATE"] = str(run_dir / "lab" / "lab.json")
-        behave_rc = _run_behave(behave_command(run_dir, options.tags, options.target), root, env)
+        _in_threads(lambda w: w.run_behave(behave_command(w.out_dir, options.tags, options.target), root),
+                    workers)
     except KeyboardInterrupt:
         interrupted = True
+        print(f"interrupted: waiting up to {STOP_TIMEOUT}s for behave's cleanup", file=sys.stderr)
     finally:
-        if lab_handle is not None:
-            # a second Ctrl-C must not leave the lab running
-            previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-            try:
-                lab_handle.stop()
-            except Exception as exc:  # noqa: BLE001 -- report it, and still write the reports
-                print(f"error: stopping the lab: {' '.join(str(exc).split())}", file=sys.stderr)
-                lab_stop_failed = True
-            finally:
-                signal.signal(signal.SIGINT, previous)
+        # a second Ctrl-C must not leave behave or a lab running
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            deadline = time.monotonic() + STOP_TIMEOUT
+            for worker in workers:
+                worker.finish_behave(deadline)
+            for worker in workers:
+                problem = worker.stop_lab()
+                if problem:
+                    print(f"error: stopping the lab: {problem}", file=sys.stderr)
+                    lab_problems.append(problem)
+        finally:
+            signal.signal(signal.SIGINT, previous)
 
+    behave_rc = max((w.rc for w in workers if w.rc is not None), default=None)
     info["finished"] = _now()
     info["behave_exit_code"] = behave_rc
     (run_dir / model.RUN_INFO).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+    if plan is not None:
+        workers_.merge_outputs(run_dir, [w.out_dir for w in workers], plan, order)
     # behave wrote its json unredacted; a cut-short one is dropped (the extras still say what ran)
     model.sanitize_behave_json(run_dir / model.BEHAVE_JSON)
+    if plan is not None:
+        remove_tree(run_dir / "workers")
     result = model.load_run(run_dir)
     paths = report.write_all(result, run_dir, strategy_text)
     code = _conclude(result, paths, behave_rc, interrupted, options)
-    return max(code, 1) if lab_stop_failed and code != 130 else code
+    return max(code, 1) if lab_problems and code != 130 else code
 
 
 def _conclude(result: model.Run, paths: list[Path], behave_rc, interrupted: bool, options: Options) -> int:

@@ -301,6 +301,11 @@ class Target:
     def corrupt(self, profile, bucket, key):
         self._no_faults(f"corrupt an object in the '{profile}' bucket")
 
+    def metrics(self):
+        """What the target counted of its own work (the lab's GET /metrics),
+        for bench/suite.py; None where the target counts nothing."""
+        return None
+
     def stop(self):
         pass
 
@@ -327,6 +332,9 @@ class LabTarget(Target):
 
     def state(self):
         return self.control.call("GET", "/state")
+
+    def metrics(self):
+        return self.control.call("GET", "/metrics")
 
     def create_cluster(self, name, version=None, velero_version=None):
         body = _dropnone({"name": name, "version": version, "velero_version": velero_version})

@@ -11,11 +11,13 @@ import json
 import logging
 import socket
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from . import discovery, tables, websocket
 from ..faults import RefuseWhenCut
+from ..metrics import METRICS
 from .errors import ApiError, BadRequest, MethodNotAllowed, NotFound, NotServed
 from .rest import ResourceApi, route
 
@@ -204,6 +206,13 @@ class _Handler(BaseHTTPRequestHandler):
     do_POST = do_PUT = do_PATCH = do_DELETE = do_GET
 
     def _serve(self):
+        started = time.perf_counter()
+        try:
+            self._serve_request()
+        finally:
+            METRICS.add("api", self.command, time.perf_counter() - started)
+
+    def _serve_request(self):
         api = self.server.api
         if api.is_cut():
             self.close_connection = True

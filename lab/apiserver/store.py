@@ -12,7 +12,6 @@ goes when an update removes the last finalizer. Namespaces get Kubernetes'
 the namespace controller empties them. Listeners run after each change,
 outside the lock, in the writing thread.
 """
-import copy
 import datetime
 import functools
 import logging
@@ -29,6 +28,17 @@ _NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 _NAMESPACE_FINALIZER = "kubernetes"
 
 log = logging.getLogger(__name__)
+
+
+def clone(value):
+    """A deep copy of a JSON-shaped value (dicts, lists, scalars): what every
+    read and write hands out, so nobody shares the stored object. Several
+    times faster than copy.deepcopy, which the lists of every pass felt."""
+    if isinstance(value, dict):
+        return {k: clone(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [clone(v) for v in value]
+    return value
 
 
 def format_time(moment):
@@ -86,7 +96,7 @@ class ObjectStore:
     def get(self, group, plural, namespace, name):
         with self._lock:
             obj = self._objects.get((group, plural), {}).get((namespace or "", name))
-            return copy.deepcopy(obj)
+            return clone(obj)
 
     def list(self, group, plural, namespace=None, label_selector=None, field_selector=None):
         """Objects sorted by namespace and name. Selectors are strings as in
@@ -95,7 +105,7 @@ class ObjectStore:
         fields_match = field_matcher(field_selector, group, plural)
         with self._lock:
             items = sorted(self._objects.get((group, plural), {}).items())
-            return [copy.deepcopy(obj) for (ns, _), obj in items
+            return [clone(obj) for (ns, _), obj in items
                     if (namespace is None or ns == namespace)
                     and labels_match(obj["metadata"].get("labels")) and fields_match(obj)]
 
@@ -113,7 +123,7 @@ class ObjectStore:
 
     @_writes
     def create(self, group, plural, obj):
-        obj = copy.deepcopy(obj)
+        obj = clone(obj)
         meta = obj.setdefault("metadata", {})
         bucket = self._objects.setdefault((group, plural), {})
         if not meta.get("name") and meta.get("generateName"):
@@ -135,14 +145,14 @@ class ObjectStore:
             self._prepare_namespace(obj)
         self._stamp(obj)
         bucket[(namespace, meta["name"])] = obj
-        self._pending.append(("ADDED", group, plural, copy.deepcopy(obj)))
-        return copy.deepcopy(obj)
+        self._pending.append(("ADDED", group, plural, clone(obj)))
+        return clone(obj)
 
     @_writes
     def update(self, group, plural, obj, check_version=True):
         """Replace an object. Conflict (409) if check_version and the object's
         resourceVersion is stale; an object without one is replaced unconditionally."""
-        new = copy.deepcopy(obj)
+        new = clone(obj)
         old = self._existing(group, plural, new)
         if check_version:
             self._check_version(group, plural, old, new)
@@ -161,9 +171,9 @@ class ObjectStore:
         old = self._existing(group, plural, obj)
         if check_version:
             self._check_version(group, plural, old, obj)
-        new = copy.deepcopy(old)
+        new = clone(old)
         if "status" in obj:
-            new["status"] = copy.deepcopy(obj["status"])
+            new["status"] = clone(obj["status"])
         else:
             new.pop("status", None)
         return self._commit(group, plural, old, new)
@@ -183,7 +193,7 @@ class ObjectStore:
                                   "Upon completion, this namespace will automatically be purged by the system.")
         if _is_finalized(old, plural):
             return self._remove(group, plural, key)
-        new = copy.deepcopy(old)
+        new = clone(old)
         if not new["metadata"].get("deletionTimestamp"):
             new["metadata"]["deletionTimestamp"] = format_time(self.clock.now())
             new["metadata"]["deletionGracePeriodSeconds"] = 0
@@ -254,18 +264,18 @@ class ObjectStore:
         """Store `new` in place of `old` (called with the lock held)."""
         new["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
         if new == old:
-            return copy.deepcopy(old)  # a no-op write changes nothing, as in Kubernetes
+            return clone(old)  # a no-op write changes nothing, as in Kubernetes
         key = (new["metadata"].get("namespace") or "", new["metadata"]["name"])
         if new["metadata"].get("deletionTimestamp") and _is_finalized(new, plural):
             self._objects[(group, plural)][key] = new
             return self._remove(group, plural, key)
         self._stamp(new)
         self._objects[(group, plural)][key] = new
-        self._pending.append(("MODIFIED", group, plural, copy.deepcopy(new)))
-        return copy.deepcopy(new)
+        self._pending.append(("MODIFIED", group, plural, clone(new)))
+        return clone(new)
 
     def _remove(self, group, plural, key):
         obj = self._objects[(group, plural)].pop(key)
         self._stamp(obj)
-        self._pending.append(("DELETED", group, plural, copy.deepcopy(obj)))
-        return copy.deepcopy(obj)
+        self._pending.append(("DELETED", group, plural, clone(obj)))
+        return clone(obj)

@@ -116,9 +116,11 @@ class SnapshotChains:
         volume, backup = parse_snapshot_id(snap_id)
         return self.layout.snapshot_metadata(volume, backup)
 
-    def read_meta(self, snap_id):
+    def read_meta(self, snap_id, listing=None):
+        """The snapshot's metadata; `listing` ({snapshot id: ETag} from
+        volume_snapshot_ids) spares reading again what has not changed."""
         try:
-            return json.loads(self.storage.get(self._meta_key(snap_id)))
+            return json.loads(self.storage.get(self._meta_key(snap_id), (listing or {}).get(snap_id)))
         except ValueError:
             raise ChainError(f"snapshot metadata of {snap_id} is corrupt") from None
 
@@ -126,22 +128,22 @@ class SnapshotChains:
         self.storage.put(self._meta_key(meta["snapshotID"]), json.dumps(meta, sort_keys=True).encode())
 
     def volume_snapshot_ids(self, volume):
-        """Snapshot IDs of `volume` present in the location, oldest backup first."""
-        ids = []
-        for key in self.storage.list_keys(self.layout.root()):
+        """{snapshot ID: ETag of its metadata} of `volume`'s snapshots present
+        in the location, oldest backup first (one listing)."""
+        ids = {}
+        for key, etag in sorted(self.storage.list_etags(self.layout.root()).items()):
             if not self.layout.is_metadata(key):
                 continue
             backup = key[len(self.layout.root()):].split("/", 1)[0]
             if key == self.layout.snapshot_metadata(volume, backup):
-                ids.append(snapshot_id(volume, backup))
+                ids[snapshot_id(volume, backup)] = etag
         return ids
 
-    def _previous(self, volume, schedule):
+    def _previous(self, volume, schedule, listing):
         """The latest live snapshot of volume taken by this schedule."""
-        candidates = [s for s in self.volume_snapshot_ids(volume)
-                      if _schedule_backup(parse_snapshot_id(s)[1], schedule)]
+        candidates = [s for s in listing if _schedule_backup(parse_snapshot_id(s)[1], schedule)]
         for snap in sorted(candidates, key=lambda s: parse_snapshot_id(s)[1], reverse=True):
-            meta = self.read_meta(snap)
+            meta = self.read_meta(snap, listing)
             if not meta.get("backupDeleted"):
                 return meta
         return None
@@ -150,13 +152,14 @@ class SnapshotChains:
         """(FULL, None) or (INCREMENTAL, parent meta) for the next backup."""
         if not schedule or self.incr_count <= 0:
             return FULL, None
-        previous = self._previous(volume, schedule)
+        listing = self.volume_snapshot_ids(volume)
+        previous = self._previous(volume, schedule, listing)
         if previous is None:
             return FULL, None
         incrementals, meta = 0, previous
         while meta["kind"] == INCREMENTAL:
             incrementals += 1
-            meta = self.read_meta(meta["parent"])
+            meta = self.read_meta(meta["parent"], listing)
         return (FULL, None) if incrementals >= self.incr_count else (INCREMENTAL, previous)
 
     def take(self, directory, volume, backup, schedule, created):
@@ -209,7 +212,8 @@ class SnapshotChains:
         meta = self.read_meta(snap_id)
         meta["backupDeleted"] = True
         self._write_meta(meta)
-        metas = {s: self.read_meta(s) for s in self.volume_snapshot_ids(volume)}
+        listing = self.volume_snapshot_ids(volume)
+        metas = {s: self.read_meta(s, listing) for s in listing}
         children = {}
         for sid, m in metas.items():
             if m.get("parent"):

@@ -1,7 +1,9 @@
 """S3 access for one bucket, as Velero's AWS object-store plugin does it:
 boto3 against `s3Url` with the location's region and path style. Every
 failure becomes a StorageError with a one-line reason."""
+import collections
 import functools
+import threading
 
 import boto3
 import botocore.config
@@ -9,6 +11,42 @@ import botocore.exceptions
 
 # Fail fast: a cut endpoint must turn into a phase, not a hung tick loop.
 _CLIENT_CONFIG = dict(connect_timeout=3, read_timeout=30, retries={"max_attempts": 1, "mode": "standard"})
+
+
+CACHE_BYTES = 64 << 20     # bodies kept by ETag across every bucket the lab reads
+
+
+class _BodyCache:
+    """Object bodies by (endpoint, bucket, key, ETag). An ETag names one
+    content (moto's is the MD5 of the body), so a body found here is what a
+    GET would return for a listing that shows that ETag: a changed or
+    corrupted object has another ETag and is read again. Used only where a
+    fresh listing supplies the ETags."""
+
+    def __init__(self, limit):
+        self.limit, self.size = limit, 0
+        self._bodies = collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key):
+        with self._lock:
+            body = self._bodies.get(key)
+            if body is not None:
+                self._bodies.move_to_end(key)
+            return body
+
+    def put(self, key, body):
+        if not key[-1] or len(body) > self.limit // 8:
+            return
+        with self._lock:
+            old = self._bodies.pop(key, None)
+            self.size += len(body) - (len(old) if old is not None else 0)
+            self._bodies[key] = body
+            while self.size > self.limit:
+                self.size -= len(self._bodies.popitem(last=False)[1])
+
+
+_BODIES = _BodyCache(CACHE_BYTES)
 
 
 class StorageError(Exception):
@@ -54,17 +92,31 @@ class ObjectStorage:
 
     @_calls
     def check(self, prefix=""):
-        """Raise StorageError unless the bucket is reachable and listable."""
-        self.client.head_bucket(Bucket=self.bucket)
-        self.client.list_objects_v2(Bucket=self.bucket, Prefix=prefix, MaxKeys=1)
+        """Raise StorageError unless the bucket is reachable and listable:
+        one delimited listing under the prefix, as the AWS plugin's IsValid
+        (ListCommonPrefixes) does; a missing bucket answers NoSuchBucket."""
+        self.client.list_objects_v2(Bucket=self.bucket, Prefix=prefix, Delimiter="/", MaxKeys=1)
+
+    def _cache_key(self, key, etag):
+        return (self.endpoint, self.bucket, key, (etag or "").strip('"'))
 
     @_calls
     def put(self, key, data):
-        self.client.put_object(Bucket=self.bucket, Key=key, Body=data)
+        answer = self.client.put_object(Bucket=self.bucket, Key=key, Body=data)
+        _BODIES.put(self._cache_key(key, answer.get("ETag")), bytes(data))
 
     @_calls
-    def get(self, key):
-        return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+    def get(self, key, etag=None):
+        """The object's body; with the ETag a listing just gave for it, a
+        body already read or written under that ETag is not fetched again."""
+        if etag:
+            cached = _BODIES.get(self._cache_key(key, etag))
+            if cached is not None:
+                return cached
+        answer = self.client.get_object(Bucket=self.bucket, Key=key)
+        body = answer["Body"].read()
+        _BODIES.put(self._cache_key(key, answer.get("ETag")), body)
+        return body
 
     @_calls
     def exists(self, key):
@@ -76,12 +128,16 @@ class ObjectStorage:
                 return False
             raise
 
-    @_calls
     def list_keys(self, prefix):
-        keys = []
+        return sorted(self.list_etags(prefix))
+
+    @_calls
+    def list_etags(self, prefix):
+        """{key: ETag} of every object under prefix."""
+        etags = {}
         for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
-            keys += [entry["Key"] for entry in page.get("Contents", [])]
-        return keys
+            etags.update((entry["Key"], entry.get("ETag", "")) for entry in page.get("Contents", []))
+        return etags
 
     @_calls
     def list_dirs(self, prefix):

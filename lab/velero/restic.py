@@ -6,11 +6,13 @@ Credentials travel in the environment only; nothing logs them."""
 import json
 import os
 import subprocess
+import time
 from pathlib import Path
 
 from lab.apiserver.errors import AlreadyExists
 from lab.clock import format_time
 from lab.controllers.util import random_suffix
+from lab.metrics import METRICS
 from lab.velero import kube
 from lab.velero.credentials import location_credentials, repository_password
 
@@ -39,12 +41,15 @@ class ResticRepository:
 
     def _run(self, args, cwd=None):
         command = [RESTIC, "--cache-dir", self.cache_dir, *args]
+        started = time.perf_counter()
         try:
             done = subprocess.run(command, cwd=cwd, env=self._env, capture_output=True,
                                   text=True, timeout=TIMEOUT_SECONDS)
         except subprocess.TimeoutExpired:
             raise ResticError(f"restic {args[0]} timed out after {TIMEOUT_SECONDS}s "
                               f"(repository {self.identifier})") from None
+        finally:
+            METRICS.add("uploader", f"restic {args[0]}", time.perf_counter() - started)
         if done.returncode != 0:
             lines = [line for line in done.stderr.strip().splitlines() if line.strip()]
             reason = lines[-1] if lines else f"exit status {done.returncode}"

@@ -79,6 +79,11 @@ class RestoreController:
     def next_due(self):
         return None
 
+    def polling(self):
+        """Restores waiting for claims to bind give up after a real-time
+        deadline, which no object change announces: keep the ticks coming."""
+        return bool(self.running)
+
     def reconcile(self):
         changed = False
         restores = kube.list_velero(self.store, PLURAL)

@@ -14,7 +14,7 @@ import re
 import time
 
 from runner.dmaas.records import BackupRecord
-from runner.driver.clusters import wait_until
+from runner.driver.clusters import FIRST_POLL, poll_sleep, wait_until
 from runner.driver.layout import LayoutError, VeleroLayout
 
 INCREMENTAL_LOG = re.compile(r", parent [0-9A-Za-z]")
@@ -85,6 +85,7 @@ def wait_synced(driver, client, location, names, timeout=120):
     clock; a real target just waits that scaled period)."""
     deadline = time.monotonic() + timeout
     last_progress, seen = time.monotonic(), -1
+    pause = FIRST_POLL
     while True:
         present = {b["metadata"]["name"] for b in client.velero.backups()
                    if (b.get("spec") or {}).get("storageLocation") == location.name}
@@ -99,7 +100,8 @@ def wait_synced(driver, client, location, names, timeout=120):
         if time.monotonic() - last_progress > NUDGE_AFTER:
             driver.clock.advance(SYNC_NUDGE_SECONDS)
             last_progress = time.monotonic()
-        time.sleep(0.2)
+        poll_sleep(pause)
+        pause = min(pause * 2, 0.2)
 
 
 def wait_restorable(client, layout, name, timeout=60):

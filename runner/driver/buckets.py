@@ -3,6 +3,7 @@
     Bucket(profile: BucketProfile)                    # driver.bucket("aws")
     .profile (name), .name (bucket name), .client_kind ("boto3" | "minio")
     .list(prefix="") -> [ObjectInfo(key, size, last_modified)]   # recursive, sorted by key
+    .dirs(prefix) -> [str]                           # common prefixes right under prefix ("a/b/"), sorted
     .get(key) -> bytes
     .put(key, data: bytes)
     .delete(key)
@@ -54,10 +55,9 @@ class _BucketBase:
     def delete_prefix(self, prefix):
         if not prefix.strip("/"):
             raise ValueError(f"bucket {self.profile}: refusing to delete everything (empty prefix)")
-        infos = self.list(prefix)
-        for info in infos:
-            self.delete(info.key)
-        return len(infos)
+        keys = [info.key for info in self.list(prefix)]
+        self._delete_many(keys)
+        return len(keys)
 
 
 class Boto3Bucket(_BucketBase):
@@ -81,6 +81,21 @@ class Boto3Bucket(_BucketBase):
             for item in page.get("Contents", []):
                 found.append(ObjectInfo(item["Key"], item["Size"], item["LastModified"]))
         return sorted(found)
+
+    def dirs(self, prefix):
+        found = []
+        for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=self.name, Prefix=prefix,
+                                                                          Delimiter="/"):
+            found += [entry["Prefix"] for entry in page.get("CommonPrefixes", [])]
+        return sorted(found)
+
+    def _delete_many(self, keys):
+        for start in range(0, len(keys), 1000):     # DeleteObjects takes 1,000 keys a call
+            answer = self._s3.delete_objects(Bucket=self.name, Delete={
+                "Objects": [{"Key": key} for key in keys[start:start + 1000]], "Quiet": True})
+            if answer.get("Errors"):
+                error = answer["Errors"][0]
+                raise RuntimeError(f"bucket {self.profile}: deleting {error.get('Key')}: {error.get('Code')}")
 
     def get(self, key):
         return self._s3.get_object(Bucket=self.name, Key=key)["Body"].read()
@@ -134,6 +149,15 @@ class MinioBucket(_BucketBase):
     def list(self, prefix=""):
         return sorted(ObjectInfo(o.object_name, o.size, o.last_modified)
                       for o in self._client.list_objects(self.name, prefix=prefix or None, recursive=True))
+
+    def dirs(self, prefix):
+        return sorted(o.object_name for o in self._client.list_objects(self.name, prefix=prefix, recursive=False)
+                      if o.is_dir)
+
+    def _delete_many(self, keys):
+        from minio.deleteobjects import DeleteObject
+        for error in self._client.remove_objects(self.name, (DeleteObject(key) for key in keys)):
+            raise RuntimeError(f"bucket {self.profile}: deleting {error.name}: {error.code}")
 
     def get(self, key):
         response = self._client.get_object(self.name, key)

@@ -42,10 +42,27 @@ class WaitTimeout(AssertionError):
     """A wait ran out of time; the message says what it waited for."""
 
 
+POLL_SLEEPS = {"count": 0, "seconds": 0.0}   # what the driver's waits slept (bench/suite.py prints it)
+
+
+def poll_sleep(seconds):
+    """Every wait of the driver sleeps here between polls, so the time spent
+    waiting is counted in one place."""
+    POLL_SLEEPS["count"] += 1
+    POLL_SLEEPS["seconds"] += seconds
+    time.sleep(seconds)
+
+
+FIRST_POLL = 0.01     # seconds before the second look; doubled up to the wait's interval
+
+
 def wait_until(what, predicate, timeout=120, interval=0.2):
-    """Poll `predicate` until it returns something truthy; WaitTimeout names `what`."""
+    """Poll `predicate` until it returns something truthy; WaitTimeout names `what`.
+    Polls back off from FIRST_POLL to `interval`: most waits end within a
+    controller's reaction time, a few last long."""
     deadline = time.monotonic() + timeout
     last_error = None
+    pause = min(FIRST_POLL, interval)
     while True:
         try:
             value = predicate()
@@ -56,7 +73,8 @@ def wait_until(what, predicate, timeout=120, interval=0.2):
         if time.monotonic() >= deadline:
             detail = f" (last error: {describe(last_error)})" if last_error else ""
             raise WaitTimeout(f"timed out after {timeout:g} s waiting for {what}{detail}")
-        time.sleep(interval)
+        poll_sleep(min(pause, max(0.0, deadline - time.monotonic())))
+        pause = min(pause * 2, interval)
 
 
 def describe(error):

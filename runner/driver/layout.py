@@ -14,7 +14,7 @@ own writer, this is the reader a user's tooling would have:
     <prefix>/restic/<namespace>/...                    restic repositories (file-system backup)
 
     VeleroLayout(bucket: Bucket, prefix="")
-    .backup_names() -> [str]                           # those with a velero-backup.json
+    .backup_names() -> [str]                           # the directories under backups/ (as Velero lists them)
     .keys(name) -> [ObjectInfo]                        # everything under backups/<name>/
     .metadata(name) -> dict                            # velero-backup.json
     .contents(name) -> BackupContents                  # the tarball, parsed
@@ -94,14 +94,12 @@ class VeleroLayout:
         return self.bucket.list(self.prefix + "/" if self.prefix else "")
 
     def backup_names(self):
+        """Names of the backups in the location: the "directories" under
+        backups/, as Velero's ListBackups reads them (one delimited listing;
+        a backup still uploading may lack its velero-backup.json, so
+        readers of its metadata must expect LayoutError)."""
         root = self.key("backups") + "/"
-        names = set()
-        for info in self.bucket.list(root):
-            rest = info.key[len(root):]
-            name, _, leaf = rest.partition("/")
-            if leaf == "velero-backup.json":
-                names.add(name)
-        return sorted(names)
+        return sorted(d[len(root):].rstrip("/") for d in self.bucket.dirs(root))
 
     def keys(self, name):
         return self.bucket.list(self.key("backups", name) + "/")

@@ -20,6 +20,9 @@ from runner.report import redact
 from runner.report.model import reason_line
 
 
+ASSIGNED_USERDATA = "scenarios_file"    # -D scenarios_file=PATH: the locations a worker runs
+
+
 class _ScenarioEnd(Formatter):
     """Calls finished(scenario, seconds) once per scenario."""
 
@@ -46,7 +49,19 @@ class _ScenarioEnd(Formatter):
             self.finished(scenario, time.monotonic() - self._started)
 
     def selected(self, scenario) -> bool:
-        return bool(scenario.should_run_with_tags(self.config.tag_expression))
+        """Selected by the tags and, in a worker of `dmaas run --jobs`, given
+        to this worker (behave also reports the other scenarios of a feature
+        that a `file:line` location opened, as not run)."""
+        if not scenario.should_run_with_tags(self.config.tag_expression):
+            return False
+        return self._assigned is None or str(scenario.location) in self._assigned
+
+    @property
+    def _assigned(self):
+        if not hasattr(self, "_assigned_cache"):
+            path = self.config.userdata.get(ASSIGNED_USERDATA)
+            self._assigned_cache = set(open(path, encoding="utf-8").read().split()) if path else None
+        return self._assigned_cache
 
     def finished(self, scenario, seconds: float) -> None:
         raise NotImplementedError

@@ -165,3 +165,75 @@ def test_ctrl_c_stops_behave_and_the_lab_and_still_reports(small_project):
     report = json.loads((lab_dir.parent / "report.json").read_text())
     (scenario,) = [s for f in report["features"] for s in f["scenarios"]]
     assert scenario["tcid"] == "TCID-DIR-DMAAS-PORTAL" and scenario["status"] != "passed"
+
+
+def _content(report_dir: Path) -> dict:
+    """report.json without what differs from run to run (ids, times, durations)."""
+    report = json.loads((report_dir / "report.json").read_text())
+    for key in ("run_id", "started", "finished", "duration"):
+        report.pop(key, None)
+    for feature in report["features"]:
+        for scenario in feature["scenarios"]:
+            scenario.pop("duration", None)
+            for step in scenario["steps"]:
+                step.pop("duration", None)
+    return report
+
+
+def _timeless(text: str) -> str:
+    """Text without run ids, timestamps and durations."""
+    import re
+    text = re.sub(r"\d{8}T\d{6}Z-[0-9a-f]{6}", "RUN", text)
+    text = re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", "TIME", text)
+    return re.sub(r"\d+(\.\d+)? ?s\b", "Ns", text)
+
+
+def _junit_cases(report_dir: Path) -> list[tuple]:
+    root = ET.parse(report_dir / "junit.xml").getroot()
+    return [(case.get("classname"), case.get("name"), tuple(child.tag for child in case))
+            for case in root.iter("testcase")]
+
+
+def test_jobs_write_the_report_a_serial_run_writes(small_project, capfd):
+    tags = "@mysql or @cortex or @psp or @labprobe"
+    assert run(small_project, "--tags", tags, "--jobs", "1") == 1
+    (serial,) = list((small_project / "reports").iterdir())
+    assert run(small_project, "--tags", tags, "--jobs", "3") == 1
+    (parallel,) = [d for d in (small_project / "reports").iterdir() if d != serial]
+    out = capfd.readouterr().out
+    assert "3 workers" in out
+    assert sum(1 for line in out.splitlines() if line.startswith(("PASSED", "FAILED", "SKIPPED"))) == 8
+    assert _content(parallel) == _content(serial)
+    assert _junit_cases(parallel) == _junit_cases(serial)
+    assert _timeless((parallel / "dmaas-test-strategy.md").read_text()) == \
+        _timeless((serial / "dmaas-test-strategy.md").read_text())
+    assert not (parallel / "workers").exists() and not list(parallel.glob("**/lab.json"))
+
+
+def test_ctrl_c_stops_every_worker_and_its_lab(small_project):
+    reports = small_project / "reports"
+    proc = subprocess.Popen([sys.executable, "-m", "runner.cli", "--root", str(small_project), "run",
+                             "--report-dir", str(reports), "--tags", "@slow or @mysql", "--jobs", "2"], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not list(reports.glob("*/waiting")):
+            assert time.monotonic() < deadline, "the slow step never started"
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.05)
+        (run_dir_,) = list(reports.iterdir())
+        assert len(list(run_dir_.glob("workers/*/lab/lab.json"))) == 2
+        os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 130, (out, err)
+    assert "Traceback" not in err
+    assert not (run_dir_ / "workers").exists()
+    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    assert str(run_dir_) not in ps, "a worker or its lab is still running"
+    report = json.loads((run_dir_ / "report.json").read_text())
+    statuses = {s["tcid"]: s["status"] for f in report["features"] for s in f["scenarios"]}
+    assert statuses.get("TCID-DIR-DMAAS-MYSQL") == "passed" and statuses.get("TCID-DIR-DMAAS-PORTAL") != "passed"

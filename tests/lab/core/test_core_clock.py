@@ -38,11 +38,17 @@ class _Alarm:
         return False
 
 
+class _Store:
+    def resource_version(self):
+        return "1"
+
+
 class _Cluster:
     name = "fake"
 
     def __init__(self, controllers):
         self.controllers = controllers
+        self.store = _Store()
 
 
 def test_advance_stops_at_every_due_time_in_order(tmp_path):

@@ -1,0 +1,112 @@
+"""Scenarios in parallel: `dmaas run --jobs N` splits the selected scenarios
+over N behave processes, each with a target of its own (a lab of its own,
+so clusters, buckets and clocks never meet), then merges what they wrote
+into the one behave.json and extras.jsonl a serial run would have written.
+
+    plan = partition(scenarios, jobs, durations)   # [[ScenarioEntry]], each in serial order
+    merge_outputs(run_dir, worker_dirs, plan)      # behave.json + extras.jsonl in serial order
+
+Split: longest expected duration first onto the least loaded worker, with
+durations from the newest earlier report that ran the scenario (else a
+guess by area: schedules run long). The merged files list features in the
+serial order and each feature's scenarios by line, whichever worker ran them.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from runner.features import ScenarioEntry
+from runner.report import model
+
+LONG_AREAS = ("schd", "soak")          # tags of scenarios that let days of schedules pass
+# seconds, only until a report says better: days of schedules on an engine
+# whose backups run the uploader, days of schedules otherwise, a single story
+GUESS_UPLOADER, GUESS_LONG, GUESS_SHORT = 120.0, 60.0, 10.0
+
+
+def default_jobs() -> int:
+    """Workers that this machine's cores make worthwhile: one per core."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return max(1, os.cpu_count() or 1)
+
+
+def past_durations(reports_dir: Path) -> dict[str, float]:
+    """{scenario name: seconds} from earlier runs' report.json, newest run winning."""
+    durations: dict[str, float] = {}
+    reports = sorted(Path(reports_dir).glob("*/report.json"), key=lambda p: p.stat().st_mtime)
+    for path in reports:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            for feature in data.get("features", []):
+                for scenario in feature.get("scenarios", []):
+                    if scenario.get("status") in ("passed", "failed") and scenario.get("duration"):
+                        durations[scenario["name"]] = float(scenario["duration"])
+        except (OSError, ValueError, TypeError, AttributeError):
+            continue     # a report from another version or cut short: only a hint anyway
+    return durations
+
+
+def expected_seconds(entry: ScenarioEntry, durations: dict[str, float], fs_engines=frozenset()) -> float:
+    if entry.name in durations:
+        return durations[entry.name]
+    if not any(t in LONG_AREAS for t in entry.tags):
+        return GUESS_SHORT
+    return GUESS_UPLOADER if any(t.startswith("engine-") and t[7:] in fs_engines for t in entry.tags) \
+        else GUESS_LONG
+
+
+def partition(entries: list[ScenarioEntry], jobs: int, durations: dict[str, float],
+              fs_engines=frozenset()) -> list[list[ScenarioEntry]]:
+    """At most `jobs` non-empty groups, balanced by expected duration
+    (`fs_engines`: engines whose backups are file-system backups)."""
+    groups: list[list[ScenarioEntry]] = [[] for _ in range(max(1, min(jobs, len(entries))))]
+    loads = [0.0] * len(groups)
+    for entry in sorted(entries, key=lambda e: -expected_seconds(e, durations, fs_engines)):
+        least = loads.index(min(loads))
+        groups[least].append(entry)
+        loads[least] += expected_seconds(entry, durations, fs_engines)
+    # behave opens a feature file once per run of consecutive locations in it:
+    # each group in serial order, so no feature is opened twice
+    rank = {entry.location: i for i, entry in enumerate(entries)}
+    return [sorted(group, key=lambda e: rank[e.location]) for group in groups]
+
+
+def merge_outputs(run_dir: Path, worker_dirs: list[Path], plan: list[list[ScenarioEntry]],
+                  order: list[ScenarioEntry]) -> None:
+    """Write run_dir's behave.json and extras.jsonl from the workers' own,
+    keeping from each worker only the scenarios it was given (behave also
+    lists the other scenarios of a feature it opened, as not run)."""
+    rank = {entry.location: i for i, entry in enumerate(order)}
+    features: dict[str, dict] = {}
+    extras: dict[str, str] = {}
+    for directory, assigned in zip(worker_dirs, plan):
+        mine = {entry.location for entry in assigned}
+        behave_path = directory / model.BEHAVE_JSON
+        if behave_path.is_file() and behave_path.stat().st_size:
+            try:
+                data = json.loads(behave_path.read_text(encoding="utf-8"))
+            except ValueError:
+                data = []       # cut short by an interrupt: the extras still say what ran
+            for feature in data:
+                elements = [e for e in feature.get("elements", []) if e.get("location") in mine]
+                if not elements:
+                    continue
+                merged = features.setdefault(feature.get("location", ""), {**feature, "elements": []})
+                merged["elements"] += elements
+        extras_path = directory / model.EXTRAS
+        if extras_path.is_file():
+            for line in extras_path.read_text(encoding="utf-8").splitlines():
+                if line.strip() and json.loads(line).get("location") in mine:
+                    extras[json.loads(line)["location"]] = line
+    for feature in features.values():
+        feature["elements"].sort(key=lambda e: rank.get(e.get("location"), len(rank)))
+    ordered = sorted(features.values(), key=lambda f: min(
+        (rank.get(e.get("location"), len(rank)) for e in f["elements"]), default=len(rank)))
+    if ordered:
+        (run_dir / model.BEHAVE_JSON).write_text(json.dumps(ordered, indent=1) + "\n", encoding="utf-8")
+    lines = sorted(extras.items(), key=lambda item: rank.get(item[0], len(rank)))
+    (run_dir / model.EXTRAS).write_text("".join(line + "\n" for _, line in lines), encoding="utf-8")
