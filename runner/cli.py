@@ -78,6 +78,11 @@ def cmd_lab(args) -> int:
     return subprocess.call([sys.executable, "-m", "lab", args.action, *args.rest], cwd=Path(args.root).resolve())
 
 
+def cmd_realstack(args) -> int:
+    from runner.realstack.cli import main as realstack_main     # lazy: only this command needs it
+    return realstack_main(args.action, Path(args.root).resolve(), args.rest)
+
+
 def cmd_monitor(args) -> int:
     try:
         from runner.dmaas.monitor import main as monitor_main   # lazy: pulls in the driver
@@ -130,6 +135,12 @@ def parser() -> argparse.ArgumentParser:
     lab.add_argument("action", choices=["up", "status", "down"])
     lab.add_argument("rest", nargs=argparse.REMAINDER, help="passed on to python -m lab")
     lab.set_defaults(func=cmd_lab)
+
+    realstack = sub.add_parser("realstack", help="build, start, inspect or stop the real stack "
+                                                 "(real Kubernetes and Velero as local processes)")
+    realstack.add_argument("action", choices=["build", "up", "status", "down"])
+    realstack.add_argument("rest", nargs="*", help="build: components; up: cluster names")
+    realstack.set_defaults(func=cmd_realstack)
 
     monitor = sub.add_parser("monitor", help="the DMaaS monitor views (plans, S3 usage, connectivity); "
                                             "its arguments go to runner.dmaas.monitor", add_help=False)

@@ -1,0 +1,37 @@
+"""Build (or find) the real stack's binaries: a thin layer over realstack/build.sh."""
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from runner.errors import UserError
+
+
+def versions(root: Path) -> dict[str, str]:
+    """realstack/versions.env as a dict (the pins, read where the checkout is)."""
+    pairs = (line.split("=", 1) for line in (root / "realstack" / "versions.env").read_text().splitlines()
+             if "=" in line and not line.lstrip().startswith("#"))
+    return {k.strip(): v.strip() for k, v in pairs}
+
+
+
+def script(root: Path) -> Path:
+    path = Path(root) / "realstack" / "build.sh"
+    if not path.is_file():
+        raise UserError(f"{path}: missing (run from the project root or pass --root)")
+    return path
+
+
+def build(root: Path, components: list[str] | None = None) -> int:
+    """Run the build script (progress on stderr) -> its exit status."""
+    return subprocess.call(["bash", str(script(root)), *(components or [])])
+
+
+def bin_dir(root: Path) -> Path:
+    """The bin/ of the pinned versions; UserError when they are not built yet."""
+    out = Path(subprocess.run(["bash", str(script(root)), "--print-dir"], capture_output=True, text=True,
+                              check=True).stdout.strip())
+    if not (out / "stamp").is_file():
+        raise UserError(f"the real stack is not built for the pinned versions ({out}); "
+                        f"run `dmaas realstack build` first")
+    return out / "bin"

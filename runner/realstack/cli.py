@@ -1,0 +1,42 @@
+"""`dmaas realstack build|up|status|down`."""
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from runner.realstack import build, stack
+
+
+def main(action: str, root: Path, rest: list[str]) -> int:
+    if action == "build":
+        return build.build(root, rest)
+    state = stack.Stack(root)
+    try:
+        if action == "up":
+            clusters = rest or list(stack.DEFAULT_CLUSTERS)
+            started = time.monotonic()
+            state_json = state.up(clusters, progress=lambda m: print(f"realstack: {m}", file=sys.stderr))
+            print(f"realstack up in {time.monotonic() - started:.0f}s: state {state.dir / 'stack.json'}")
+            for name, c in state_json["clusters"].items():
+                print(f"  cluster {name}: {c['server']} (v{c['version']}) kubeconfig {c['kubeconfig']}")
+            for name, s3 in state_json["s3"].items():
+                print(f"  s3 {name}: {s3['endpoint']}")
+            print(f"  kubectl of the same release: {build.bin_dir(root) / 'kubectl'}")
+            return 0
+        if action == "status":
+            lines = state.status()
+            print("\n".join(lines))
+            return 1 if any("DEAD" in line for line in lines) else 0
+        if action == "down":
+            started = time.monotonic()
+            if state._read_processes() is None:
+                print(f"realstack: no real stack in {state.dir}", file=sys.stderr)
+                return 1
+            state.down()
+            print(f"realstack down in {time.monotonic() - started:.1f}s ({state.dir} removed)")
+            return 0
+    except stack.StackError as error:
+        print(f"realstack: error: {error}", file=sys.stderr)
+        return 1
+    raise ValueError(action)

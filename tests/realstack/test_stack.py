@@ -1,0 +1,85 @@
+"""The real stack starts, serves the real API and stops leaving nothing."""
+import json
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _get(cluster, path):
+    pki = Path(cluster["kubeconfig"]).parent / "pki"
+    context = ssl.create_default_context(cafile=str(pki / "ca.crt"))
+    context.load_cert_chain(str(pki / "admin.crt"), str(pki / "admin.key"))
+    with urllib.request.urlopen(cluster["server"] + path, context=context, timeout=10) as response:
+        return response.read()
+
+
+def _listening(port):
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_up_serves_the_built_release_and_down_leaves_nothing(realstack_built, tmp_path):
+    from runner.realstack import build
+    from runner.realstack.stack import Stack, alive
+    state_dir = tmp_path / "state"
+    handle = Stack(ROOT, state_dir)
+    state = handle.up(["solo"])
+    try:
+        stack_json = json.loads((state_dir / "stack.json").read_text())
+        cluster = stack_json["clusters"]["solo"]
+        assert set(cluster) >= {"server", "kubeconfig", "context", "version"}
+        assert set(stack_json["s3"]["minio"]) >= {"endpoint", "region", "access_key", "secret_key"}
+        assert "control" not in stack_json
+        version = json.loads(_get(cluster, "/version"))
+        assert version["gitVersion"] == build.versions(ROOT)["K8S_VERSION"]
+        assert version["goVersion"].startswith("go1.")
+        assert json.loads(_get(cluster, "/openapi/v2"))["swagger"] == "2.0"
+        processes = stack_json["processes"]
+        assert {p["component"] for p in processes} >= {"etcd", "kube-apiserver", "kube-controller-manager",
+                                                       "node", "velero-server", "node-agent", "s3-lab"}
+        assert all(alive(p) for p in processes)
+        port = int(cluster["server"].rsplit(":", 1)[1])
+        # a process that dies shows in status with its last log line
+        [kcm] = [p for p in processes if p["component"] == "kube-controller-manager"]
+        os.kill(kcm["pid"], signal.SIGKILL)
+        with open(kcm["log"], "a") as log:
+            log.write("the last words of the controller manager\n")
+        time.sleep(0.5)
+        dead = [line for line in handle.status() if "DEAD" in line]
+        assert dead == [f"solo/kube-controller-manager: DEAD (pid {kcm['pid']}): "
+                        f"the last words of the controller manager (log: {kcm['log']})"]
+    finally:
+        handle.down()
+    assert not state_dir.exists()
+    assert not any(alive(p) for p in processes)
+    assert not _listening(port)
+
+
+def test_kubectl_works_against_it(stack, realstack_built, tmp_path):
+    kubeconfig = stack["clusters"]["backup"]["kubeconfig"]
+    # the kubectl of the same release, built with the stack; its own discovery
+    # cache: the default one (~/.kube/cache) would outlive the stack
+    kubectl = [str(realstack_built / "kubectl"), "--kubeconfig", kubeconfig,
+               "--cache-dir", str(tmp_path / "kube-cache")]
+    client = json.loads(subprocess.run(kubectl + ["version", "-o", "json"], capture_output=True, text=True,
+                                       check=True).stdout)
+    assert client["clientVersion"]["gitVersion"] == client["serverVersion"]["gitVersion"]
+    nodes = subprocess.run(kubectl + ["get", "nodes", "-o", "json"], capture_output=True, text=True, check=True)
+    [node] = json.loads(nodes.stdout)["items"]
+    assert {c["type"]: c["status"] for c in node["status"]["conditions"]}["Ready"] == "True"
+    subprocess.run(kubectl + ["create", "namespace", "kubectl-check"], check=True, capture_output=True)
+    subprocess.run(kubectl + ["-n", "kubectl-check", "create", "configmap", "c", "--from-literal=k=v"],
+                   check=True, capture_output=True)
+    got = subprocess.run(kubectl + ["-n", "kubectl-check", "get", "configmap", "c", "-o", "jsonpath={.data.k}"],
+                         check=True, capture_output=True, text=True)
+    assert got.stdout == "v"
+    classes = subprocess.run(kubectl + ["get", "storageclass", "-o", "name"], check=True, capture_output=True,
+                             text=True).stdout.split()
+    assert "storageclass.storage.k8s.io/openebs-hostpath" in classes
