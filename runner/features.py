@@ -33,17 +33,22 @@ def _scenarios(feature):
             yield scenario
 
 
-def feature_index(root: Path, tags: list[str]) -> list[FeatureEntry]:
-    root = Path(root)
+def _selected(root: Path, tags: list[str]):
+    """(relative path, feature, [scenarios the tags select]) per feature file, in serial order."""
     expression = make_tag_expression(tags) if tags else None
-    entries = []
     for path in feature_paths(root):
         rel = path.relative_to(root).as_posix()
         try:
             feature = parse_file(str(path))
         except ParserError as exc:
             raise UserError(f"{rel}: {' '.join(str(exc).split())}") from None
-        selected = [s for s in _scenarios(feature) if expression is None or expression.check(s.effective_tags)]
+        yield rel, feature, [s for s in _scenarios(feature)
+                             if expression is None or expression.check(s.effective_tags)]
+
+
+def feature_index(root: Path, tags: list[str]) -> list[FeatureEntry]:
+    entries = []
+    for rel, feature, selected in _selected(Path(root), tags):
         if not selected:
             continue
         tcid = next((t for t in feature.tags if t.startswith("TCID-")), feature.name)
@@ -61,17 +66,5 @@ class ScenarioEntry:
 
 def scenario_index(root: Path, tags: list[str]) -> list[ScenarioEntry]:
     """Every scenario the tags select, in the order a serial run takes them."""
-    root = Path(root)
-    expression = make_tag_expression(tags) if tags else None
-    entries = []
-    for path in feature_paths(root):
-        rel = path.relative_to(root).as_posix()
-        try:
-            feature = parse_file(str(path))
-        except ParserError as exc:
-            raise UserError(f"{rel}: {' '.join(str(exc).split())}") from None
-        for scenario in _scenarios(feature):
-            if expression is None or expression.check(scenario.effective_tags):
-                entries.append(ScenarioEntry(f"{rel}:{scenario.line}", scenario.name,
-                                             tuple(scenario.effective_tags)))
-    return entries
+    return [ScenarioEntry(f"{rel}:{scenario.line}", scenario.name, tuple(scenario.effective_tags))
+            for rel, _, selected in _selected(Path(root), tags) for scenario in selected]

@@ -138,17 +138,21 @@ def test_lab_target_is_started_exported_and_stopped(small_project, capfd):
     assert 'id="monitor"' in html and "LABSECRET" not in html
 
 
+def _wait_for_the_slow_step(proc, reports: Path) -> None:
+    deadline = time.monotonic() + 60
+    while not list(reports.glob("*/waiting")):
+        assert time.monotonic() < deadline, "the slow step never started"
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.05)
+
+
 def test_ctrl_c_stops_behave_and_the_lab_and_still_reports(small_project):
     reports = small_project / "reports"
     proc = subprocess.Popen([sys.executable, "-m", "runner.cli", "--root", str(small_project), "run",
                              "--report-dir", str(reports), "--tags", "@slow"], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
-        deadline = time.monotonic() + 60
-        while not list(reports.glob("*/waiting")):
-            assert time.monotonic() < deadline, "the slow step never started"
-            assert proc.poll() is None, proc.communicate()
-            time.sleep(0.05)
+        _wait_for_the_slow_step(proc, reports)
         (lab_dir,) = [d / "lab" for d in reports.iterdir()]
         assert (lab_dir / "lab.json").is_file()
         os.killpg(proc.pid, signal.SIGINT)            # what Ctrl-C in a terminal does
@@ -216,11 +220,7 @@ def test_ctrl_c_stops_every_worker_and_its_lab(small_project):
                              "--report-dir", str(reports), "--tags", "@slow or @mysql", "--jobs", "2"], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
-        deadline = time.monotonic() + 60
-        while not list(reports.glob("*/waiting")):
-            assert time.monotonic() < deadline, "the slow step never started"
-            assert proc.poll() is None, proc.communicate()
-            time.sleep(0.05)
+        _wait_for_the_slow_step(proc, reports)
         (run_dir_,) = list(reports.iterdir())
         assert len(list(run_dir_.glob("workers/*/lab/lab.json"))) == 2
         os.killpg(proc.pid, signal.SIGINT)
