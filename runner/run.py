@@ -46,7 +46,7 @@ def _now() -> str:
 
 
 def behave_command(run_dir: Path, tags: list[str], target: str) -> list[str]:
-    command = [sys.executable, "-m", "behave", "--no-summary", "--no-snippets", "--show-skipped",
+    command = [sys.executable, "-m", "runner.behave_process", "--no-summary", "--no-snippets", "--show-skipped",
                "-D", f"target={target}",
                "-f", "json", "-o", str(run_dir / model.BEHAVE_JSON),
                "-f", "runner.report.formatters:ExtrasFormatter", "-o", str(run_dir / model.EXTRAS),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import select
 import signal
 import subprocess
 import sys
@@ -146,6 +147,20 @@ def _wait_for_the_slow_step(proc, reports: Path) -> None:
         time.sleep(0.05)
 
 
+def _wait_for_progress(proc, *words: str) -> str:
+    """Reads the run's progress lines until one holds every word; what was read."""
+    deadline, seen = time.monotonic() + 60, ""
+    while True:
+        assert time.monotonic() < deadline, f"no progress line with {words}: {seen!r}"
+        ready, _, _ = select.select([proc.stdout], [], [], 0.2)
+        if ready:
+            line = proc.stdout.readline()
+            assert line, f"the run ended before a progress line with {words}: {seen!r}"
+            seen += line
+            if all(word in line for word in words):
+                return seen
+
+
 def test_ctrl_c_stops_behave_and_the_lab_and_still_reports(small_project):
     reports = small_project / "reports"
     proc = subprocess.Popen([sys.executable, "-m", "runner.cli", "--root", str(small_project), "run",
@@ -221,10 +236,12 @@ def test_ctrl_c_stops_every_worker_and_its_lab(small_project):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         _wait_for_the_slow_step(proc, reports)
+        seen = _wait_for_progress(proc, "PASSED", "TCID-DIR-DMAAS-MYSQL")   # the other worker's scenario
         (run_dir_,) = list(reports.iterdir())
         assert len(list(run_dir_.glob("workers/*/lab/lab.json"))) == 2
         os.killpg(proc.pid, signal.SIGINT)
         out, err = proc.communicate(timeout=60)
+        out = seen + out
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
