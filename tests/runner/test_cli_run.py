@@ -148,16 +148,19 @@ def _wait_for_the_slow_step(proc, reports: Path) -> None:
 
 
 def _wait_for_progress(proc, *words: str) -> str:
-    """Reads the run's progress lines until one holds every word; what was read."""
+    """Reads the run's output until a line holds every word; what was read.
+    Straight from the pipe (os.read), not through proc.stdout's buffer: a
+    line already in that buffer would not wake select()."""
     deadline, seen = time.monotonic() + 60, ""
+    fd = proc.stdout.fileno()
     while True:
         assert time.monotonic() < deadline, f"no progress line with {words}: {seen!r}"
-        ready, _, _ = select.select([proc.stdout], [], [], 0.2)
+        ready, _, _ = select.select([fd], [], [], 0.2)
         if ready:
-            line = proc.stdout.readline()
-            assert line, f"the run ended before a progress line with {words}: {seen!r}"
-            seen += line
-            if all(word in line for word in words):
+            chunk = os.read(fd, 65536).decode()
+            assert chunk, f"the run ended before a progress line with {words}: {seen!r}"
+            seen += chunk
+            if any(all(word in line for word in words) for line in seen.splitlines()):
                 return seen
 
 
