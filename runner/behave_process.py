@@ -1,16 +1,34 @@
 """`python -m runner.behave_process ARGS`: behave, as `dmaas run` starts it.
 
-behave handles Ctrl-C once it runs (it stops, runs its after-hooks, writes
-its formatters). A Ctrl-C that lands while it is still importing, which is
-common when `--jobs` starts several at once, would print Python's traceback
-instead; here it ends the process quietly with the usual 130.
+The first interrupt, Ctrl-C or SIGTERM (a CI cancel, `timeout`) or SIGHUP (a
+closed terminal), stops behave the way Ctrl-C does: the running step ends,
+the after-hooks clean up, the formatters write what ran. Later ones are
+ignored, so they cannot cut that cleanup short; `dmaas run` bounds it in
+time instead. One that lands while behave is still importing, which is
+common when `--jobs` starts several at once, ends the process quietly with
+128 + the signal rather than Python's traceback.
 """
+import signal
 import sys
+
+INTERRUPTS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+received = []
+
+
+def _interrupt(signum, _frame):
+    received.append(signum)
+    for each in INTERRUPTS:
+        signal.signal(each, signal.SIG_IGN)
+    raise KeyboardInterrupt
+
+
+for _signum in INTERRUPTS:
+    signal.signal(_signum, _interrupt)
 
 try:
     from behave.__main__ import main
 except KeyboardInterrupt:
-    sys.exit(130)
+    sys.exit(128 + received[0])
 
 if __name__ == "__main__":
     sys.exit(main())

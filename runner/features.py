@@ -2,6 +2,7 @@
 scenario count, parsed by behave's own parser."""
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,7 +36,11 @@ def _scenarios(feature):
 
 def _selected(root: Path, tags: list[str]):
     """(relative path, feature, [scenarios the tags select]) per feature file, in serial order."""
-    expression = make_tag_expression(tags) if tags else None
+    try:
+        expression = make_tag_expression(tags) if tags else None
+    except Exception as exc:  # noqa: BLE001 -- behave's parser raises several kinds
+        reason = " ".join(str(exc).split()).split(" Expression:")[0] or type(exc).__name__
+        raise UserError(f"--tags {' '.join(tags)}: {reason}") from None
     for path in feature_paths(root):
         rel = path.relative_to(root).as_posix()
         try:
@@ -68,3 +73,35 @@ def scenario_index(root: Path, tags: list[str]) -> list[ScenarioEntry]:
     """Every scenario the tags select, in the order a serial run takes them."""
     return [ScenarioEntry(f"{rel}:{scenario.line}", scenario.name, tuple(scenario.effective_tags))
             for rel, _, selected in _selected(Path(root), tags) for scenario in selected]
+
+
+def known_tags(root: Path) -> list[str]:
+    """Every tag a feature or scenario carries, with its @."""
+    tags = set()
+    for _, feature, _ in _selected(Path(root), []):
+        tags.update(feature.tags)
+        for scenario in _scenarios(feature):
+            tags.update(scenario.effective_tags)
+    return sorted(f"@{t}" for t in tags)
+
+
+def require_selection(root: Path, tags: list[str]) -> list[ScenarioEntry]:
+    """The scenarios the tags select; a UserError naming the nearest known
+    tags when they select none (checked before any target starts)."""
+    selected = scenario_index(root, tags)
+    if selected:
+        return selected
+    known = known_tags(root)
+    words = [w if w.startswith("@") else f"@{w}"
+             for tag in tags for w in tag.replace(",", " ").replace("(", " ").replace(")", " ").split()
+             if w.lower() not in ("and", "or", "not")]
+    unknown = [w for w in words if w not in known]
+    if not unknown:
+        hint = "; each tag is known, but no scenario carries that combination"
+    else:
+        nearest = []
+        for word in unknown:
+            nearest += [t for t in difflib.get_close_matches(word, known, n=3, cutoff=0.5) if t not in nearest]
+        hint = (f"; nearest known tags: {', '.join(nearest)}" if nearest
+                else f"; no feature has {', '.join(unknown)} (`dmaas list` shows the tags)")
+    raise UserError(f"no scenario matches the tags {' '.join(tags)}{hint}")

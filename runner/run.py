@@ -25,6 +25,21 @@ from runner.step_coverage import behave_env
 
 LAB_TARGET = "lab"
 STOP_TIMEOUT = 30     # seconds behave gets to finish its after-hooks after Ctrl-C
+# Ctrl-C, and what a CI cancel, `timeout` or a closed terminal sends: each
+# stops the run the same way, and the exit code says which (128 + signal)
+INTERRUPTS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised in the main thread like Ctrl-C's KeyboardInterrupt."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _raise_interrupted(signum, _frame):
+    raise Interrupted(signum)
 
 
 @dataclass
@@ -63,6 +78,15 @@ def is_lab(name: str, profile: dict | None) -> bool:
 
 def remove_tree(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
+
+
+def _stop_left_realstack(run_dir: Path) -> None:
+    """behave stops the real stack it started in the run dir (after_all); one
+    it could not stop (killed, or its cleanup cut short) is stopped here."""
+    if (run_dir / "realstack" / "processes.json").is_file():
+        from runner.realstack import stack
+        print("stopping the real stack behave left running", file=sys.stderr)
+        stack.Stack(Path(__file__).resolve().parents[1], run_dir / "realstack").down()
 
 
 def _start_lab(profile: dict, state_dir: Path):
@@ -109,9 +133,16 @@ class _Worker:
             _relay(line)
         self.rc = self.proc.wait()
 
+    def interrupt(self) -> None:
+        """Ctrl-C for behave (a terminal's Ctrl-C reached it already; SIGTERM
+        sent to this process alone did not). runner.behave_process takes the
+        first interrupt and ignores the rest, so its cleanup is not cut short."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+
     def finish_behave(self, deadline: float) -> None:
-        """After Ctrl-C (behave got the SIGINT too): give its after-hooks
-        (cleanup) until the deadline, then kill it."""
+        """After an interrupt: give behave's after-hooks (cleanup) until the
+        deadline, then kill it."""
         if self.proc is None:
             return
         try:
@@ -133,8 +164,10 @@ class _Worker:
         return None
 
 
-def _in_threads(function, workers: list[_Worker]) -> list[BaseException | None]:
-    """function(worker) for every worker at once; the exception each raised."""
+def _in_threads(function, workers: list[_Worker], threads: list) -> list[BaseException | None]:
+    """function(worker) for every worker at once; the exception each raised.
+    The threads are added to `threads`: an interrupt leaves them running, and
+    the caller joins them once it has stopped what they wait for."""
     errors: list[BaseException | None] = [None] * len(workers)
 
     def call(i):
@@ -142,10 +175,11 @@ def _in_threads(function, workers: list[_Worker]) -> list[BaseException | None]:
             function(workers[i])
         except BaseException as exc:  # noqa: BLE001 -- handed back to the caller
             errors[i] = exc
-    threads = [threading.Thread(target=call, args=(i,), daemon=True) for i in range(len(workers))]
-    for thread in threads:
+    started = [threading.Thread(target=call, args=(i,), daemon=True) for i in range(len(workers))]
+    threads += started
+    for thread in started:
         thread.start()
-    for thread in threads:
+    for thread in started:
         while thread.is_alive():       # a plain join() would not let Ctrl-C through
             thread.join(0.2)
     return errors
@@ -159,14 +193,14 @@ def parallel_safe(name: str, profile: dict | None) -> bool:
     return is_lab(name, profile) or (bool(profile.get("from_lab_state")) and "DMAAS_LAB_STATE" not in os.environ)
 
 
-def _plan(root: Path, options: Options, profile: dict | None, reports_dir: Path, model_):
-    """(jobs, [[ScenarioEntry]] or None for one worker over everything, serial order)."""
+def _plan(order: list, options: Options, profile: dict | None, reports_dir: Path, model_):
+    """(jobs, [[ScenarioEntry]] or None for one worker over everything, serial
+    order) for the selected scenarios `order`."""
     jobs = options.jobs if options.jobs is not None else workers_.default_jobs()
     if jobs < 1:
         raise UserError(f"--jobs {jobs}: expected 1 or more")
     if jobs == 1 or not parallel_safe(options.target, profile):
         return 1, None, []
-    order = features.scenario_index(root, options.tags)
     if len(order) <= 1:
         return 1, None, []
     fs_engines = frozenset(name for name, engine in model_.engines.items() if engine.get("backup") == "fs")
@@ -181,7 +215,8 @@ def run(options: Options) -> int:
     expand.write(root, expand.render(root, model_))
     strategy_text = strategy.read(root)
     reports_dir = Path(options.report_dir or root / "reports").resolve()
-    jobs, plan, order = _plan(root, options, profile, reports_dir, model_)
+    selected = features.require_selection(root, options.tags)     # before any target starts
+    jobs, plan, order = _plan(selected, options, profile, reports_dir, model_)
 
     run_id = new_run_id()
     run_dir = reports_dir / run_id
@@ -201,11 +236,21 @@ def run(options: Options) -> int:
                    for i, group in enumerate(plan)]
         for worker in workers:
             worker.out_dir.mkdir(parents=True)
-    interrupted = False
+    handlers = _handle_interrupts()
+    try:     # interrupts are ignored from the first one until the reports of what ran are written
+        return _execute(root, options, profile, run_dir, info, workers, plan, order, strategy_text)
+    finally:
+        _restore(handlers)
+
+
+def _execute(root, options, profile, run_dir, info, workers, plan, order, strategy_text) -> int:
+    """Start the labs, run behave in every worker, stop everything, report."""
+    interrupted = None          # the signal that stopped the run
     lab_problems: list[str] = []
+    threads: list[threading.Thread] = []
     try:
         if is_lab(options.target, profile):
-            errors = _in_threads(lambda w: w.start_lab(profile), workers)
+            errors = _in_threads(lambda w: w.start_lab(profile), workers, threads)
             failed = next((e for e in errors if e is not None), None)
             if failed is not None:
                 if isinstance(failed, KeyboardInterrupt):
@@ -214,24 +259,27 @@ def run(options: Options) -> int:
                       file=sys.stderr)
                 return 1
         _in_threads(lambda w: w.run_behave(behave_command(w.out_dir, options.tags, options.target), root),
-                    workers)
-    except KeyboardInterrupt:
-        interrupted = True
-        print(f"interrupted: waiting up to {STOP_TIMEOUT}s for behave's cleanup", file=sys.stderr)
+                    workers, threads)
+    except KeyboardInterrupt as exc:
+        interrupted = getattr(exc, "signum", signal.SIGINT)
+        print(f"interrupted ({signal.Signals(interrupted).name}): waiting up to {STOP_TIMEOUT}s for behave's "
+              "cleanup", file=sys.stderr)
     finally:
-        # a second Ctrl-C must not leave behave or a lab running
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-        try:
-            deadline = time.monotonic() + STOP_TIMEOUT
+        _ignore_interrupts()     # a second interrupt must not leave behave or a lab running
+        deadline = time.monotonic() + STOP_TIMEOUT
+        if interrupted:
             for worker in workers:
-                worker.finish_behave(deadline)
-            for worker in workers:
-                problem = worker.stop_lab()
-                if problem:
-                    print(f"error: stopping the lab: {problem}", file=sys.stderr)
-                    lab_problems.append(problem)
-        finally:
-            signal.signal(signal.SIGINT, previous)
+                worker.interrupt()
+        for worker in workers:
+            worker.finish_behave(deadline)
+        for thread in threads:       # a lab still starting when the interrupt came
+            thread.join(max(0.1, deadline - time.monotonic()))
+        for worker in workers:
+            problem = worker.stop_lab()
+            if problem:
+                print(f"error: stopping the lab: {problem}", file=sys.stderr)
+                lab_problems.append(problem)
+        _stop_left_realstack(run_dir)
 
     behave_rc = max((w.rc for w in workers if w.rc is not None), default=None)
     info["finished"] = _now()
@@ -246,10 +294,32 @@ def run(options: Options) -> int:
     result = model.load_run(run_dir)
     paths = report.write_all(result, run_dir, strategy_text)
     code = _conclude(result, paths, behave_rc, interrupted, options)
-    return max(code, 1) if lab_problems and code != 130 else code
+    return max(code, 1) if lab_problems and not interrupted else code
 
 
-def _conclude(result: model.Run, paths: list[Path], behave_rc, interrupted: bool, options: Options) -> int:
+def _handle_interrupts() -> dict:
+    """SIGTERM and SIGHUP raise Interrupted as Ctrl-C raises KeyboardInterrupt;
+    the handlers they replace (SIGINT's too), to put back."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}           # signal handlers belong to the main thread
+    handlers = {signum: signal.getsignal(signum) for signum in INTERRUPTS}
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _raise_interrupted)
+    return handlers
+
+
+def _ignore_interrupts() -> None:
+    if threading.current_thread() is threading.main_thread():
+        for signum in INTERRUPTS:
+            signal.signal(signum, signal.SIG_IGN)
+
+
+def _restore(handlers: dict) -> None:
+    for signum, handler in handlers.items():
+        signal.signal(signum, handler)
+
+
+def _conclude(result: model.Run, paths: list[Path], behave_rc, interrupted: int | None, options: Options) -> int:
     counts = result.counts()
     skipped = [s for s in result.scenarios if s.status == "skipped"]
     if skipped:
@@ -260,8 +330,8 @@ def _conclude(result: model.Run, paths: list[Path], behave_rc, interrupted: bool
           + f" ({result.duration:.1f}s)")
     print("reports: " + " ".join(str(p) for p in paths))
     if interrupted:
-        print("interrupted", file=sys.stderr)
-        return 130
+        print(f"interrupted ({signal.Signals(interrupted).name})", file=sys.stderr)
+        return 128 + interrupted
     if any(counts[k] for k in model.FAILING):
         return 1
     if not result.scenarios:

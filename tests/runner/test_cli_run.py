@@ -189,6 +189,55 @@ def test_ctrl_c_stops_behave_and_the_lab_and_still_reports(small_project):
     assert scenario["tcid"] == "TCID-DIR-DMAAS-PORTAL" and scenario["status"] != "passed"
 
 
+@pytest.mark.parametrize("signum, to_group", [(signal.SIGTERM, False), (signal.SIGHUP, True)],
+                         ids=["sigterm-to-dmaas-alone", "sighup-to-the-group"])
+def test_sigterm_and_sighup_stop_the_run_like_ctrl_c(small_project, signum, to_group):
+    """SIGTERM as `timeout` or a CI cancel sends it (to dmaas alone: behave
+    learns of it from dmaas), SIGHUP as a closed terminal sends it (to the
+    whole group): the lab stopped, the reports written, 128 + the signal."""
+    reports = small_project / "reports"
+    proc = subprocess.Popen([sys.executable, "-m", "runner.cli", "--root", str(small_project), "run",
+                             "--report-dir", str(reports), "--tags", "@slow"], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        _wait_for_the_slow_step(proc, reports)
+        (lab_dir,) = [d / "lab" for d in reports.iterdir()]
+        if to_group:
+            os.killpg(proc.pid, signum)
+        else:
+            proc.send_signal(signum)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 128 + signum, (out, err)
+    assert f"interrupted ({signal.Signals(signum).name})" in err
+    assert "Traceback" not in err and "Error" not in err, err
+    assert not lab_dir.exists()
+    run_dir_ = lab_dir.parent
+    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    assert str(run_dir_) not in ps, "behave or the lab is still running"
+    assert (run_dir_ / "report.html").is_file() and (run_dir_ / "junit.xml").is_file()
+    report = json.loads((run_dir_ / "report.json").read_text())
+    (scenario,) = [s for f in report["features"] for s in f["scenarios"]]
+    assert scenario["tcid"] == "TCID-DIR-DMAAS-PORTAL" and scenario["status"] != "passed"
+
+
+@pytest.mark.parametrize("tags, message", [
+    ("@shlow", "no scenario matches the tags @shlow; nearest known tags: @slow, @soak, @schd"),
+    ("@mysql and @psp", "no scenario matches the tags @mysql and @psp; each tag is known, "
+                        "but no scenario carries that combination"),
+    ("@zzqqxx", "no scenario matches the tags @zzqqxx; no feature has @zzqqxx (`dmaas list` shows the tags)"),
+    ("@mysql and", "--tags @mysql and: Syntax error. Expected operand after and"),
+])
+def test_a_selection_of_nothing_fails_before_the_target_starts(small_project, capfd, tags, message):
+    assert run(small_project, "--tags", tags) == 2
+    err = capfd.readouterr().err
+    assert err == f"error: {message}\n"
+    assert not (small_project / "reports").exists()      # no run dir, no lab, no report files
+
+
 def _content(report_dir: Path) -> dict:
     """report.json without what differs from run to run (ids, times, durations)."""
     report = json.loads((report_dir / "report.json").read_text())
