@@ -38,6 +38,8 @@ def cmd_validate(args) -> int:
             problems.append(exc.message)
     if not args.no_steps:
         problems += undefined_steps(root)
+    if args.target and not problems:
+        problems += _preflight_problems(root, args.target, args.tags)
     for problem in problems:
         print(problem)
     if problems:
@@ -45,8 +47,21 @@ def cmd_validate(args) -> int:
         return 1
     files = scenarios.scenario_files(root)
     print(f"ok: {len(files)} scenario files valid, {len(rendered)} generated features up to date"
-          + ("" if args.no_steps else ", every step has a definition"))
+          + ("" if args.no_steps else ", every step has a definition")
+          + (f", target {args.target} answers" if args.target else ""))
     return 0
+
+
+def _preflight_problems(root, target: str, tags: list[str]) -> list[str]:
+    """`dmaas run`'s preflight of the target for the selected scenarios, as problem lines."""
+    from runner import features
+    from runner.run import preflight
+    try:
+        features.require_selection(root, tags)
+        preflight(root, target, scenarios.target_profile(root, target), tags)
+    except UserError as exc:
+        return exc.lines
+    return []
 
 
 def cmd_expand(args) -> int:
@@ -123,6 +138,10 @@ def parser() -> argparse.ArgumentParser:
 
     validate = sub.add_parser("validate", help="schemas, matrix references, generated features, step coverage")
     validate.add_argument("--no-steps", action="store_true", help="skip the step coverage check")
+    validate.add_argument("--target", help="also reach this target's clusters and buckets, as `dmaas run` does "
+                                           "before any scenario")
+    validate.add_argument("--tags", action="append", default=[],
+                          help="with --target: check what these scenarios need (default: all)")
     validate.set_defaults(func=cmd_validate)
 
     sub.add_parser("expand", help="render the matrices into features/generated/").set_defaults(func=cmd_expand)
@@ -156,7 +175,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except UserError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
+        for line in exc.lines:
+            print(f"error: {line}", file=sys.stderr)
         return EXIT_BAD_INPUT
 
 

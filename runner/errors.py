@@ -1,4 +1,4 @@
-"""The one exception the `dmaas` command turns into a one-line message."""
+"""The exceptions the `dmaas` command turns into one-line messages."""
 
 
 class UserError(Exception):
@@ -10,3 +10,19 @@ class UserError(Exception):
     @property
     def message(self) -> str:
         return self.args[0]
+
+    @property
+    def lines(self) -> list[str]:
+        return [self.message]
+
+
+class Problems(UserError):
+    """Several problems found at once (preflight): one line each, exit code 2."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__(f"{len(problems)} problem(s)")
+        self._lines = [" ".join(p.split()) for p in problems]
+
+    @property
+    def lines(self) -> list[str]:
+        return self._lines

@@ -3,6 +3,7 @@ scenario count, parsed by behave's own parser."""
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,3 +106,19 @@ def require_selection(root: Path, tags: list[str]) -> list[ScenarioEntry]:
         hint = (f"; nearest known tags: {', '.join(nearest)}" if nearest
                 else f"; no feature has {', '.join(unknown)} (`dmaas list` shows the tags)")
     raise UserError(f"no scenario matches the tags {' '.join(tags)}{hint}")
+
+
+QUOTED = re.compile(r'"([^"]+)"')
+
+
+def quoted_names(root: Path, tags: list[str]) -> set[str]:
+    """Every quoted name (`cluster "source"`, `"minio"`) and table cell in the
+    steps of the scenarios the tags select: what they may ask a target for."""
+    names: set[str] = set()
+    for _, _, selected in _selected(Path(root), tags):
+        for scenario in selected:
+            for step in scenario.all_steps:
+                names.update(QUOTED.findall(step.name))
+                for row in step.table or []:
+                    names.update(row.cells)
+    return names

@@ -3,6 +3,7 @@ the reports. The lab target is started here (lab.process, the only import of
 the lab) and stopped afterwards, on failure and on Ctrl-C too."""
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -193,6 +194,22 @@ def parallel_safe(name: str, profile: dict | None) -> bool:
     return is_lab(name, profile) or (bool(profile.get("from_lab_state")) and "DMAAS_LAB_STATE" not in os.environ)
 
 
+def preflight(root: Path, name: str, profile: dict | None, tags: list[str]) -> None:
+    """Problems, one line each, with the clusters and buckets a real target
+    profile gives the selected scenarios (runner/preflight.py); a target the
+    run starts itself is checked by starting it."""
+    if is_lab(name, profile) or (profile or {}).get("kind") != "real" or (profile or {}).get("from_lab_state"):
+        return
+    from runner import preflight as checks
+    from runner.errors import Problems
+    from runner.target import RealTarget, load_profile
+    rel = Path(scenarios.TARGETS_DIR) / f"{name}.yaml"
+    target = RealTarget(dataclasses.replace(load_profile(root / rel), path=rel))   # messages name it as the user does
+    problems = checks.check(target, features.quoted_names(root, tags))
+    if problems:
+        raise Problems(problems)
+
+
 def _plan(order: list, options: Options, profile: dict | None, reports_dir: Path, model_):
     """(jobs, [[ScenarioEntry]] or None for one worker over everything, serial
     order) for the selected scenarios `order`."""
@@ -216,6 +233,7 @@ def run(options: Options) -> int:
     strategy_text = strategy.read(root)
     reports_dir = Path(options.report_dir or root / "reports").resolve()
     selected = features.require_selection(root, options.tags)     # before any target starts
+    preflight(root, options.target, profile, options.tags)
     jobs, plan, order = _plan(selected, options, profile, reports_dir, model_)
 
     run_id = new_run_id()

@@ -238,6 +238,51 @@ def test_a_selection_of_nothing_fails_before_the_target_starts(small_project, ca
     assert not (small_project / "reports").exists()      # no run dir, no lab, no report files
 
 
+PROBE_PROFILE = """kind: real
+clusters:
+  source: {kubeconfig_env: PROBE_KUBECONFIG, context: %(context)s}
+buckets:
+  minio: {client: minio, endpoint: "%(endpoint)s", region: us-east-1, bucket: probe,
+          access_key_env: PROBE_ACCESS, secret_key_env: PROBE_SECRET}
+"""
+
+KUBECONFIG = """apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:9", insecure-skip-tls-verify: true}}]
+users: [{name: u, user: {token: t0ken}}]
+contexts: [{name: there, context: {cluster: c, user: u}}]
+current-context: there
+"""
+
+
+@pytest.mark.parametrize("context, endpoint, expected", [
+    ("elsewhere", "http://127.0.0.1:9", [
+        'scenarios/targets/probe.yaml: clusters.source: no context "elsewhere" in $PROBE_KUBECONFIG',
+        "scenarios/targets/probe.yaml: buckets.minio (http://127.0.0.1:9, bucket probe): connection refused"]),
+    ("there", "http://127.0.0.1:9", [
+        "scenarios/targets/probe.yaml: clusters.source (context there, https://127.0.0.1:9): connection refused",
+        "scenarios/targets/probe.yaml: buckets.minio (http://127.0.0.1:9, bucket probe): connection refused"]),
+], ids=["missing-context", "api-refused"])
+def test_preflight_names_each_unreachable_part_before_any_scenario(small_project, capfd, monkeypatch, tmp_path,
+                                                                    context, endpoint, expected):
+    (small_project / "scenarios/targets/probe.yaml").write_text(PROBE_PROFILE % {"context": context,
+                                                                                  "endpoint": endpoint})
+    (small_project / "features/preflight.feature").write_text(FEATURE.format(
+        tag="preflight", tcid="TCID-DIR-DMAAS-MYSQL", title="needs source",
+        steps='    Given a passing step\n    # cluster "source" and "minio" are named below\n'
+              '    Then it fails with cluster "source" on "minio"'))
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(KUBECONFIG)
+    monkeypatch.setenv("PROBE_KUBECONFIG", str(kubeconfig))
+    monkeypatch.setenv("PROBE_ACCESS", "probe-access")
+    monkeypatch.setenv("PROBE_SECRET", "probe-secret-value")
+    assert run(small_project, "--target", "probe", "--tags", "@preflight") == 2
+    err = capfd.readouterr().err
+    assert err.splitlines() == [f"error: {line}" for line in expected]
+    assert "probe-secret-value" not in err and "t0ken" not in err
+    assert not (small_project / "reports").exists()
+
+
 def _content(report_dir: Path) -> dict:
     """report.json without what differs from run to run (ids, times, durations)."""
     report = json.loads((report_dir / "report.json").read_text())
