@@ -25,6 +25,7 @@ if str(REPO) not in sys.path:    # plain `behave` from the repo root, without in
 from runner.driver import Driver  # noqa: E402
 from runner.driver.clusters import POLL_SLEEPS  # noqa: E402
 from runner.errors import UserError  # noqa: E402
+from runner.driver import timeouts  # noqa: E402
 from runner.target import attach_lab, load_profile, open_target  # noqa: E402
 
 
@@ -44,6 +45,7 @@ def before_all(context):
     try:
         profile = load_profile(name)
         state = os.environ.get("DMAAS_LAB_STATE")
+        timeouts.configure(profile.data.get("timeouts"))
         if profile.kind == "lab" and state:
             context.target = attach_lab(state, profile.name)
         else:

@@ -31,4 +31,9 @@ except KeyboardInterrupt:
     sys.exit(128 + received[0])
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    # done: an interrupt now has nothing to stop, and one that lands in the
+    # interpreter's shutdown would print "Exception ignored ... Traceback"
+    for _signum in INTERRUPTS:
+        signal.signal(_signum, signal.SIG_IGN)
+    sys.exit(code)

@@ -7,8 +7,6 @@ from runner.driver.clusters import WaitTimeout
 from steplib import (App, apps, app_at, given, last_restore, plans, probe, record_of, records, restores, state,
                      step, then)
 
-READY_TIMEOUT = 300
-UNFINISHED_RESTORE_TIMEOUT = 20
 
 
 def deploy(context, app_name, namespace, cluster_name, engine_name, replicas=None):
@@ -38,7 +36,7 @@ def wait_ready(context, cluster_name, namespace, app_name):
         context.driver.cluster(cluster_name).wait_for(
             f"application {app_name} in namespace {namespace} to be ready"
             + (f" (without {', '.join(skip)})" if skip else ""),
-            lambda: data.ready(skip=skip), timeout=UNFINISHED_RESTORE_TIMEOUT if failed else READY_TIMEOUT)
+            lambda: data.ready(skip=skip), timeout="app_ready_after_failed_restore" if failed else "app_ready")
     except WaitTimeout as timeout:
         outcome = (f"restore {failed.name} ended {failed.phase}: {'; '.join(failed.messages[:3]) or 'no reason'}; "
                    if failed else "")

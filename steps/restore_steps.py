@@ -306,7 +306,7 @@ def verification_cleaned(context, cluster):
     result = context.verification
     client = context.driver.cluster(cluster)
     client.wait_for(f"verification namespace {result.namespace} to be deleted",
-                    lambda: client.get("v1", "Namespace", result.namespace) is None, timeout=120)
+                    lambda: client.get("v1", "Namespace", result.namespace) is None, timeout="namespace_gone")
 
 
 @then('every restore point of plan "{plan:Name}" restored on cluster "{cluster:Name}" is consistent for {title} '
@@ -329,7 +329,7 @@ def every_restore_point(context, plan, cluster, title):
                 app = apps(context)[(cluster, target)]
                 data = probe(context, cluster, target, app.name)
                 context.driver.cluster(cluster).wait_for(f"{app.name} restored from {backup.name} to be ready",
-                                                         data.ready, timeout=300)
+                                                         data.ready, timeout="app_ready")
                 problems += [f"{backup.name}: {p}" for p in data.consistency_problems()]
                 problems += [f"{backup.name}: {d}" for d in record.states[source].differences(data.state())]
             context.driver.cluster(cluster).delete("v1", "Namespace", target)

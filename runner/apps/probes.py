@@ -28,6 +28,7 @@ import json
 from runner.apps import catalogue
 from runner.apps.catalogue import COMPONENT, PART_OF
 from runner.apps.shapes import shape as make_shape
+from runner.driver import timeouts
 from runner.driver.clusters import WaitTimeout, wait_until
 
 CHUNK_BYTES = 24 * 1024          # raw bytes per exec: the command travels in the exec URL
@@ -177,7 +178,7 @@ class DataProbe:
                 problems.append(f"{kind} {self.namespace}/{name}: {ready}/{want} replicas ready")
         return problems
 
-    def wait_ready(self, timeout=120, skip=()):
+    def wait_ready(self, timeout="app_ready", skip=()):
         """Waits until every workload of the app (except those named in
         `skip`) is ready; raises ProbeError naming what is not."""
         problems = []
@@ -189,7 +190,8 @@ class DataProbe:
             wait_until(f"application {self.app.name} in namespace {self.namespace} to be ready", ready, timeout)
         except WaitTimeout:
             raise ProbeError(f"application {self.app.name} in namespace {self.namespace} not ready "
-                             f"after {timeout}s: {'; '.join(problems)}") from None
+                             f"after {timeouts.seconds(timeout):g} s{timeouts.label(timeout)}: "
+                             f"{'; '.join(problems)}") from None
 
     # exec ----------------------------------------------------------------
     def _sh(self, target, script):

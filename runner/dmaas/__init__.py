@@ -36,7 +36,6 @@ from runner.target import Unsupported
 __all__ = ["DMaaS", "PlanSpec", "Selection", "Plan", "PlanError", "Unsupported"]
 
 DEFAULT_TTL = 720 * 3600            # Velero's default backup TTL
-BACKUP_TIMEOUT = 600
 
 
 @dataclasses.dataclass
@@ -193,7 +192,7 @@ class DMaaS:
         spec = {**chosen.backup_spec(), "storageLocation": location, **plans.volume_spec(engine_backup, vsl)}
         client = self.driver.cluster(cluster)
         client.velero.create("Backup", name, spec, labels={"dmaas.openebs.io/on-demand": "true"})
-        obj = client.velero.wait_backup(name, timeout=BACKUP_TIMEOUT)
+        obj = client.velero.wait_backup(name)
         record = self.bucket_backups.record(self.location(location, cluster), name)
         if record is None:          # failed before anything was uploaded
             status = obj.get("status") or {}

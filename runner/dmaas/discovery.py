@@ -14,7 +14,8 @@ import re
 import time
 
 from runner.dmaas.records import BackupRecord
-from runner.driver.clusters import FIRST_POLL, poll_sleep, wait_until
+from runner.driver import timeouts
+from runner.driver.clusters import FIRST_POLL, WaitTimeout, poll_sleep, wait_until
 from runner.driver.layout import LayoutError, VeleroLayout
 
 INCREMENTAL_LOG = re.compile(r", parent [0-9A-Za-z]")
@@ -78,11 +79,12 @@ class BucketBackups:
         return self.layout(location).backup_names()
 
 
-def wait_synced(driver, client, location, names, timeout=120):
+def wait_synced(driver, client, location, names, timeout="sync"):
     """Waits until `client` has a Backup object of `location` for every name
     (Velero's backup sync). When nothing changes for a few seconds the
     clock is advanced by one sync period (the lab syncs on its virtual
     clock; a real target just waits that scaled period)."""
+    limit, timeout = timeout, timeouts.seconds(timeout)
     deadline = time.monotonic() + timeout
     last_progress, seen = time.monotonic(), -1
     pause = FIRST_POLL
@@ -95,8 +97,8 @@ def wait_synced(driver, client, location, names, timeout=120):
         if len(present) != seen:
             seen, last_progress = len(present), time.monotonic()
         if time.monotonic() > deadline:
-            raise TimeoutError(f"cluster {client.name} did not sync backups {', '.join(missing[:5])} of "
-                               f"{location} within {timeout}s")
+            raise WaitTimeout(f"timed out after {timeout:g} s waiting for cluster {client.name} to sync backups "
+                              f"{', '.join(missing[:5])} of {location}{timeouts.label(limit)}")
         if time.monotonic() - last_progress > NUDGE_AFTER:
             driver.clock.advance(SYNC_NUDGE_SECONDS)
             last_progress = time.monotonic()
@@ -104,7 +106,7 @@ def wait_synced(driver, client, location, names, timeout=120):
         pause = min(pause * 2, 0.2)
 
 
-def wait_restorable(client, layout, name, timeout=60):
+def wait_restorable(client, layout, name, timeout="restorable"):
     """The Backup `name` on `client` once a restore can use all of it. Velero's
     sync creates a Backup, then sets its status, then creates its
     PodVolumeBackups one by one; a restore that starts in between fails

@@ -15,7 +15,6 @@ PROFILE_LABEL = "dmaas.openebs.io/bucket-profile"
 CAPACITY_ANNOTATION = "dmaas.openebs.io/capacity-bytes"
 CREDENTIALS_KEY = "cloud"
 CSTOR_PROVIDER = "openebs.io/cstor-blockstore"
-AVAILABLE_TIMEOUT = 60
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,7 +77,7 @@ def ensure_bsl(client, location, profile, capacity=None):
         annotations = {CAPACITY_ANNOTATION: str(capacity)} if capacity is not None else None
         client.velero.create("BackupStorageLocation", location.name, bsl_spec(location, profile, default),
                              labels={PROFILE_LABEL: location.profile}, annotations=annotations)
-    client.velero.wait_phase("BackupStorageLocation", location.name, ["Available"], timeout=AVAILABLE_TIMEOUT)
+    client.velero.wait_phase("BackupStorageLocation", location.name, ["Available"], timeout="location_available")
 
 
 def ensure_vsl(client, location, profile, full_every=None):

@@ -23,7 +23,6 @@ from runner.driver.clusters import wait_until
 
 HELPER_IMAGE = "busybox:1.36"
 CHUNK_CHARS = 32 * 1024
-WAIT_TIMEOUT = 180
 
 
 class MoveError(Exception):
@@ -47,7 +46,7 @@ def _helper_pod(client, namespace, name, claim, mount):
                            "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": claim}}]}})
     wait_until(f"helper pod {namespace}/{name} to run",
           lambda: ((client.get("v1", "Pod", name, namespace) or {}).get("status") or {}).get("phase") == "Running",
-               WAIT_TIMEOUT)
+               "data_movement")
 
 
 def _scale(client, namespace, kind, name, replicas):

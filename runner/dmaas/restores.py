@@ -19,9 +19,6 @@ from runner.apps.probes import DataProbe, apps_in
 from runner.dmaas.records import RestoreRecord, Verification
 from runner.driver.clusters import WaitTimeout, wait_until
 
-RESTORE_TIMEOUT = 600
-READY_TIMEOUT = 180
-GONE_TIMEOUT = 120
 FOUND_KINDS = (("apps/v1", "StatefulSet"), ("apps/v1", "Deployment"), ("v1", "ConfigMap"), ("v1", "Secret"),
                ("v1", "Service"), ("v1", "ServiceAccount"), ("v1", "PersistentVolumeClaim"),
                ("batch/v1", "CronJob"), ("networking.k8s.io/v1", "Ingress"))
@@ -49,7 +46,7 @@ def results_messages(layout, restore_name):
     return _flatten(data.get("errors") or {}), _flatten(data.get("warnings") or {})
 
 
-def run_restore(client, backup_name, layout, namespace_mapping=None, timeout=RESTORE_TIMEOUT):
+def run_restore(client, backup_name, layout, namespace_mapping=None, timeout="restore"):
     name = unique_name(backup_name)
     spec = {"backupName": backup_name, "includedNamespaces": ["*"], "restorePVs": True}
     if namespace_mapping:
@@ -78,7 +75,7 @@ def found_objects(client, namespace):
     return found
 
 
-def delete_namespaces(client, namespaces, timeout=GONE_TIMEOUT):
+def delete_namespaces(client, namespaces, timeout="namespace_gone"):
     """Deletes namespaces and waits until they are gone; True if they are."""
     for namespace in namespaces:
         client.delete("v1", "Namespace", namespace)
@@ -105,7 +102,7 @@ def verify(client, backup_name, namespaces, layout, expected=None):
             for app in apps_in(client, scratch):
                 probe = DataProbe(client, scratch, app)
                 try:
-                    probe.wait_ready(READY_TIMEOUT)
+                    probe.wait_ready()
                     state = probe.state()
                     problems += [f"{app}: {p}" for p in probe.consistency_problems()]
                 except Exception as exc:        # ProbeError, ApiException: the verification failed

@@ -24,7 +24,7 @@ def delete_backups(client, names):
                                  labels={"velero.io/backup-name": name[:63]})
 
 
-def wait_deleted(client, layout, names, timeout=120):
+def wait_deleted(client, layout, names, timeout="deleted"):
     """Waits until the backups are gone from the bucket and from the cluster."""
     def gone():
         in_bucket = set(layout.backup_names()) & set(names)

@@ -48,7 +48,6 @@ from runner.driver.velero import API_VERSION as VELERO_API, CLEANUP_ORDER
 
 Tracked = collections.namedtuple("Tracked", "api_version kind cluster namespace name")
 RESTORE_LABEL = "velero.io/restore-name"
-NAMESPACE_GONE_TIMEOUT = 120
 
 
 def slugify(text, limit=48):
@@ -248,7 +247,7 @@ class Driver:
         if namespaces:
             wait_until(f"namespaces {', '.join(namespaces)} to be gone from cluster {client.name}",
                        lambda: not [n for n in namespaces if client.get("v1", "Namespace", n)],
-                       timeout=NAMESPACE_GONE_TIMEOUT, interval=0.5)
+                       timeout="namespace_gone", interval=0.5)
 
     @staticmethod
     def _velero_made(velero, kind, backups, restores, locations):

@@ -10,8 +10,8 @@
     .list(api_version, kind, namespace=None, label_selector=None) -> [dict]
     .delete(api_version, kind, name, namespace=None) -> bool   # False if it was not there
     .ensure_namespace(name) -> dict
-    .wait_for(what: str, predicate, timeout=120, interval=0.2) -> the predicate's truthy value
-    .exec(namespace, pod, argv, container=None, timeout=120, binary=False) -> (rc, stdout, stderr)
+    .wait_for(what: str, predicate, timeout="cluster_wait", interval=0.2) -> the predicate's truthy value
+    .exec(namespace, pod, argv, container=None, timeout="exec", binary=False) -> (rc, stdout, stderr)
     .served() -> [ServedResource(group_version, kind, plural, namespaced, verbs)]
     .serves(api_version, kind) -> bool
     .velero -> VeleroClient (runner/driver/velero.py)
@@ -32,6 +32,8 @@ from kubernetes import client as k8s
 from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import NotFoundError, ConflictError, ResourceNotFoundError
 from kubernetes.stream import stream
+
+from runner.driver import timeouts
 
 _STDOUT, _STDERR = 1, 2      # channels of the v4.channel.k8s.io exec protocol
 
@@ -56,10 +58,12 @@ def poll_sleep(seconds):
 FIRST_POLL = 0.01     # seconds before the second look; doubled up to the wait's interval
 
 
-def wait_until(what, predicate, timeout=120, interval=0.2):
-    """Poll `predicate` until it returns something truthy; WaitTimeout names `what`.
+def wait_until(what, predicate, timeout="cluster_wait", interval=0.2):
+    """Poll `predicate` until it returns something truthy; WaitTimeout names
+    `what` and the limit (a name in runner.driver.timeouts, or seconds).
     Polls back off from FIRST_POLL to `interval`: most waits end within a
     controller's reaction time, a few last long."""
+    limit, timeout = timeout, timeouts.seconds(timeout)
     deadline = time.monotonic() + timeout
     last_error = None
     pause = min(FIRST_POLL, interval)
@@ -72,7 +76,7 @@ def wait_until(what, predicate, timeout=120, interval=0.2):
             last_error = error
         if time.monotonic() >= deadline:
             detail = f" (last error: {describe(last_error)})" if last_error else ""
-            raise WaitTimeout(f"timed out after {timeout:g} s waiting for {what}{detail}")
+            raise WaitTimeout(f"timed out after {timeout:g} s waiting for {what}{detail}{timeouts.label(limit)}")
         poll_sleep(min(pause, max(0.0, deadline - time.monotonic())))
         pause = min(pause * 2, interval)
 
@@ -193,7 +197,7 @@ class ClusterClient:
             return existing
         if existing:   # terminating: wait for it to go before creating it anew
             self.wait_for(f"namespace {name} to finish terminating",
-                          lambda: self.get("v1", "Namespace", name) is None, timeout=120)
+                          lambda: self.get("v1", "Namespace", name) is None, timeout="namespace_gone")
         return self.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
 
     def get(self, api_version, kind, name, namespace=None):
@@ -225,12 +229,12 @@ class ClusterClient:
         except NotFoundError:
             return False
 
-    def wait_for(self, what, predicate, timeout=120, interval=0.2):
+    def wait_for(self, what, predicate, timeout="cluster_wait", interval=0.2):
         return wait_until(f"{what} on cluster {self.name}", predicate, timeout, interval)
 
     # ------------------------------------------------------------- pods
 
-    def exec(self, namespace, pod, argv, container=None, timeout=120, binary=False):
+    def exec(self, namespace, pod, argv, container=None, timeout="exec", binary=False):
         """Run argv in a pod (pods/exec over the websocket, as kubectl does).
         stdout/stderr are str unless binary=True."""
         kwargs = {"command": list(argv), "stderr": True, "stdin": False, "stdout": True, "tty": False,
@@ -239,12 +243,13 @@ class ClusterClient:
             kwargs["container"] = container
         response = stream(self.core.connect_get_namespaced_pod_exec, pod, namespace, **kwargs)
         stdout, stderr = bytearray(), bytearray()
-        deadline = time.monotonic() + timeout
+        limit = timeout
+        deadline = time.monotonic() + timeouts.seconds(limit)
         try:
             while response.is_open():
                 if time.monotonic() > deadline:
-                    raise WaitTimeout(f"timed out after {timeout:g} s waiting for `{' '.join(argv)}` "
-                                      f"in pod {namespace}/{pod} on cluster {self.name}")
+                    raise WaitTimeout(f"timed out after {timeouts.seconds(limit):g} s waiting for `{' '.join(argv)}` "
+                                      f"in pod {namespace}/{pod} on cluster {self.name}{timeouts.label(limit)}")
                 response.update(timeout=1)
                 stdout += response.read_channel(_STDOUT)
                 stderr += response.read_channel(_STDERR)

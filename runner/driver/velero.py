@@ -6,9 +6,9 @@
     .list(kind, label_selector=None) -> [dict]
     .delete(kind, name) -> bool
     .patch(kind, name, patch: dict) -> dict            # JSON merge patch
-    .wait_phase(kind, name, phases, timeout=300) -> dict
-    .wait_backup(name, timeout=300) -> dict            # a terminal phase
-    .wait_restore(name, timeout=300) -> dict
+    .wait_phase(kind, name, phases, timeout="velero_phase") -> dict
+    .wait_backup(name, timeout="backup") -> dict           # a terminal phase
+    .wait_restore(name, timeout="restore") -> dict
     .backups(label_selector=None) -> [dict]; .restores(...); .schedules(...)
     .available_locations() -> [BSL names whose status.phase is Available]
 
@@ -96,7 +96,7 @@ class VeleroClient:
         return self.cluster.custom.patch_namespaced_custom_object(
             GROUP, VERSION, self.namespace, self._plural(kind), name, patch)
 
-    def wait_phase(self, kind, name, phases, timeout=300):
+    def wait_phase(self, kind, name, phases, timeout="velero_phase"):
         def reached():
             obj = self.get(kind, name)
             phase = ((obj or {}).get("status") or {}).get("phase")
@@ -104,10 +104,10 @@ class VeleroClient:
         return wait_until(f"{kind} {name} on cluster {self.cluster.name} to reach "
                           f"{' or '.join(phases)}", reached, timeout)
 
-    def wait_backup(self, name, timeout=300):
+    def wait_backup(self, name, timeout="backup"):
         return self.wait_phase("Backup", name, BACKUP_TERMINAL, timeout)
 
-    def wait_restore(self, name, timeout=300):
+    def wait_restore(self, name, timeout="restore"):
         return self.wait_phase("Restore", name, RESTORE_TERMINAL, timeout)
 
     def backups(self, label_selector=None):
