@@ -7,7 +7,7 @@ import yaml
 
 from lab.apiserver.registry import parse_k8s_version
 from lab.clock import DEFAULT_START, parse_time
-from lab.s3 import PROFILES
+from lab.s3 import PROFILE_NAME
 
 DEFAULT_VERSION = "1.29.4"
 DEFAULT_VELERO_VERSION = "1.12.4"
@@ -124,10 +124,11 @@ def _clusters(items, where):
 
 def _profiles(items, where):
     if not isinstance(items, list):
-        raise ConfigError(f"{where}: expected a list of S3 profiles ({', '.join(PROFILES)})")
+        raise ConfigError(f"{where}: expected a list of S3 profile names")
     for index, item in enumerate(items):
-        if item not in PROFILES:
-            raise ConfigError(f"{where}[{index}]: unknown S3 profile {item!r} (known: {', '.join(PROFILES)})")
+        if not isinstance(item, str) or not PROFILE_NAME.match(item):
+            raise ConfigError(f"{where}[{index}]: bad S3 profile name {item!r} "
+                              f"(lower-case letters, digits and '-')")
     if len(set(items)) != len(items):
         raise ConfigError(f"{where}: a profile is listed twice")
     return list(items)

@@ -10,6 +10,7 @@ because moto keeps one global bucket namespace per process: MinIO and AWS are
 different worlds, so the same bucket name must be creatable in both. The child
 exits when its stdin closes, so it never outlives the lab process.
 """
+import hashlib
 import http.client
 import http.server
 import logging
@@ -29,14 +30,21 @@ from lab.faults import Faults, RefuseWhenCut
 
 REGION = "us-east-1"
 
-# Fixed lab credentials (not secrets: the lab is local and throw-away). Each
-# profile is also a separate moto account so their objects never mix.
-PROFILES = {
-    "minio": {"access_key": "lab-minio-access", "secret_key": "lab-minio-secret-key",
-              "account": "000000000001"},
-    "aws": {"access_key": "AKIALABAWS0000000001", "secret_key": "lab-aws-secret-access-key",
-            "account": "000000000002"},
-}
+# An S3 profile is any name the lab is configured with (the runner passes
+# the bucket catalogue's names): one endpoint each, as a MinIO server or an
+# AWS region would be one.
+PROFILE_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+def profile_credentials(profile):
+    """The lab's fixed credentials for a profile (not secrets: the lab is
+    local and throw-away, and lab.json hands them to its clients), derived
+    from the name so that a lab restarted with the same profiles takes the
+    same keys. Each profile is also a moto account of its own, so their
+    objects never mix."""
+    digest = hashlib.sha256(profile.encode()).hexdigest()
+    return {"access_key": f"lab-{profile}-access", "secret_key": f"lab-{profile}-secret-key-{digest[:8]}",
+            "account": f"{int(digest[:12], 16) % 10 ** 12:012d}"}
 
 BACKEND_START_TIMEOUT = 20.0
 CORRUPT_SPAN = 16           # bytes flipped in the middle of a corrupted object
@@ -53,11 +61,11 @@ class S3Endpoint:
     """One S3 profile: its moto child process and the proxy clients use."""
 
     def __init__(self, profile, host="127.0.0.1"):
-        if profile not in PROFILES:
-            raise ValueError(f"unknown S3 profile {profile!r} (known: {', '.join(PROFILES)})")
+        if not PROFILE_NAME.match(profile or ""):
+            raise ValueError(f"bad S3 profile name {profile!r} (lower-case letters, digits and '-')")
         self.profile = profile
         self.host = host
-        self.credentials = PROFILES[profile]
+        self.credentials = profile_credentials(profile)
         self.faults = Faults()
         self._quotas = {}           # bucket -> bytes
         self._parts = {}            # (bucket, upload id) -> {part number: bytes} of unfinished uploads

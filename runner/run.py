@@ -90,9 +90,10 @@ def _stop_left_realstack(run_dir: Path) -> None:
         stack.Stack(Path(__file__).resolve().parents[1], run_dir / "realstack").down()
 
 
-def _start_lab(profile: dict, state_dir: Path):
+def _start_lab(profile: dict, state_dir: Path, root: Path):
     import lab.process   # the one place runner/ touches the lab: start it as a process
-    return lab.process.start((profile or {}).get("lab") or {}, state_dir)
+    from runner.target import lab_config
+    return lab.process.start(lab_config((profile or {}).get("lab"), root), state_dir)
 
 
 _OUTPUT_LOCK = threading.Lock()
@@ -118,8 +119,8 @@ class _Worker:
         self.proc = None
         self.rc = None
 
-    def start_lab(self, profile: dict) -> None:
-        self.lab = _start_lab(profile, self.out_dir / "lab")
+    def start_lab(self, profile: dict, root: Path) -> None:
+        self.lab = _start_lab(profile, self.out_dir / "lab", root)
         self.env["DMAAS_LAB_STATE"] = str(self.out_dir / "lab" / "lab.json")
 
     def run_behave(self, command: list[str], root: Path) -> None:
@@ -198,12 +199,21 @@ def preflight(root: Path, name: str, profile: dict | None, tags: list[str]) -> N
     """Problems, one line each, with the clusters and buckets a real target
     profile gives the selected scenarios (runner/preflight.py); a target the
     run starts itself is checked by starting it."""
-    if is_lab(name, profile) or (profile or {}).get("kind") != "real" or (profile or {}).get("from_lab_state"):
-        return
     from runner import preflight as checks
     from runner.errors import Problems
-    from runner.target import RealTarget, load_profile
+    from runner.target import RealTarget, bucket_catalogue, load_profile
     rel = Path(scenarios.TARGETS_DIR) / f"{name}.yaml"
+    if is_lab(name, profile):
+        served = ((profile or {}).get("lab") or {}).get("s3")
+        used = set(bucket_catalogue(root)) & features.quoted_names(root, tags)
+        if served is not None and used - set(served):
+            raise Problems([f"{rel}: lab.s3: the selected scenarios use bucket profile(s) "
+                            f"{', '.join(sorted(used - set(served)))}, which this lab does not serve "
+                            f"(it serves: {', '.join(served) or 'none'}; leave s3 out to serve every profile "
+                            f"of scenarios/buckets.yaml)"])
+        return
+    if (profile or {}).get("kind") != "real" or (profile or {}).get("from_lab_state"):
+        return
     target = RealTarget(dataclasses.replace(load_profile(root / rel), path=rel))   # messages name it as the user does
     problems = checks.check(target, features.quoted_names(root, tags))
     if problems:
@@ -268,7 +278,7 @@ def _execute(root, options, profile, run_dir, info, workers, plan, order, strate
     threads: list[threading.Thread] = []
     try:
         if is_lab(options.target, profile):
-            errors = _in_threads(lambda w: w.start_lab(profile), workers, threads)
+            errors = _in_threads(lambda w: w.start_lab(profile, root), workers, threads)
             failed = next((e for e in errors if e is not None), None)
             if failed is not None:
                 if isinstance(failed, KeyboardInterrupt):

@@ -69,9 +69,11 @@ from runner.errors import UserError
 from runner.scenarios import load_yaml
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-TARGETS_DIR = REPO / "scenarios" / "targets"
+# the project whose scenarios run: `dmaas run --root` passes it to behave
+PROJECT = pathlib.Path(os.environ.get("DMAAS_PROJECT_ROOT") or REPO).resolve()
+TARGETS_DIR = PROJECT / "scenarios" / "targets"
 SCHEMA = REPO / "schemas" / "target.schema.json"
-BUCKETS_FILE = REPO / "scenarios" / "buckets.yaml"
+BUCKETS_FILE = PROJECT / "scenarios" / "buckets.yaml"
 CONTROL_TIMEOUT = 300          # a clock advance runs every due controller; days of schedules
 
 
@@ -135,11 +137,11 @@ def profile_path(name_or_path):
 def load_profile(name_or_path):
     """Read and validate a target profile; TargetError names file and field."""
     path = _display(profile_path(name_or_path))
-    if not (REPO / path).is_file():
+    if not (PROJECT / path).is_file():
         known = sorted(p.stem for p in TARGETS_DIR.glob("*.yaml"))
         raise TargetError(f"{path}: no such target profile (known: {', '.join(known)})")
     try:
-        data = load_yaml(REPO, str(path))
+        data = load_yaml(PROJECT, str(path))
     except UserError as error:
         raise TargetError(error.message) from None
     validate_profile(data, path)
@@ -150,7 +152,7 @@ def _display(path):
     """A path as messages show it: relative to the project when inside it."""
     path = pathlib.Path(path)
     try:
-        return path.resolve().relative_to(REPO)
+        return path.resolve().relative_to(PROJECT)
     except ValueError:
         return path
 
@@ -181,11 +183,21 @@ def _schema_message(error):
     return error.message
 
 
-def _bucket_catalogue():
-    """scenarios/buckets.yaml: profile -> {client, bucket, region, ...}."""
-    if not BUCKETS_FILE.is_file():
-        raise TargetError(f"{BUCKETS_FILE}: missing (bucket profiles for the lab)")
-    data = yaml.safe_load(BUCKETS_FILE.read_text()) or {}
+def lab_config(section, root=None):
+    """A profile's `lab:` section as lab.process.start takes it: without an
+    `s3` list, the lab serves every bucket profile of scenarios/buckets.yaml
+    (one S3 endpoint each), so a new profile there needs no other change."""
+    config = dict(section or {})
+    config.setdefault("s3", list(bucket_catalogue(root)))
+    return config
+
+
+def bucket_catalogue(root=None):
+    """scenarios/buckets.yaml (of `root`, else of PROJECT): profile -> {client, bucket, region, ...}."""
+    path = pathlib.Path(root) / "scenarios" / "buckets.yaml" if root else BUCKETS_FILE
+    if not path.is_file():
+        raise TargetError(f"{path}: missing (bucket profiles for the lab)")
+    data = yaml.safe_load(path.read_text()) or {}
     return data.get("buckets", data)
 
 
@@ -193,6 +205,8 @@ def open_target(profile, state_dir=None):
     """The Target a profile describes; a lab profile starts a lab now."""
     if profile.kind == "lab":
         return LabTarget.start(profile, state_dir)
+    if profile.kind == "realstack":
+        return RealStackTarget(profile, state_dir)
     return RealTarget(profile, state_dir)
 
 
@@ -310,7 +324,24 @@ class Target:
         pass
 
 
-class LabTarget(Target):
+class LabBucketFaults:
+    """Bucket faults through the lab's control API (`self.control`): the lab's
+    S3 and the real stack's (which is the lab's) sit behind the same proxy."""
+
+    def cut_bucket(self, profile, bucket=None):
+        self.control.call("POST", f"/faults/s3/{profile}", _dropnone({"action": "cut", "bucket": bucket}))
+
+    def restore_bucket(self, profile, bucket=None):
+        self.control.call("POST", f"/faults/s3/{profile}", _dropnone({"action": "restore", "bucket": bucket}))
+
+    def set_quota(self, profile, bucket, limit):
+        self.control.call("PUT", f"/s3/{profile}/quota", {"bucket": bucket, "bytes": limit})
+
+    def corrupt(self, profile, bucket, key):
+        self.control.call("POST", f"/faults/s3/{profile}/corrupt", {"bucket": bucket, "key": key})
+
+
+class LabTarget(LabBucketFaults, Target):
     """The embedded lab: one `python -m lab serve` process, reached through
     lab.json's URLs; clusters are created and destroyed on demand."""
 
@@ -321,13 +352,13 @@ class LabTarget(Target):
         self.handle = handle
         self.owned = owned
         self.control = ControlClient(handle.state["control"])
-        self._buckets = _bucket_catalogue()
+        self._buckets = bucket_catalogue()
 
     @classmethod
     def start(cls, profile, state_dir=None):
         import lab.process   # the lab is reached through lab.process only
         state_dir = state_dir or tempfile.mkdtemp(prefix="dmaas-lab-")
-        handle = lab.process.start(profile.data.get("lab") or {}, str(state_dir))
+        handle = lab.process.start(lab_config(profile.data.get("lab")), str(state_dir))
         return cls(profile.name, handle, owned=True)
 
     def state(self):
@@ -384,26 +415,11 @@ class LabTarget(Target):
                                   timeout=CONTROL_TIMEOUT)
         return _parse_time(reply["now"])
 
-    def _fault(self, path, body):
-        self.control.call("POST", path, body)
-
     def cut_cluster(self, name):
-        self._fault(f"/faults/clusters/{name}", {"action": "cut"})
+        self.control.call("POST", f"/faults/clusters/{name}", {"action": "cut"})
 
     def restore_cluster(self, name):
-        self._fault(f"/faults/clusters/{name}", {"action": "restore"})
-
-    def cut_bucket(self, profile, bucket=None):
-        self._fault(f"/faults/s3/{profile}", _dropnone({"action": "cut", "bucket": bucket}))
-
-    def restore_bucket(self, profile, bucket=None):
-        self._fault(f"/faults/s3/{profile}", _dropnone({"action": "restore", "bucket": bucket}))
-
-    def set_quota(self, profile, bucket, limit):
-        self.control.call("PUT", f"/s3/{profile}/quota", {"bucket": bucket, "bytes": limit})
-
-    def corrupt(self, profile, bucket, key):
-        self.control.call("POST", f"/faults/s3/{profile}/corrupt", {"bucket": bucket, "key": key})
+        self.control.call("POST", f"/faults/clusters/{name}", {"action": "restore"})
 
     def stop(self):
         if self.owned:
@@ -444,17 +460,25 @@ class RealTarget(Target):
                                   f"lab's lab.json (or give the profile a lab: section)")
             import lab.process   # starting the lab is the one lab-specific act
             state_dir = state_dir or tempfile.mkdtemp(prefix="dmaas-lab-")
-            self._lab = lab.process.start(data["lab"], str(state_dir))
+            self._lab = lab.process.start(lab_config(data["lab"]), str(state_dir))
             state = self._lab.state
         else:
             state = _read_lab_json(state_path)
-        catalogue = _bucket_catalogue()
         for name, entry in state.get("clusters", {}).items():
             self._lab_clusters[name] = {"kubeconfig": entry["kubeconfig"], "context": entry["context"],
                                         "version": entry.get("version"),
                                         "velero_version": entry.get("velero_version")}
             self._clusters[name] = [self._lab_clusters[name]]
-        for name, entry in state.get("s3", {}).items():
+        self._buckets_from_state(state.get("s3", {}))
+        if data.get("clock") == "lab":
+            self._clock = ControlClient(state["control"])
+
+    def _buckets_from_state(self, s3):
+        """Bucket profiles from a lab.json / stack.json `s3` section, their keys
+        exported into environment variables and read back from there as a real
+        profile's are."""
+        catalogue = bucket_catalogue()
+        for name, entry in s3.items():
             access_env = f"DMAAS_{name.upper()}_ACCESS_KEY"
             secret_env = f"DMAAS_{name.upper()}_SECRET_KEY"
             os.environ[access_env] = entry["access_key"]
@@ -464,8 +488,6 @@ class RealTarget(Target):
                                    "region": entry.get("region", "us-east-1"),
                                    "bucket": catalogue.get(name, {}).get("bucket", f"dmaas-{name}"),
                                    "access_key_env": access_env, "secret_key_env": secret_env}
-        if data.get("clock") == "lab":
-            self._clock = ControlClient(state["control"])
 
     def _resolve(self, name, entry):
         """A profile entry; `lab_cluster: X` stands for lab.json's cluster X."""
@@ -567,6 +589,96 @@ class RealTarget(Target):
     def stop(self):
         if self._lab is not None:
             self._lab.stop()
+
+
+class RealStackTarget(LabBucketFaults, RealTarget):
+    """The built-in real stack (`runner/realstack`): real etcd, kube-apiserver,
+    kube-controller-manager and Velero as local processes, reached like any
+    real cluster through kubeconfigs and S3 endpoints. Unlike a real target it
+    starts clusters on demand (a scenario that names a new cluster gets one)
+    and can cut, fill or corrupt its buckets, whose S3 is the lab's; time is
+    real, scaled by the profile's time_scale.
+
+    It attaches to a stack in $DMAAS_REALSTACK_DIR when one runs there
+    (`dmaas realstack up`); otherwise it starts one in `state_dir` (by default
+    the run's report dir) and stops it in stop()."""
+
+    kind = "realstack"
+
+    def __init__(self, profile, state_dir=None):
+        from runner.realstack import stack   # the stack's own module; no lab import here
+        Target.__init__(self, profile.name)
+        self.path = profile.path
+        data = profile.data
+        self.velero_namespace = stack.VELERO_NAMESPACE
+        self.time_scale = float(data.get("time_scale", 1.0))
+        self._clusters, self._lab_clusters, self._buckets, self._clock, self._lab = {}, {}, {}, None, None
+        self._versions = stack.build.versions(REPO)
+        attached = os.environ.get("DMAAS_REALSTACK_DIR")
+        if attached and (pathlib.Path(attached) / "stack.json").is_file():
+            self.stack, self.owned = stack.Stack(REPO, attached), False
+        else:
+            where = state_dir or (pathlib.Path(os.environ["DMAAS_REPORT_DIR"]) / "realstack"
+                                  if os.environ.get("DMAAS_REPORT_DIR") else tempfile.mkdtemp(prefix="dmaas-rs-"))
+            self.stack, self.owned = stack.Stack(REPO, where), True
+            print(f"[realstack] starting S3 in {self.stack.dir} (clusters start as scenarios name them)",
+                  file=sys.stderr, flush=True)
+            try:
+                self.stack.up(clusters=[])
+            except stack.StackError as error:
+                raise TargetError(f"{self.path}: the real stack did not start: {error}") from None
+        state = self.stack.state()
+        self._buckets_from_state(state["s3"])
+        self.control = ControlClient(state["s3_control"])   # bucket faults only
+
+    def _entry(self, name):
+        return self.stack.state()["clusters"].get(name)
+
+    def _check_versions(self, name, version, velero_version):
+        built = {"version": self._versions["K8S_VERSION"].lstrip("v"),
+                 "velero_version": self._versions["VELERO_VERSION"].lstrip("v")}
+        for field, wanted, what in (("version", version, "Kubernetes"), ("velero_version", velero_version,
+                                                                         "Velero")):
+            if wanted and wanted != built[field]:
+                raise Unsupported(f"target '{self.name}' builds {what} {built[field]} only "
+                                  f"(realstack/versions.env); cluster '{name}' needs {what} {wanted}")
+
+    def _start(self, name):
+        from runner.realstack import stack
+        print(f"[realstack] starting cluster {name}", file=sys.stderr, flush=True)
+        try:
+            return self.stack.add_cluster(name)
+        except stack.StackError as error:
+            raise TargetError(f"{self.path}: cluster {name} did not start: {error}") from None
+
+    def _cluster_info(self, name, entry, created):
+        return ClusterInfo(name=name, kubeconfig=entry["kubeconfig"], context=entry["context"],
+                           version=entry.get("version"), velero_version=entry.get("velero_version"),
+                           created=created)
+
+    def ensure_cluster(self, name, version=None, velero_version=None):
+        self._check_versions(name, version, velero_version)
+        entry = self._entry(name)
+        if entry is not None:
+            return self._cluster_info(name, entry, created=False)
+        return self._cluster_info(name, self._start(name), created=True)
+
+    def create_cluster(self, name, version=None, velero_version=None):
+        self._check_versions(name, version, velero_version)
+        if self._entry(name) is not None:
+            raise TargetError(f"target '{self.name}': cluster '{name}' already runs")
+        return self._cluster_info(name, self._start(name), created=True)
+
+    def destroy_cluster(self, name):
+        from runner.realstack import stack
+        try:
+            self.stack.remove_cluster(name)
+        except stack.StackError as error:
+            raise TargetError(f"target '{self.name}': {error}") from None
+
+    def stop(self):
+        if self.owned:
+            self.stack.down()
 
 
 def _dropnone(body):

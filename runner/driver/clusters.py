@@ -23,6 +23,7 @@ dynamic.exceptions.*), which say what the server said.
 import collections
 import json
 import os
+import re
 import tempfile
 import time
 import uuid
@@ -35,13 +36,17 @@ from kubernetes.stream import stream
 
 from runner.driver import timeouts
 
-_STDOUT, _STDERR = 1, 2      # channels of the v4.channel.k8s.io exec protocol
+_STDOUT, _STDERR, _STATUS = 1, 2, 3      # channels of the v4.channel.k8s.io exec protocol
 
 ServedResource = collections.namedtuple("ServedResource", "group_version kind plural namespaced verbs")
 
 
 class WaitTimeout(AssertionError):
     """A wait ran out of time; the message says what it waited for."""
+
+
+class ExecFailed(RuntimeError):
+    """A pod exec whose command never ran; the message says why, in one line."""
 
 
 POLL_SLEEPS = {"count": 0, "seconds": 0.0}   # what the driver's waits slept (bench/suite.py prints it)
@@ -234,6 +239,24 @@ class ClusterClient:
 
     # ------------------------------------------------------------- pods
 
+    def _exit_code(self, status_text, namespace, pod):
+        """The command's exit code from the exec protocol's status channel (a
+        metav1.Status); ExecFailed when the command never ran (the API server
+        could not reach the node, the container is gone...)."""
+        try:
+            status = json.loads(status_text) if status_text else {"status": "Success"}
+        except ValueError:
+            status = {"message": status_text}
+        if status.get("status") == "Success":
+            return 0
+        if status.get("reason") == "NonZeroExitCode":
+            for cause in (status.get("details") or {}).get("causes") or []:
+                if cause.get("reason") == "ExitCode":
+                    return int(cause.get("message", 1))
+        message = re.sub(r"\?command=[^\s\"]*", "?command=...", " ".join(str(status.get("message", "")).split()))
+        raise ExecFailed(f"exec in pod {namespace}/{pod} on cluster {self.name} did not run: "
+                         f"{message[:300] or 'no reason given'}")
+
     def exec(self, namespace, pod, argv, container=None, timeout="exec", binary=False):
         """Run argv in a pod (pods/exec over the websocket, as kubectl does).
         stdout/stderr are str unless binary=True."""
@@ -255,7 +278,7 @@ class ClusterClient:
                 stderr += response.read_channel(_STDERR)
             stdout += response.read_channel(_STDOUT)
             stderr += response.read_channel(_STDERR)
-            rc = response.returncode
+            rc = self._exit_code(response.read_channel(_STATUS), namespace, pod)
         finally:
             response.close()
         if binary:

@@ -26,11 +26,11 @@ from pathlib import Path
 
 import yaml
 
+from runner.errors import UserError
 from runner.realstack import build, pki
 
 DEFAULT_CLUSTERS = ("backup", "restore")
-S3_PROFILES = ("minio", "aws")
-BUCKET = "realstack"            # default BSL bucket, on the minio profile, shared by every cluster
+BUCKET = "realstack"            # default BSL bucket, on the first bucket profile, shared by every cluster
 VELERO_NAMESPACE = "velero"
 HOST_PODS = Path("/host_pods")  # node-agent's fixed path (a bind mount in its own mount namespace)
 READY_TIMEOUT = 120.0
@@ -99,32 +99,78 @@ class Stack:
         self._record()
         try:
             started = time.monotonic()
-            s3 = self._s3(progress)
-            state = {"clusters": {}, "s3": s3, "processes": self.processes}
+            s3, s3_control = self._s3(progress)
+            # s3_control: the S3 lab's control API, for bucket faults (cut, quota,
+            # corrupt) only; the stack's clock is the real one
+            state = {"clusters": {}, "s3": s3, "s3_control": s3_control}
             for name in clusters:
                 progress(f"cluster {name} ...")
                 state["clusters"][name] = self._cluster(name, bin_dir, s3, progress)
-            tmp = self.dir / "stack.json.tmp"
-            tmp.write_text(json.dumps(state, indent=2))
-            tmp.replace(self.dir / "stack.json")
+            self._write_state(state)
             progress(f"up in {time.monotonic() - started:.0f}s")
             return state
-        except StackError:
+        except BaseException as error:
             self.down()
-            raise
-        except Exception as error:     # an API call that failed: one line naming the step
-            self.down()
+            self._raise_one_line(error)
+
+    def _raise_one_line(self, error: BaseException):
+        """Re-raises: an API call that failed as a StackError naming the step,
+        our own errors and Ctrl-C as they are."""
+        if isinstance(error, Exception) and not isinstance(error, (StackError, UserError)):
             detail = f"{type(error).__name__}: {error}".strip().splitlines()[0][:300]
             raise StackError(f"{self.step} failed: {detail}") from error
-        except BaseException:
-            self.down()
-            raise
+        raise error
 
-    def _s3(self, progress) -> dict:
+    def _write_state(self, state: dict) -> None:
+        state["processes"] = self.processes
+        tmp = self.dir / "stack.json.tmp"
+        tmp.write_text(json.dumps(state, indent=2))
+        tmp.replace(self.dir / "stack.json")
+
+    def state(self) -> dict:
+        try:
+            return json.loads((self.dir / "stack.json").read_text())
+        except (OSError, ValueError):
+            raise StackError(f"no real stack in {self.dir} (start one with `dmaas realstack up`)") from None
+
+    # clusters on demand -------------------------------------------------------
+    def add_cluster(self, name: str, progress=lambda msg: None) -> dict:
+        """Starts one more cluster on a running stack (what a scenario that
+        names a new cluster needs); on failure its processes are stopped again."""
+        state = self.state()
+        if name in state["clusters"]:
+            raise StackError(f"cluster {name} already runs in {self.dir}")
+        self.processes = self._read_processes() or []
+        try:
+            state["clusters"][name] = self._cluster(name, build.bin_dir(self.root), state["s3"], progress)
+        except BaseException as error:
+            self._stop([p for p in self.processes if p["cluster"] == name])
+            self.processes = [p for p in self.processes if p["cluster"] != name]
+            self._record()
+            shutil.rmtree(self.dir / "clusters" / name, ignore_errors=True)
+            self._raise_one_line(error)
+        self._write_state(state)
+        return state["clusters"][name]
+
+    def remove_cluster(self, name: str) -> None:
+        """Stops a cluster's processes and removes its state (the cluster is gone)."""
+        state = self.state()
+        if name not in state["clusters"]:
+            raise StackError(f"no cluster {name} in {self.dir}")
+        self.processes = self._read_processes() or []
+        self._stop([p for p in self.processes if p["cluster"] == name])
+        self.processes = [p for p in self.processes if p["cluster"] != name]
+        self._record()
+        del state["clusters"][name]
+        self._write_state(state)
+        shutil.rmtree(self.dir / "clusters" / name, ignore_errors=True)
+
+    def _s3(self, progress) -> tuple[dict, str]:
         self.step = "s3 (lab process)"
         progress("s3: lab process with no clusters (moto behind the quota/cut proxy)")
         config = self.dir / "lab-config.yaml"
-        config.write_text(yaml.safe_dump({"lab": {"clusters": [], "s3": list(S3_PROFILES)}}))
+        from runner.target import lab_config     # every bucket profile of scenarios/buckets.yaml
+        config.write_text(yaml.safe_dump({"lab": lab_config({"clusters": []})}))
         lab_dir = self.dir / "lab"
         result = subprocess.run([sys.executable, "-m", "lab", "up", "--state-dir", str(lab_dir),
                                  "--config", str(config)], cwd=self.root, capture_output=True, text=True)
@@ -135,11 +181,11 @@ class Stack:
                                "log": str(lab_dir / "lab.log"), "lab_dir": str(lab_dir)})
         self._record()
         import boto3
-        s3 = lab["s3"]["minio"]
+        s3 = next(iter(lab["s3"].values()))
         boto3.client("s3", endpoint_url=s3["endpoint"], region_name=s3["region"],
                      aws_access_key_id=s3["access_key"],
                      aws_secret_access_key=s3["secret_key"]).create_bucket(Bucket=BUCKET)
-        return lab["s3"]
+        return lab["s3"], lab["control"]
 
     def _cluster(self, name: str, bin_dir: Path, s3: dict, progress) -> dict:
         self.step = f"control plane of cluster {name}"
@@ -237,14 +283,14 @@ class Stack:
         creds = cdir / "credentials"
         creds.write_text("".join(f"[{p}]\naws_access_key_id = {s['access_key']}\n"
                                  f"aws_secret_access_key = {s['secret_key']}\n" for p, s in
-                                 [("default", s3["minio"])] + list(s3.items())))
+                                 [("default", next(iter(s3.values())))] + list(s3.items())))
         creds.chmod(0o600)
         client.CustomObjectsApi(api).create_namespaced_custom_object(
             "velero.io", "v1", VELERO_NAMESPACE, "backupstoragelocations", {
                 "apiVersion": "velero.io/v1", "kind": "BackupStorageLocation",
                 "metadata": {"name": "default", "namespace": VELERO_NAMESPACE},
                 "spec": {"provider": "aws", "default": True, "objectStorage": {"bucket": BUCKET},
-                         "config": bsl_config(s3["minio"])}})
+                         "config": bsl_config(next(iter(s3.values())))}})
         plugins = cdir / "plugins"
         plugins.mkdir(exist_ok=True)
         (plugins / "velero-plugin-for-aws").symlink_to(bin_dir / "velero-plugin-for-aws")
@@ -319,7 +365,11 @@ class Stack:
     def down(self) -> None:
         """Stop every recorded process, newest first, each before the next: an
         API server stopped together with its etcd waits for it until killed."""
-        processes = self._read_processes() or self.processes
+        self._stop(self._read_processes() or self.processes)
+        shutil.rmtree(self.dir, ignore_errors=True)
+        _remove_host_pods()
+
+    def _stop(self, processes: list[dict]) -> None:
         for p in reversed(processes):
             if p["component"] == "s3-lab":
                 subprocess.run([sys.executable, "-m", "lab", "down", "--state-dir", p["lab_dir"]],
@@ -333,8 +383,6 @@ class Stack:
                     os.kill(p["pid"], signal.SIGKILL)
                     while _reap(p):
                         time.sleep(0.05)
-        shutil.rmtree(self.dir, ignore_errors=True)
-        _remove_host_pods()
 
 
 def _reap(p: dict) -> bool:

@@ -26,18 +26,14 @@ RUN_TIMEOUT = 600
 TIMINGS = []   # (test id, seconds) of every behave run, printed at the end of the session
 
 
-def pytest_configure(config):
-    config.addinivalue_line("markers", "e2e: runs behave scenarios against the lab (slow: seconds to a minute each)")
-
-
 @pytest.fixture(scope="session")
 def lab_state(tmp_path_factory):
     """A lab for the session, started from the `lab` target profile; its lab.json path."""
     from lab import process
-    from runner.target import load_profile
+    from runner.target import lab_config, load_profile
     profile = load_profile("lab")
     state_dir = tmp_path_factory.mktemp("e2e-lab") / "lab"
-    handle = process.start(profile.data["lab"], state_dir)
+    handle = process.start(lab_config(profile.data["lab"]), state_dir)
     try:
         yield state_dir / "lab.json"
     finally:

@@ -1,8 +1,8 @@
 """Fixtures for the real-stack tests (marker `realstack`).
 
 They need the binaries of `dmaas realstack build`. Without them the tests
-skip, unless DMAAS_REALSTACK_REQUIRED=1 (CI builds first and sets it), where
-a missing build is a failure, not a silent skip.
+skip with that reason, unless DMAAS_REALSTACK_REQUIRED=1 (.ci/run builds
+first and sets it), where a missing build is a failure.
 """
 import os
 from pathlib import Path
@@ -10,11 +10,6 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def pytest_configure(config):
-    config.addinivalue_line("markers", "realstack: runs real etcd/kube-apiserver/Velero built by "
-                                       "`dmaas realstack build` (slow: minutes)")
 
 
 def pytest_collection_modifyitems(items):
@@ -25,10 +20,6 @@ def pytest_collection_modifyitems(items):
 
 
 def _built_or_skip():
-    # Opt-in until .ci/run builds the stack (issue 9): DMAAS_REALSTACK=1 runs
-    # these tests against `dmaas realstack build`'s binaries.
-    if os.environ.get("DMAAS_REALSTACK") != "1" and os.environ.get("DMAAS_REALSTACK_REQUIRED") != "1":
-        pytest.skip("real-stack tests are opt-in: DMAAS_REALSTACK=1 after `dmaas realstack build`")
     from runner.errors import UserError
     from runner.realstack import build
     try:

@@ -283,6 +283,18 @@ def test_preflight_names_each_unreachable_part_before_any_scenario(small_project
     assert not (small_project / "reports").exists()
 
 
+def test_a_lab_that_does_not_serve_a_bucket_profile_the_scenarios_use_is_bad_input(small_project, capfd):
+    (small_project / "scenarios/targets/onlyminio.yaml").write_text("kind: lab\nlab: {clusters: [], s3: [minio]}\n")
+    (small_project / "features/aws.feature").write_text(FEATURE.format(
+        tag="awsprobe", tcid="TCID-DIR-DMAAS-MYSQL", title="needs aws", steps='    Then it fails with "aws"'))
+    assert run(small_project, "--target", "onlyminio", "--tags", "@awsprobe") == 2
+    assert capfd.readouterr().err == (
+        "error: scenarios/targets/onlyminio.yaml: lab.s3: the selected scenarios use bucket profile(s) aws, "
+        "which this lab does not serve (it serves: minio; leave s3 out to serve every profile of "
+        "scenarios/buckets.yaml)\n")
+    assert not (small_project / "reports").exists()
+
+
 def _content(report_dir: Path) -> dict:
     """report.json without what differs from run to run (ids, times, durations)."""
     report = json.loads((report_dir / "report.json").read_text())

@@ -71,8 +71,8 @@ def test_bad_config_is_one_line_naming_file_and_field(tmp_path):
     assert str(config) in done.stderr and "lab.clusters[0].version" in done.stderr
     assert not (tmp_path / "s").exists()
     with pytest.raises(ConfigError) as error:
-        process.start({"lab": {"s3": ["gcs"]}}, tmp_path / "s")
-    assert "lab.s3[0]" in str(error.value) and "gcs" in str(error.value)
+        process.start({"lab": {"s3": ["Not_A_Name"]}}, tmp_path / "s")
+    assert "lab.s3[0]: bad S3 profile name 'Not_A_Name'" in str(error.value)
     config.write_text("lab: [\n")
     done = subprocess.run([sys.executable, "-m", "lab", "up", "--state-dir", str(tmp_path / "s"),
                            "--config", str(config)], capture_output=True, text=True, cwd=REPO, timeout=30)
@@ -124,3 +124,22 @@ def test_lab_exits_when_the_process_that_started_it_dies(tmp_path):
     while (alive(pid) or state_dir.exists()) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not alive(pid) and not state_dir.exists()
+
+
+def test_any_s3_profile_name_is_an_endpoint_of_its_own(tmp_path):
+    """The lab serves whatever bucket profiles it is given (the runner passes
+    scenarios/buckets.yaml's), each a separate S3 world with its own keys."""
+    handle = process.start({"lab": {"clusters": [], "s3": ["ceph", "wasabi-eu"]}}, tmp_path / "s")
+    try:
+        s3 = handle.state["s3"]
+        assert sorted(s3) == ["ceph", "wasabi-eu"] and s3["ceph"]["endpoint"] != s3["wasabi-eu"]["endpoint"]
+        clients = {name: boto3.client("s3", endpoint_url=e["endpoint"], region_name=e["region"],
+                                      aws_access_key_id=e["access_key"], aws_secret_access_key=e["secret_key"])
+                   for name, e in s3.items()}
+        clients["ceph"].create_bucket(Bucket="only-here")
+        clients["ceph"].put_object(Bucket="only-here", Key="k", Body=b"v")
+        assert clients["ceph"].get_object(Bucket="only-here", Key="k")["Body"].read() == b"v"
+        assert "only-here" not in [b["Name"] for b in clients["wasabi-eu"].list_buckets()["Buckets"]]
+        assert s3["ceph"]["access_key"] != s3["wasabi-eu"]["access_key"]
+    finally:
+        handle.stop()
