@@ -18,7 +18,7 @@ import os
 
 import yaml
 
-CONNECT_TIMEOUT = 5       # seconds an endpoint gets to answer
+from runner.driver.reachability import CONNECT_TIMEOUT, reason
 
 
 def check(target, names: set[str]) -> list[str]:
@@ -80,7 +80,7 @@ def _check_cluster(target, name: str, entry: dict) -> list[str]:
             return [f"{where}: no namespace '{target.velero_namespace}' (velero_namespace)"]
         return [f"{where}: {_http_reason(error.status)}"]
     except Exception as error:  # noqa: BLE001 -- urllib3's connection errors, said in words
-        return [f"{where}: {_connection_reason(error)}"]
+        return [f"{where}: {reason(error)}"]
     finally:
         api.close()
     return []
@@ -113,7 +113,7 @@ def _check_bucket(target, name: str) -> list[str]:
                     f"and ${target._buckets[name]['secret_key_env']}"]
         return [f"{where}: {_http_reason(status) if status else code}"]
     except BotoCoreError as error:
-        return [f"{where}: {_connection_reason(error)}"]
+        return [f"{where}: {reason(error)}"]
     finally:
         s3.close()
     return []
@@ -127,28 +127,3 @@ def _first_line(error: Exception) -> str:
 def _http_reason(status) -> str:
     return {401: "access denied (HTTP 401: the credentials were refused)",
             403: "access denied (HTTP 403)"}.get(status, f"unexpected answer (HTTP {status})")
-
-
-def _connection_reason(error: Exception) -> str:
-    """A connection failure in words, from the exception chain's text."""
-    text = repr(error) + " ".join(repr(e) for e in _chain(error))
-    lowered = text.lower()
-    if "refused" in lowered:
-        return "connection refused"
-    if "timed out" in lowered or "timeout" in lowered:
-        return f"no answer within {CONNECT_TIMEOUT} s"
-    if "name or service not known" in lowered or "nodename nor servname" in lowered \
-            or "temporary failure in name resolution" in lowered or "getaddrinfo" in lowered:
-        return "the host name does not resolve"
-    if "certificate" in lowered or "ssl" in lowered:
-        return "TLS handshake failed (certificate not trusted?)"
-    return f"not reachable ({type(error).__name__})"
-
-
-def _chain(error: BaseException):
-    seen = set()
-    while error is not None and id(error) not in seen:
-        seen.add(id(error))
-        reason = getattr(error, "reason", None)
-        yield error
-        error = error.__cause__ or error.__context__ or (reason if isinstance(reason, BaseException) else None)

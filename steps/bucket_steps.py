@@ -200,15 +200,18 @@ def corrupt_volume_data(context, backup, profile):
 
 
 def volume_data_keys(context, layout, backup):
-    """Keys holding the backup's volume data: restic pack files of its
-    snapshots (file-system backup) or its snapshot objects (cStor)."""
+    """Keys holding the backup's volume data: the pack files of the
+    repositories its PodVolumeBackups wrote to (file-system backup, restic or
+    kopia as each records) or its snapshot objects (cStor)."""
     snapshots = layout.volume_snapshots(backup)
     if snapshots:
         return [i.key for i in layout.all_keys() if f"-{backup}" in i.key and "/backups/" in i.key
                 and not i.key.endswith((".json", ".gz"))]
-    namespaces = {(p.get("spec") or {}).get("pod", {}).get("namespace") for p in layout.pod_volume_backups(backup)}
-    return [i.key for i in layout.all_keys()
-            if any(f"/restic/{ns}/data/" in i.key for ns in namespaces if ns)]
+    repositories = {((p.get("spec") or {}).get("pod", {}).get("namespace"),
+                     (p.get("spec") or {}).get("uploaderType") or "restic")
+                    for p in layout.pod_volume_backups(backup)}
+    return sorted({i.key for namespace, uploader in repositories if namespace
+                   for i in layout.repository_data_keys(namespace, uploader)})
 
 
 @given('the "{profile:Name}" bucket has a quota of {size:Size}')

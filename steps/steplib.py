@@ -29,6 +29,7 @@ import re
 import behave
 import parse
 
+from runner.driver.reachability import TargetUnreachable, unreachable
 from runner.target import Unsupported
 
 App = collections.namedtuple("App", "name engine replicas")
@@ -99,13 +100,20 @@ behave.register_type(Name=parse_name, Names=parse_names, Which=parse_which, Dura
 # ------------------------------------------------------------------ decorators
 
 def skip_unsupported(function):
-    """Run a step; a target that cannot do it skips the scenario with the reason."""
+    """Run a step; a target that cannot do it skips the scenario with the
+    reason; one that stops answering fails it with one line naming the
+    endpoint (not the client library's exception text)."""
     @functools.wraps(function)
     def run(context, *args, **kwargs):
         try:
             return function(context, *args, **kwargs)
         except Unsupported as unsupported:
             context.scenario.skip(f"unsupported on target '{context.driver.target.name}': {unsupported}")
+        except Exception as error:
+            gone = unreachable(error)
+            if gone is None:
+                raise
+            raise TargetUnreachable(f"target '{context.driver.target.name}' stopped answering: {gone}") from None
     return run
 
 

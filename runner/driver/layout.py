@@ -11,7 +11,9 @@ own writer, this is the reader a user's tooling would have:
     <prefix>/backups/<name>/<name>-logs.gz, -resource-list.json.gz,
                            -volumesnapshots.json.gz, -podvolumebackups.json.gz, -results.gz
     <prefix>/restores/<name>/...
-    <prefix>/restic/<namespace>/...                    restic repositories (file-system backup)
+    <prefix>/restic/<namespace>/...                    restic repositories (file-system backup; data/ holds packs)
+    <prefix>/kopia/<namespace>/...                     kopia repositories (Velero 1.14+'s default uploader;
+                                                       p* blobs hold content packs, q* metadata, xn* indexes)
 
     VeleroLayout(bucket: Bucket, prefix="")
     .backup_names() -> [str]                           # the directories under backups/ (as Velero lists them)
@@ -20,6 +22,7 @@ own writer, this is the reader a user's tooling would have:
     .contents(name) -> BackupContents                  # the tarball, parsed
     .resource_list(name) -> {"<apiVersion>/<Kind>": ["ns/name" | "name", ...]}
     .volume_snapshots(name) -> [dict]; .pod_volume_backups(name) -> [dict]
+    .repository_data_keys(namespace, uploader) -> [ObjectInfo]   # the pack files of a namespace's repository
     .all_keys() -> [ObjectInfo]                        # everything under the prefix
     BackupContents.members -> [str]; .items -> [Item(group_resource, namespace, name, obj)]
     BackupContents.of(group_resource) -> [Item]; .kinds() -> {group_resource}
@@ -118,6 +121,16 @@ class VeleroLayout:
 
     def pod_volume_backups(self, name):
         return self._gz_json(self._backup_key(name, "-podvolumebackups.json.gz"), []) or []
+
+    def repository_data_keys(self, namespace, uploader="kopia"):
+        """The objects holding the file data of a namespace's file-system
+        backup repository: restic's data/ packs, or kopia's content pack
+        blobs (names starting with "p"; "q" blobs hold kopia's own metadata)."""
+        if uploader == "restic":
+            return self.bucket.list(self.key("restic", namespace, "data") + "/")
+        root = self.key("kopia", namespace) + "/"
+        return [info for info in self.bucket.list(root)
+                if "/" not in info.key[len(root):] and info.key[len(root):].startswith("p")]
 
     def _read(self, key):
         try:

@@ -46,13 +46,14 @@ def _now():
 
 
 class Node:
-    def __init__(self, kubeconfig: str, name: str, state_dir: Path, classes: set[str]):
+    def __init__(self, kubeconfig: str, name: str, state_dir: Path, classes: set[str], kubelet_port: int = 0):
         config.load_kube_config(kubeconfig)
         self.core = client.CoreV1Api()
         self.name = name
         self.volumes = state_dir / "volumes"
         self.host_pods = state_dir / "host_pods"
         self.classes = classes
+        self.kubelet_port = kubelet_port     # where lab.kubelet serves this node's pods/exec
         self.volumes.mkdir(parents=True, exist_ok=True)
         self.host_pods.mkdir(parents=True, exist_ok=True)
 
@@ -71,6 +72,7 @@ class Node:
             "capacity": resources, "allocatable": resources,
             "addresses": [{"type": "InternalIP", "address": "127.0.0.1"},
                           {"type": "Hostname", "address": self.name}],
+            "daemonEndpoints": {"kubeletEndpoint": {"Port": self.kubelet_port}},
             "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
                             "message": "realstack node stand-in", "lastHeartbeatTime": _now(),
                             "lastTransitionTime": _now()}],
@@ -256,9 +258,10 @@ def main(argv=None):
     parser.add_argument("--node", required=True)
     parser.add_argument("--dir", required=True, type=Path)
     parser.add_argument("--classes", required=True, help="comma-separated StorageClass names to provision")
+    parser.add_argument("--kubelet-port", type=int, default=0, help="the node's kubelet (exec) endpoint port")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    Node(args.kubeconfig, args.node, args.dir, set(args.classes.split(","))).run()
+    Node(args.kubeconfig, args.node, args.dir, set(args.classes.split(",")), args.kubelet_port).run()
 
 
 if __name__ == "__main__":

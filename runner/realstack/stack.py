@@ -45,6 +45,15 @@ def default_state_dir() -> Path:
     return Path(os.environ.get("DMAAS_REALSTACK_DIR") or ".realstack").resolve()
 
 
+def _answers(url: str, context) -> bool:
+    """True once a TLS server answers `url` with 200."""
+    try:
+        with urllib.request.urlopen(url, timeout=3, context=context) as response:
+            return response.status == 200
+    except OSError:          # refused, reset, TLS not up yet, HTTP errors
+        return False
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -191,7 +200,7 @@ class Stack:
         self.step = f"control plane of cluster {name}"
         cdir = self.dir / "clusters" / name
         logs = cdir / "logs"
-        ports = {k: _free_port() for k in ("etcd", "etcd_peer", "apiserver")}
+        ports = {k: _free_port() for k in ("etcd", "etcd_peer", "apiserver", "kubelet")}
         paths = pki.make(cdir / "pki")
         server = f"https://127.0.0.1:{ports['apiserver']}"
         kubeconfig = cdir / "kubeconfig"
@@ -225,7 +234,11 @@ class Stack:
             "--service-account-issuer", "https://kubernetes.default.svc.cluster.local",
             "--service-cluster-ip-range", "10.0.0.0/24", "--authorization-mode", "Node,RBAC",
             "--allow-privileged=true", "--profiling=false",
-            # no kubelet to reach, no cloud: nothing more is needed to serve the API
+            # pods/exec goes to the node's kubelet endpoint (lab.kubelet) at its
+            # InternalIP, the client's WebSocket passed through as before 1.30:
+            # with the translator on, the API server would speak SPDY to it
+            "--kubelet-preferred-address-types", "InternalIP",
+            "--feature-gates", "TranslateStreamCloseWebsocketRequests=false",
         ], logs / "kube-apiserver.log")
         self._wait(f"kube-apiserver of cluster {name}", popen, logs / "kube-apiserver.log",
                    lambda: get(server + "/readyz", context))
@@ -245,9 +258,19 @@ class Stack:
         node = f"{name}-node"
         self._spawn("node", name, [
             sys.executable, "-m", "runner.realstack.node", "--kubeconfig", str(kubeconfig), "--node", node,
-            "--dir", str(cdir), "--classes", ",".join(c["metadata"]["name"] for c in classes)],
+            "--dir", str(cdir), "--classes", ",".join(c["metadata"]["name"] for c in classes),
+            "--kubelet-port", str(ports["kubelet"])],
             logs / "node.log", env={"PYTHONPATH": self._pythonpath()})
-        progress(f"  kube-controller-manager, node {node}")
+        kubelet_url = f"https://127.0.0.1:{ports['kubelet']}"
+        popen = self._spawn("kubelet-exec", name, [
+            sys.executable, "-m", "lab.kubelet", "--kubeconfig", str(kubeconfig), "--node-dir", str(cdir),
+            "--port", str(ports["kubelet"]), "--cert", str(paths["server"]), "--key", str(paths["server_key"])],
+            logs / "kubelet-exec.log", env={"PYTHONPATH": self._pythonpath()})
+        insecure = ssl.create_default_context()
+        insecure.check_hostname, insecure.verify_mode = False, ssl.CERT_NONE
+        self._wait(f"kubelet exec endpoint of cluster {name}", popen, logs / "kubelet-exec.log",
+                   lambda: _answers(kubelet_url + "/healthz", insecure))
+        progress(f"  kube-controller-manager, node {node}, kubelet exec {kubelet_url}")
 
         self.step = f"installing Velero's objects and StorageClasses on cluster {name}"
         from kubernetes import client, config as kconfig, utils

@@ -83,3 +83,43 @@ def test_kubectl_works_against_it(stack, realstack_built, tmp_path):
     classes = subprocess.run(kubectl + ["get", "storageclass", "-o", "name"], check=True, capture_output=True,
                              text=True).stdout.split()
     assert "storageclass.storage.k8s.io/openebs-hostpath" in classes
+
+
+POD = """apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: data, namespace: exec-check}
+spec: {accessModes: [ReadWriteOnce], storageClassName: openebs-hostpath, resources: {requests: {storage: 1Gi}}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: p, namespace: exec-check}
+spec:
+  containers:
+  - {name: c, image: busybox, volumeMounts: [{name: d, mountPath: /var/lib/data}]}
+  volumes: [{name: d, persistentVolumeClaim: {claimName: data}}]
+"""
+
+
+def test_pod_exec_reaches_the_nodes_kubelet_endpoint(stack, realstack_built, tmp_path):
+    """kubectl exec through the real kube-apiserver: the command runs with the
+    pod's volume mount mapped onto the provisioned directory, and its exit
+    code comes back as the kubelet reports it."""
+    kubeconfig = stack["clusters"]["backup"]["kubeconfig"]
+    kubectl = [str(realstack_built / "kubectl"), "--kubeconfig", kubeconfig,
+               "--cache-dir", str(tmp_path / "kube-cache")]
+    subprocess.run(kubectl + ["create", "namespace", "exec-check"], check=True, capture_output=True)
+    subprocess.run(kubectl + ["apply", "-f", "-"], input=POD, text=True, check=True, capture_output=True)
+    subprocess.run(kubectl + ["-n", "exec-check", "wait", "pod/p", "--for=condition=Ready", "--timeout=60s"],
+                   check=True, capture_output=True)
+    done = subprocess.run(kubectl + ["-n", "exec-check", "exec", "p", "--", "sh", "-c",
+                                     "echo written > /var/lib/data/f && cat /var/lib/data/f"],
+                          capture_output=True, text=True)
+    assert (done.returncode, done.stdout) == (0, "written\n"), done.stderr
+    failed = subprocess.run(kubectl + ["-n", "exec-check", "exec", "p", "--", "sh", "-c", "exit 3"],
+                            capture_output=True, text=True)
+    assert failed.returncode == 3
+    volume = json.loads(subprocess.run(kubectl + ["-n", "exec-check", "get", "pvc", "data", "-o", "json"],
+                                       check=True, capture_output=True, text=True).stdout)["spec"]["volumeName"]
+    pv = json.loads(subprocess.run(kubectl + ["get", "pv", volume, "-o", "json"], check=True,
+                                   capture_output=True, text=True).stdout)
+    assert Path(pv["spec"]["local"]["path"], "f").read_text() == "written\n"
