@@ -99,6 +99,7 @@ def after_scenario(context, scenario):
             directory = context.report_dir / "diagnostics" / context.scenario_slug
             try:
                 driver.diagnostics(directory)
+                scenario.diagnostics_dir = f"diagnostics/{context.scenario_slug}"   # for the reports
                 print(f"diagnostics: {directory}", file=sys.stderr, flush=True)
             except Exception as error:   # diagnostics must never hide the failure itself
                 print(f"diagnostics of {scenario.name} failed: {type(error).__name__}: {error}",

@@ -1,14 +1,15 @@
 """Reports of a run: a neutral model (model.py) built from behave's output,
-rendered as JUnit XML, JSON, a single-file HTML report and the strategy
-markdown with its Status cells filled."""
+rendered as JUnit XML, Cucumber JSON, JSON, a single-file HTML report and
+the strategy markdown with its Status cells filled."""
 from __future__ import annotations
 
 from pathlib import Path
 
-from runner.report import html, json_report, junit, markdown
+from runner.report import cucumber, html, json_report, junit, markdown
 from runner.report.model import Run
 
 JUNIT = "junit.xml"
+CUCUMBER = "cucumber.json"
 JSON = "report.json"
 HTML = "report.html"
 MARKDOWN = "dmaas-test-strategy.md"
@@ -19,6 +20,7 @@ def write_all(run: Run, run_dir: Path, strategy_text: str) -> list[Path]:
     run_dir = Path(run_dir)
     outputs = {
         JUNIT: junit.render(run),
+        CUCUMBER: cucumber.render(run, run_dir),
         JSON: json_report.render(run),
         HTML: html.render(run, strategy_text),
         MARKDOWN: markdown.render(run, strategy_text),

@@ -125,6 +125,7 @@ class ExtrasFormatter(_ScenarioEnd):
             "skip_reason": redact.text(scenario.skip_reason),
             "error_message": redact.text(scenario.error_message),
             "duration": round(seconds, 3),
+            "diagnostics": getattr(scenario, "diagnostics_dir", None),   # relative to the report dir
             "steps": [{"status": s.status.name, "error_message": redact.text(s.error_message)}
                       for s in scenario.all_steps],
         }

@@ -31,6 +31,7 @@ class Step:
     duration: float = 0.0
     error_message: str | None = None
     table: dict | None = None          # {"headings": [...], "rows": [[...]]}
+    match: str | None = None           # where its step definition is ("steps/x.py:12"), when matched
 
 
 @dataclass
@@ -44,6 +45,7 @@ class Scenario:
     steps: list[Step] = field(default_factory=list)
     skip_reason: str | None = None
     error_message: str | None = None   # why it failed: the failing step's or a hook's message
+    diagnostics: str | None = None     # its diagnostics folder, relative to the run's report dir
 
     @property
     def anchor(self) -> str:
@@ -159,7 +161,8 @@ def _step(data: dict, extra: dict | None) -> Step:
     return Step(keyword=data.get("keyword", "").strip(), name=data.get("name", ""),
                 location=data.get("location", ""), status=_SCENARIO_STATUS.get(status, status),
                 duration=round(float(result.get("duration") or 0.0), 3),
-                error_message=redact.text(message), table=table)
+                error_message=redact.text(message), table=table,
+                match=(data.get("match") or {}).get("location"))
 
 
 def _scenario(feature_tags: list[str], data: dict, extra: dict) -> Scenario:
@@ -179,7 +182,8 @@ def _scenario(feature_tags: list[str], data: dict, extra: dict) -> Scenario:
     return Scenario(name=data.get("name", ""), tcid=_tcid(tags), tags=tags, location=data.get("location", ""),
                     status=status, duration=round(float(duration), 3), steps=steps,
                     skip_reason=redact.text(extra.get("skip_reason")) if status == "skipped" else None,
-                    error_message=redact.text(error) if status in FAILING else None)
+                    error_message=redact.text(error) if status in FAILING else None,
+                    diagnostics=extra.get("diagnostics"))
 
 
 def features_from_behave(behave_json: list[dict], extras: dict[str, dict]) -> list[Feature]:
