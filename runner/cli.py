@@ -22,7 +22,8 @@ def _root(args) -> Path:
 def cmd_run(args) -> int:
     from runner.run import Options, run
     return run(Options(root=_root(args), tags=args.tags or [], target=args.target,
-                       report_dir=Path(args.report_dir) if args.report_dir else None, jobs=args.jobs))
+                       report_dir=Path(args.report_dir) if args.report_dir else None, jobs=args.jobs,
+                       rerun_failed=args.rerun_failed))
 
 
 def cmd_validate(args) -> int:
@@ -57,8 +58,8 @@ def _preflight_problems(root, target: str, tags: list[str]) -> list[str]:
     from runner import features
     from runner.run import preflight
     try:
-        features.require_selection(root, tags)
-        preflight(root, target, scenarios.target_profile(root, target), tags)
+        selected = features.require_selection(root, tags)
+        preflight(root, target, scenarios.target_profile(root, target), selected)
     except UserError as exc:
         return exc.lines
     return []
@@ -134,6 +135,9 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--jobs", type=int, metavar="N",
                      help="scenarios in N worker processes, each with its own lab (default: one per core; "
                           "real clusters: 1)")
+    run.add_argument("--rerun-failed", nargs="?", const="last", metavar="RUN",
+                     help="run only the scenarios that failed in the last run (or in RUN: a run id under "
+                          "the reports folder, or a run's folder)")
     run.set_defaults(func=cmd_run)
 
     validate = sub.add_parser("validate", help="schemas, matrix references, generated features, step coverage")

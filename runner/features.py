@@ -111,12 +111,15 @@ def require_selection(root: Path, tags: list[str]) -> list[ScenarioEntry]:
 QUOTED = re.compile(r'"([^"]+)"')
 
 
-def quoted_names(root: Path, tags: list[str]) -> set[str]:
+def quoted_names(root: Path, scenarios: list[ScenarioEntry]) -> set[str]:
     """Every quoted name (`cluster "source"`, `"minio"`) and table cell in the
-    steps of the scenarios the tags select: what they may ask a target for."""
+    steps of these scenarios: what they may ask a target for."""
+    wanted = {entry.location for entry in scenarios}
     names: set[str] = set()
-    for _, _, selected in _selected(Path(root), tags):
+    for rel, _, selected in _selected(Path(root), []):
         for scenario in selected:
+            if f"{rel}:{scenario.line}" not in wanted:
+                continue
             for step in scenario.all_steps:
                 names.update(QUOTED.findall(step.name))
                 for row in step.table or []:

@@ -50,6 +50,7 @@ class Options:
     target: str = LAB_TARGET
     report_dir: Path | None = None
     jobs: int | None = None        # None: workers.default_jobs()
+    rerun_failed: str | None = None   # "last" or a run id / run dir: only the scenarios that failed there
 
 
 def new_run_id(now: dt.datetime | None = None) -> str:
@@ -195,7 +196,34 @@ def parallel_safe(name: str, profile: dict | None) -> bool:
     return is_lab(name, profile) or (bool(profile.get("from_lab_state")) and "DMAAS_LAB_STATE" not in os.environ)
 
 
-def preflight(root: Path, name: str, profile: dict | None, tags: list[str]) -> None:
+def failed_scenarios(root: Path, reports_dir: Path, which: str) -> tuple[str, list]:
+    """(run id, [ScenarioEntry]) of the scenarios that failed in run `which`:
+    "last" (the newest run under reports_dir with a report), a run id, or a
+    run's folder. Matched by feature file and scenario name, so that edits
+    which move a scenario's line keep it."""
+    if which == "last":
+        runs = sorted(d for d in reports_dir.iterdir() if (d / "report.json").is_file()) \
+            if reports_dir.is_dir() else []
+        if not runs:
+            raise UserError(f"--rerun-failed: no earlier run with a report.json in {reports_dir}")
+        run_dir = runs[-1]
+    else:
+        run_dir = Path(which) if Path(which).is_dir() else reports_dir / which
+        if not (run_dir / "report.json").is_file():
+            raise UserError(f"--rerun-failed {which}: no report.json in {run_dir}")
+    report = json.loads((run_dir / "report.json").read_text(encoding="utf-8"))
+    failed = {(s["location"].rsplit(":", 1)[0], s["name"]) for f in report.get("features", [])
+              for s in f.get("scenarios", []) if s.get("status") in model.FAILING}
+    if not failed:
+        raise UserError(f"--rerun-failed: run {run_dir.name} has no failed scenario")
+    selected = [e for e in features.scenario_index(root, []) if (e.location.rsplit(":", 1)[0], e.name) in failed]
+    if not selected:
+        raise UserError(f"--rerun-failed: none of the {len(failed)} scenario(s) that failed in run "
+                        f"{run_dir.name} is in the features any more")
+    return run_dir.name, selected
+
+
+def preflight(root: Path, name: str, profile: dict | None, selected: list) -> None:
     """Problems, one line each, with the clusters and buckets a real target
     profile gives the selected scenarios (runner/preflight.py); a target the
     run starts itself is checked by starting it."""
@@ -205,7 +233,7 @@ def preflight(root: Path, name: str, profile: dict | None, tags: list[str]) -> N
     rel = Path(scenarios.TARGETS_DIR) / f"{name}.yaml"
     if is_lab(name, profile):
         served = ((profile or {}).get("lab") or {}).get("s3")
-        used = set(bucket_catalogue(root)) & features.quoted_names(root, tags)
+        used = set(bucket_catalogue(root)) & features.quoted_names(root, selected)
         if served is not None and used - set(served):
             raise Problems([f"{rel}: lab.s3: the selected scenarios use bucket profile(s) "
                             f"{', '.join(sorted(used - set(served)))}, which this lab does not serve "
@@ -215,7 +243,7 @@ def preflight(root: Path, name: str, profile: dict | None, tags: list[str]) -> N
     if (profile or {}).get("kind") != "real" or (profile or {}).get("from_lab_state"):
         return
     target = RealTarget(dataclasses.replace(load_profile(root / rel), path=rel))   # messages name it as the user does
-    problems = checks.check(target, features.quoted_names(root, tags))
+    problems = checks.check(target, features.quoted_names(root, selected))
     if problems:
         raise Problems(problems)
 
@@ -242,23 +270,28 @@ def run(options: Options) -> int:
     expand.write(root, expand.render(root, model_))
     strategy_text = strategy.read(root)
     reports_dir = Path(options.report_dir or root / "reports").resolve()
-    selected = features.require_selection(root, options.tags)     # before any target starts
-    preflight(root, options.target, profile, options.tags)
+    if options.rerun_failed and options.tags:
+        raise UserError("--rerun-failed selects the scenarios itself: drop --tags")
+    rerun_of, selected = failed_scenarios(root, reports_dir, options.rerun_failed) if options.rerun_failed \
+        else (None, features.require_selection(root, options.tags))      # before any target starts
+    preflight(root, options.target, profile, selected)
     jobs, plan, order = _plan(selected, options, profile, reports_dir, model_)
 
     run_id = new_run_id()
     run_dir = reports_dir / run_id
     run_dir.mkdir(parents=True)
     info = {"run_id": run_id, "target": options.target, "tags": options.tags, "jobs": jobs,
-            "started": _now(), "finished": ""}
+            "started": _now(), "finished": "", **({"rerun_of": rerun_of} if rerun_of else {})}
     (run_dir / model.RUN_INFO).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
-    print(f"run {run_id}: target {options.target}, tags {' '.join(options.tags) or '(all)'}"
+    print(f"run {run_id}: target {options.target}, "
+          + (f"the {len(selected)} failed scenario(s) of run {rerun_of}" if rerun_of
+             else f"tags {' '.join(options.tags) or '(all)'}")
           + (f", {jobs} workers" if jobs > 1 else ""), flush=True)
 
     env = behave_env(root)
     env.update(DMAAS_TARGET=options.target, DMAAS_RUN_ID=run_id, DMAAS_REPORT_DIR=str(run_dir))
     if plan is None:
-        workers = [_Worker(run_dir, None, env)]
+        workers = [_Worker(run_dir, [e.location for e in selected] if rerun_of else None, env)]
     else:
         workers = [_Worker(run_dir / "workers" / str(i), [e.location for e in group], env)
                    for i, group in enumerate(plan)]

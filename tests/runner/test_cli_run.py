@@ -295,6 +295,28 @@ def test_a_lab_that_does_not_serve_a_bucket_profile_the_scenarios_use_is_bad_inp
     assert not (small_project / "reports").exists()
 
 
+def test_rerun_failed_runs_what_failed_in_the_last_or_a_given_run(small_project, capfd):
+    assert run(small_project, "--rerun-failed") == 2
+    assert "--rerun-failed: no earlier run with a report.json in" in capfd.readouterr().err
+    assert run(small_project, "--target", "example-real", "--tags", "@mysql or @cortex or @psp") == 1
+    (first,) = list((small_project / "reports").iterdir())
+    capfd.readouterr()
+    assert run(small_project, "--target", "example-real", "--rerun-failed") == 1
+    out = capfd.readouterr().out
+    assert f"the 1 failed scenario(s) of run {first.name}" in out
+    assert [l.split()[:2] for l in out.splitlines() if l.startswith(("PASSED", "FAILED", "SKIPPED"))] == \
+        [["FAILED", "TCID-DIR-DMAAS-CORTEX"]]
+    second = max((small_project / "reports").iterdir())
+    assert json.loads((second / "run.json").read_text())["rerun_of"] == first.name
+    assert run(small_project, "--target", "example-real", "--rerun-failed", first.name) == 1
+    assert run(small_project, "--target", "example-real", "--tags", "@mysql") == 0
+    capfd.readouterr()
+    assert run(small_project, "--target", "example-real", "--rerun-failed") == 2
+    assert "has no failed scenario" in capfd.readouterr().err
+    assert run(small_project, "--rerun-failed", "--tags", "@mysql") == 2
+    assert "--rerun-failed selects the scenarios itself: drop --tags" in capfd.readouterr().err
+
+
 def _content(report_dir: Path) -> dict:
     """report.json without what differs from run to run (ids, times, durations)."""
     report = json.loads((report_dir / "report.json").read_text())
