@@ -1,4 +1,4 @@
-"""The `dmaas` command: run, validate, expand, list, lab, monitor."""
+"""The `dmaas` command: run, validate, expand, list, steps, lab, realstack, monitor."""
 from __future__ import annotations
 
 import argparse
@@ -63,6 +63,14 @@ def _preflight_problems(root, target: str, tags: list[str]) -> list[str]:
     except UserError as exc:
         return exc.lines
     return []
+
+
+def cmd_steps(args) -> int:
+    from runner import step_docs
+    from runner.step_coverage import step_vocabulary
+    vocabulary = step_vocabulary(_root(args))
+    print(step_docs.render_markdown(vocabulary) if args.markdown else step_docs.render_text(vocabulary), end="")
+    return 0
 
 
 def cmd_expand(args) -> int:
@@ -139,6 +147,10 @@ def parser() -> argparse.ArgumentParser:
                      help="run only the scenarios that failed in the last run (or in RUN: a run id under "
                           "the reports folder, or a run's folder)")
     run.set_defaults(func=cmd_run)
+
+    steps = sub.add_parser("steps", help="the step vocabulary: every step by area, its parameters, an example")
+    steps.add_argument("--markdown", action="store_true", help="as docs/steps.md (which is generated from it)")
+    steps.set_defaults(func=cmd_steps)
 
     validate = sub.add_parser("validate", help="schemas, matrix references, generated features, step coverage")
     validate.add_argument("--no-steps", action="store_true", help="skip the step coverage check")

@@ -1,13 +1,17 @@
-"""Step coverage: every step of every feature has a step definition.
+"""Step coverage: every step of every feature has a step definition; and
+the step vocabulary (`dmaas steps`, docs/steps.md).
 
 behave decides what matches (its registry, matchers, step modules and
-environment.py), so the check loads them the way `behave` does, in a
-separate Python process (step modules register globally, once per process)
-started in the project root: `python -m runner.step_coverage OUT.json`."""
+environment.py), so both load them the way `behave` does, in a separate
+Python process (step modules register globally, once per process) started
+in the project root: `python -m runner.step_coverage OUT.json` or
+`... --vocabulary OUT.json`."""
 from __future__ import annotations
 
+import inspect
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -44,8 +48,9 @@ def undefined_steps(root: Path) -> list[str]:
             return [f"steps/: cannot load the features and step definitions: {lines[-1] if lines else 'no output'}"]
 
 
-def _scan() -> list[str]:
-    """In the project root: load hooks and step modules as behave's Runner does, then match every step."""
+def _load():
+    """In the project root: load hooks and step modules as behave's Runner
+    does -> (the step registry, the parsed features)."""
     from behave.configuration import Configuration
     from behave.runner import Context, Runner
     from behave.runner_util import parse_features
@@ -60,6 +65,12 @@ def _scan() -> list[str]:
         runner.load_step_definitions()
         locations = [f for f in runner.feature_locations() if not config.exclude(f)]
         features = parse_features(locations, language=config.lang)
+    return registry, features
+
+
+def _scan() -> list[str]:
+    """Every step of every feature matched against the step definitions."""
+    registry, features = _load()
     problems: list[str] = []
     for feature in features:
         for scenario in feature.walk_scenarios():
@@ -71,7 +82,60 @@ def _scan() -> list[str]:
     return problems
 
 
+_FIELD = re.compile(r"\{(\w+)(?::(\w+))?\}")
+
+
+def _vocabulary() -> list[dict]:
+    """Every step definition: area (its module), keyword, text, parameters
+    (name, type), its docstring's first line, and one example line from a
+    real feature (the first that uses it), in module and line order."""
+    registry, features = _load()
+    examples: dict[str, str] = {}
+    for feature in features:
+        for scenario in feature.walk_scenarios():
+            for step in scenario.all_steps:
+                matcher = registry.find_step_definition(step)
+                if matcher is not None:
+                    examples.setdefault(str(matcher.location),
+                                        f"{step.keyword} {step.name}  ({step.location.filename}:{step.location.line})")
+    entries = []
+    for step_type, matchers in registry.steps.items():
+        for matcher in matchers:
+            location = str(matcher.location)
+            filename, _, line = location.rpartition(":")
+            doc = (inspect.getdoc(inspect.unwrap(matcher.func)) or "").split("\n\n")[0]
+            entries.append({"area": Path(filename).stem.removesuffix("_steps"),
+                            "file": "steps/" + Path(filename).name, "line": int(line or 0),
+                            "keyword": step_type.capitalize(), "text": matcher.pattern,
+                            "parameters": [[name, kind or "text"] for name, kind in _FIELD.findall(matcher.pattern)],
+                            "doc": " ".join(doc.split()), "example": examples.get(location)})
+    return sorted(entries, key=lambda e: (e["file"], e["line"]))
+
+
+def step_vocabulary(root: Path) -> list[dict]:
+    """The step definitions of the project at `root` (see _vocabulary), loaded
+    in a subprocess as undefined_steps does; UserError when they cannot load."""
+    from runner.errors import UserError
+    with tempfile.TemporaryDirectory(prefix="dmaas-steps-") as tmp:
+        out = Path(tmp) / "vocabulary.json"
+        try:
+            proc = subprocess.run([sys.executable, "-m", "runner.step_coverage", "--vocabulary", str(out)],
+                                  cwd=root, env=behave_env(root), capture_output=True, text=True,
+                                  timeout=SCAN_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            raise UserError(f"steps/: loading the step definitions did not finish within {SCAN_TIMEOUT}s") from None
+        try:
+            return json.loads(out.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            lines = [line for line in (proc.stderr + proc.stdout).splitlines() if line.strip()]
+            raise UserError(f"steps/: cannot load the step definitions: {lines[-1] if lines else 'no output'}") \
+                from None
+
+
 def main(argv: list[str]) -> int:
+    if argv[0] == "--vocabulary":
+        Path(argv[1]).write_text(json.dumps(_vocabulary()), encoding="utf-8")
+        return 0
     out = Path(argv[0])
     try:
         problems = _scan()
