@@ -81,10 +81,21 @@ class DMaaS:
                 return locations.from_bsl(bsl)
         raise PlanError(f"unknown location {name!r} (known: {', '.join(self._locations) or 'none'})")
 
-    def _default_location(self, cluster):
-        client = self.driver.cluster(cluster)
-        bsls = client.velero.list("BackupStorageLocation")
-        chosen = next((b for b in bsls if (b.get("spec") or {}).get("default")), bsls[0] if bsls else None)
+    def _default_location(self, cluster, selection=None):
+        """Where an on-demand backup goes when the team names no location: a
+        plan's selection goes to the plan's first location; otherwise the
+        cluster's default BSL when this layer made it, else the first BSL on
+        the cluster this layer made, else the cluster's default BSL. (A real
+        cluster may have a default BSL of its own, which no bucket profile
+        describes.)"""
+        plan = selection.get("plan") if isinstance(selection, dict) else getattr(selection, "name", None)
+        if plan in self._plans and self._plans[plan].spec.locations:
+            return self._plans[plan].spec.locations[0]
+        bsls = self.driver.cluster(cluster).velero.list("BackupStorageLocation")
+        default = [b for b in bsls if (b.get("spec") or {}).get("default")]
+        mine = [b for b in bsls if b["metadata"]["name"] in self._locations]
+        ours_default = [b for b in default if b in mine]
+        chosen = next(iter(ours_default or mine or default or bsls), None)
         if chosen is None:
             raise PlanError(f"cluster {cluster} has no backup location")
         return chosen["metadata"]["name"]
@@ -184,7 +195,7 @@ class DMaaS:
         """An on-demand Backup of the selection (a dict of Selection fields,
         {"plan": name}, or a PlanSpec); waits for its terminal phase."""
         chosen, engine = self._selection(selection)
-        location = location or self._default_location(cluster)
+        location = location or self._default_location(cluster, selection)
         self.location(location, cluster)
         engine_backup = self._engine_backup(engine) if engine else \
             self._namespace_engine(cluster, chosen.namespaces)
