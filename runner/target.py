@@ -67,6 +67,7 @@ import yaml
 
 from runner.errors import UserError
 from runner.scenarios import load_yaml
+from runner.times import parse_time
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 # the project whose scenarios run: `dmaas run --root` passes it to behave
@@ -408,12 +409,12 @@ class LabTarget(LabBucketFaults, Target):
                              secret_key=endpoint["secret_key"])
 
     def now(self):
-        return _parse_time(self.control.call("GET", "/clock")["now"])
+        return parse_time(self.control.call("GET", "/clock")["now"])
 
     def advance(self, seconds):
         reply = self.control.call("POST", "/clock/advance", {"seconds": seconds},
                                   timeout=CONTROL_TIMEOUT)
-        return _parse_time(reply["now"])
+        return parse_time(reply["now"])
 
     def cut_cluster(self, name):
         self.control.call("POST", f"/faults/clusters/{name}", {"action": "cut"})
@@ -568,14 +569,14 @@ class RealTarget(Target):
 
     def now(self):
         if self._clock:
-            return _parse_time(self._clock.call("GET", "/clock")["now"])
+            return parse_time(self._clock.call("GET", "/clock")["now"])
         return datetime.datetime.now(datetime.timezone.utc)
 
     def advance(self, seconds):
         if self._clock:
             reply = self._clock.call("POST", "/clock/advance", {"seconds": seconds},
                                      timeout=CONTROL_TIMEOUT)
-            return _parse_time(reply["now"])
+            return parse_time(reply["now"])
         wait = seconds * self.time_scale
         deadline = time.monotonic() + wait
         print(f"[clock] {seconds:g} s of scenario time = {wait:.0f} s of real waiting "
@@ -685,5 +686,3 @@ def _dropnone(body):
     return {k: v for k, v in body.items() if v is not None}
 
 
-def _parse_time(text):
-    return datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(datetime.timezone.utc)

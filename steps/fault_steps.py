@@ -2,17 +2,12 @@
 clients only (so they work on a real target too): losing the full snapshot
 an incremental chain stands on, corrupting a backup's stored volume data,
 and a backup copied to a bucket by hand, outside the verified promotion."""
-import datetime
 
 from runner.driver.layout import VeleroLayout
 from scenario_time import plan_backups_seen
-from steplib import bucket_prefix, dmaas, location_of, plans, state, when
+from steplib import as_time, bucket_prefix, dmaas, location_of, plans, state, when
 
 
-def _time(moment):
-    if isinstance(moment, str):
-        return datetime.datetime.fromisoformat(moment.replace("Z", "+00:00"))
-    return moment
 
 
 def _plan_layouts(context, plan, profile):
@@ -41,7 +36,7 @@ def volume_data_keys(layout, prefix, backup):
 def _completed(context, plan):
     backups = [b for b in dmaas(context).plan_backups(plan) if b.phase == "Completed"]
     assert backups, f"plan {plan} has no completed backup"
-    return sorted(backups, key=lambda b: _time(b.started))
+    return sorted(backups, key=lambda b: as_time(b.started))
 
 
 @when('the full snapshot under the oldest backup of plan "{plan:Name}" is deleted from the "{profile:Name}" bucket')
@@ -50,9 +45,9 @@ def full_base_deleted(context, plan, profile):
     backup itself when it is full) loses its stored volume data."""
     oldest = _completed(context, plan)[0]
     seen = [b for b in plan_backups_seen(context, plan).values()
-            if b.kind == "full" and _time(b.started) <= _time(oldest.started)]
+            if b.kind == "full" and as_time(b.started) <= as_time(oldest.started)]
     assert seen, f"plan {plan}: no full backup seen at or before its oldest backup {oldest.name}"
-    base = max(seen, key=lambda b: _time(b.started)).name
+    base = max(seen, key=lambda b: as_time(b.started)).name
     deleted = []
     for prefix, layout in _plan_layouts(context, plan, profile):
         for key in volume_data_keys(layout, prefix, base):

@@ -7,7 +7,7 @@ import json
 import croniter
 
 from scenario_time import plan_backup_names
-from steplib import dmaas, location_of, plans, then
+from steplib import as_time, dmaas, location_of, plans, then
 
 PLAN_LABEL = "dmaas.openebs.io/plan"
 
@@ -21,12 +21,6 @@ def view(context):
     return views
 
 
-def _time(value):
-    if value in (None, ""):
-        return None
-    if isinstance(value, datetime.datetime):
-        return value.astimezone(datetime.timezone.utc)
-    return datetime.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
 
 
 def schedule_truth(context, plan):
@@ -34,7 +28,7 @@ def schedule_truth(context, plan):
     spec = plans(context)[plan]
     schedules = context.driver.cluster(spec.cluster).velero.schedules(label_selector=f"{PLAN_LABEL}={plan}")
     assert schedules, f"cluster {spec.cluster} has no Schedule labelled {PLAN_LABEL}={plan}"
-    lasts = [_time((s.get("status") or {}).get("lastBackup")) for s in schedules]
+    lasts = [as_time((s.get("status") or {}).get("lastBackup")) for s in schedules]
     last = max((t for t in lasts if t), default=None)
     now = context.driver.clock.now()
     nexts = [croniter.croniter(s["spec"]["schedule"], now).get_next(datetime.datetime) for s in schedules]
@@ -51,9 +45,9 @@ def plans_view(context, team_a, plan_a, team_b, plan_b):
         row = listed[0]
         assert row.get("team") == team, f"the plans view lists plan {plan} for team {row.get('team')}, not {team}"
         last, upcoming = schedule_truth(context, plan)
-        assert _time(row.get("last_run")) == last, (
+        assert as_time(row.get("last_run")) == last, (
             f"plan {plan}: the view says last run {row.get('last_run')}, the cluster recorded {last}")
-        assert _time(row.get("next_run")) == upcoming, (
+        assert as_time(row.get("next_run")) == upcoming, (
             f"plan {plan}: the view says next run {row.get('next_run')}, the cluster's schedule gives {upcoming}")
 
 

@@ -220,4 +220,4 @@ def _recorded(context, plan):
 
 def _started(metadata):
     text = (metadata.get("status") or {}).get("startTimestamp") or metadata["metadata"]["creationTimestamp"]
-    return datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return as_time(text)

@@ -21,7 +21,6 @@ Scenario state (all on context, reset per scenario by behave):
 """
 import base64
 import collections
-import datetime
 import functools
 import gzip
 import re
@@ -31,6 +30,7 @@ import parse
 
 from runner.driver.reachability import TargetUnreachable, unreachable
 from runner.target import Unsupported
+from runner.times import parse_time
 
 App = collections.namedtuple("App", "name engine replicas")
 Location = collections.namedtuple("Location", "profile prefix")
@@ -224,11 +224,8 @@ def last_restore(context):
     return done[-1]
 
 
-def as_time(moment):
-    """A timestamp from the API or a record (RFC 3339 text or datetime) as an aware datetime."""
-    if isinstance(moment, str):
-        return datetime.datetime.fromisoformat(moment.replace("Z", "+00:00"))
-    return moment
+# a timestamp from the API or a record (RFC 3339 text or datetime) as an aware UTC datetime
+as_time = parse_time
 
 
 def encodings(value):

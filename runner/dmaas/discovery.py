@@ -17,16 +17,11 @@ from runner.dmaas.records import BackupRecord
 from runner.driver import timeouts
 from runner.driver.clusters import FIRST_POLL, WaitTimeout, poll_sleep, wait_until
 from runner.driver.layout import LayoutError, VeleroLayout
+from runner.times import parse_time
 
 INCREMENTAL_LOG = re.compile(r", parent [0-9A-Za-z]")
 SYNC_NUDGE_SECONDS = 60          # Velero's default backup sync period
 NUDGE_AFTER = 0.5                # real seconds without progress before nudging the clock
-
-
-def parse_time(text):
-    if not text:
-        return None
-    return datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 class BucketBackups:

@@ -31,7 +31,8 @@ from pathlib import Path
 from croniter import croniter
 
 from runner.dmaas import locations as loc
-from runner.dmaas.discovery import BucketBackups, parse_time
+from runner.dmaas.discovery import BucketBackups
+from runner.times import parse_time
 from runner.dmaas.plans import PLAN_LABEL, TEAM_LABEL
 from runner.errors import UserError
 

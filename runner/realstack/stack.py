@@ -345,7 +345,7 @@ class Stack:
                    lambda: custom.get_namespaced_custom_object("velero.io", "v1", VELERO_NAMESPACE,
                                                                "backupstoragelocations", "default")
                    .get("status", {}).get("phase") == "Available")
-        progress(f"  velero server + node-agent; BackupStorageLocation default Available")
+        progress("  velero server + node-agent; BackupStorageLocation default Available")
         version = json.loads(get(server + "/version", context))
         return {"server": server, "kubeconfig": str(kubeconfig), "context": name,
                 "version": version["gitVersion"].lstrip("v"),
