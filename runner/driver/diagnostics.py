@@ -10,40 +10,22 @@
     <directory>/buckets.txt                     keys and sizes under the scenario's root
     <directory>/errors.txt                      what could not be collected, and why
 
-Secret values are replaced by "<redacted>"; bucket credentials are never written.
+Secret values are masked (runner/redact.py); bucket credentials are never written.
 """
 import pathlib
 
 import yaml
 
+from runner import redact
 from runner.driver.clusters import describe
 from runner.driver.velero import KINDS as VELERO_KINDS
 
-REDACTED = "<redacted>"
 SKIPPED_KINDS = {"Event", "Binding", "ComponentStatus"}
-
-
-def redact(obj):
-    """A copy of an API object safe to write into a report."""
-    if not isinstance(obj, dict):
-        return obj
-    obj = dict(obj)
-    if obj.get("kind") == "Secret":
-        for field in ("data", "stringData"):
-            if isinstance(obj.get(field), dict):
-                obj[field] = {key: REDACTED for key in obj[field]}
-        metadata = dict(obj.get("metadata") or {})
-        annotations = dict(metadata.get("annotations") or {})
-        if "kubectl.kubernetes.io/last-applied-configuration" in annotations:
-            annotations["kubectl.kubernetes.io/last-applied-configuration"] = REDACTED
-            metadata["annotations"] = annotations
-            obj["metadata"] = metadata
-    return obj
 
 
 def _dump(path, documents):
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump_all([redact(d) for d in documents], sort_keys=False))
+    path.write_text(yaml.safe_dump_all([redact.api_object(d) for d in documents], sort_keys=False))
     return path
 
 

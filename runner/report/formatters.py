@@ -16,7 +16,7 @@ import time
 
 from behave.formatter.base import Formatter
 
-from runner.report import redact
+from runner import redact
 from runner.report.model import reason_line
 
 

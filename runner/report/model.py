@@ -7,7 +7,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from runner.report import redact
+from runner import redact
 
 # behave status names -> the five the reports speak
 _SCENARIO_STATUS = {

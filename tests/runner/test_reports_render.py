@@ -149,12 +149,12 @@ def test_exit_code_rules(statuses, expected, capsys):
     ("monkey: banana, keys: 3", "monkey: banana, keys: 3"),
 ])
 def test_redaction_in_text(text, expected):
-    from runner.report import redact
+    from runner import redact
     assert redact.text(text) == expected
 
 
 def test_redaction_in_mappings_and_tables():
-    from runner.report import redact
+    from runner import redact
     assert redact.mapping({"secret_key": "s", "accessKey": "a", "key": "k", "name": "n", "rows": [{"token": "t"}]}) == \
         {"secret_key": "***", "accessKey": "***", "key": "***", "name": "n", "rows": [{"token": "***"}]}
     assert redact.table_rows(["setting", "value"], [["every", "1h"], ["password", "hunter2"]]) == \

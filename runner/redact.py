@@ -1,5 +1,6 @@
-"""Secrets never reach a report: values of keys named like a secret are
-replaced, in mappings, in key/value tables and in free text."""
+"""Secrets never reach a report, a log or a diagnostics dump: the one
+redactor. Values of keys named like a secret are replaced, in mappings, in
+key/value tables and in free text; a Secret object's data entirely."""
 from __future__ import annotations
 
 import re
@@ -33,6 +34,26 @@ def mapping(value):
     if isinstance(value, str):
         return text(value)
     return value
+
+
+def api_object(obj):
+    """A copy of a Kubernetes object safe to write into diagnostics: a
+    Secret's data (and the last-applied annotation that repeats it) masked,
+    then secret-named fields and secret-looking text anywhere masked."""
+    if not isinstance(obj, dict):
+        return obj
+    obj = dict(obj)
+    if obj.get("kind") == "Secret":
+        for field in ("data", "stringData"):
+            if isinstance(obj.get(field), dict):
+                obj[field] = {key: MASK for key in obj[field]}
+        metadata = dict(obj.get("metadata") or {})
+        annotations = dict(metadata.get("annotations") or {})
+        if "kubectl.kubernetes.io/last-applied-configuration" in annotations:
+            annotations["kubectl.kubernetes.io/last-applied-configuration"] = MASK
+            metadata["annotations"] = annotations
+            obj["metadata"] = metadata
+    return mapping(obj)
 
 
 def table_rows(headings: list[str], rows: list[list[str]]) -> list[list[str]]:
