@@ -269,6 +269,13 @@ class Target:
         self.name = name
         self.velero_namespace = "velero"
         self.time_scale = 1.0
+        self.unsupported_engines = {}      # engine name -> why this target cannot serve it (profile)
+
+    def check_engine(self, name):
+        """Unsupported with the profile's reason when this target cannot serve
+        the storage engine `name` (a real target without OpenEBS cStor, ...)."""
+        if name in self.unsupported_engines:
+            raise Unsupported(f"target '{self.name}' cannot serve engine '{name}': {self.unsupported_engines[name]}")
 
     def ensure_cluster(self, name, version=None, velero_version=None):
         raise NotImplementedError
@@ -439,6 +446,7 @@ class RealTarget(Target):
         self.path = profile.path
         self.velero_namespace = data.get("velero_namespace", "velero")
         self.time_scale = float(data.get("time_scale", 1.0))
+        self.unsupported_engines = dict(data.get("unsupported_engines") or {})
         self._lab = None            # a lab this profile started (from_lab_state without a running lab)
         self._clusters = {}         # scenario cluster name -> [candidate entries]
         self._lab_clusters = {}     # lab.json clusters (from_lab_state)
@@ -613,6 +621,7 @@ class RealStackTarget(LabBucketFaults, RealTarget):
         data = profile.data
         self.velero_namespace = stack.VELERO_NAMESPACE
         self.time_scale = float(data.get("time_scale", 1.0))
+        self.unsupported_engines = dict(data.get("unsupported_engines") or {})
         self._clusters, self._lab_clusters, self._buckets, self._clock, self._lab = {}, {}, {}, None, None
         self._versions = stack.build.versions(REPO)
         attached = os.environ.get("DMAAS_REALSTACK_DIR")

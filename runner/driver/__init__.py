@@ -130,6 +130,7 @@ class Driver:
         return self._buckets[profile]
 
     def engine(self, name):
+        self.target.check_engine(name)        # Unsupported: the scenario is skipped with the reason
         return _engines.engine(name)
 
     # ------------------------------------------------------------- faults

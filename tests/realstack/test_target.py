@@ -106,3 +106,16 @@ def test_a_run_on_the_realstack_target_starts_and_stops_it(realstack_built, tmp_
     assert not (run_dir / "realstack").exists()
     ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
     assert str(run_dir) not in ps, "a process of the real stack is still running"
+
+
+def test_the_realstack_profile_skips_cstor_with_its_reason():
+    """No bucket or cluster needed: the profile alone says cStor cannot run here."""
+    from runner.target import RealStackTarget, Target, Unsupported, load_profile
+    target = Target.__new__(RealStackTarget)
+    Target.__init__(target, "realstack")
+    target.unsupported_engines = load_profile("realstack").data["unsupported_engines"]
+    with pytest.raises(Unsupported, match=r"^target 'realstack' cannot serve engine 'cstor': OpenEBS cStor backs up "
+                                          r"through its own pools and Velero plugin"):
+        target.check_engine("cstor")
+    target.check_engine("local-hp")
+    target.check_engine("jiva")
