@@ -23,7 +23,7 @@ if str(REPO) not in sys.path:    # plain `behave` from the repo root, without in
     sys.path.insert(0, str(REPO))
 
 from runner.driver import Driver  # noqa: E402
-from runner.driver.clusters import POLL_SLEEPS  # noqa: E402
+from runner.driver.waits import POLL_SLEEPS  # noqa: E402
 from runner.errors import UserError  # noqa: E402
 from runner.driver import timeouts  # noqa: E402
 from runner.target import attach_lab, load_profile, open_target  # noqa: E402

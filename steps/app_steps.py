@@ -3,7 +3,7 @@ and comparing their data with what was recorded at a backup's time."""
 import secrets
 
 from runner.apps import catalogue
-from runner.driver.clusters import WaitTimeout
+from runner.driver.waits import WaitTimeout
 from steplib import (App, apps, app_at, given, last_restore, plans, probe, record_of, records, restores, state,
                      step, then)
 

@@ -29,7 +29,7 @@ from runner.apps import catalogue
 from runner.apps.catalogue import COMPONENT, PART_OF
 from runner.apps.shapes import shape as make_shape
 from runner.driver import timeouts
-from runner.driver.clusters import WaitTimeout, wait_until
+from runner.driver.waits import WaitTimeout, wait_until
 
 CHUNK_BYTES = 24 * 1024          # raw bytes per exec: the command travels in the exec URL
 BULK_FILE_BYTES = 1024 * 1024

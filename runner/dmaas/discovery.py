@@ -15,7 +15,7 @@ import time
 
 from runner.dmaas.records import BackupRecord
 from runner.driver import timeouts
-from runner.driver.clusters import FIRST_POLL, WaitTimeout, poll_sleep, wait_until
+from runner.driver.waits import FIRST_POLL, WaitTimeout, poll_sleep, wait_until
 from runner.driver.layout import LayoutError, VeleroLayout
 from runner.times import parse_time
 

@@ -19,7 +19,7 @@ from runner.apps import catalogue
 from runner.apps.probes import apps_in
 from runner.dmaas.records import MoveResult
 from runner.dmaas.restores import delete_namespaces, run_restore, unique_name
-from runner.driver.clusters import wait_until
+from runner.driver.waits import wait_until
 
 HELPER_IMAGE = "busybox:1.36"
 CHUNK_CHARS = 32 * 1024

@@ -17,7 +17,7 @@ import secrets
 
 from runner.apps.probes import DataProbe, apps_in
 from runner.dmaas.records import RestoreRecord, Verification
-from runner.driver.clusters import WaitTimeout, wait_until
+from runner.driver.waits import WaitTimeout, wait_until
 
 FOUND_KINDS = (("apps/v1", "StatefulSet"), ("apps/v1", "Deployment"), ("v1", "ConfigMap"), ("v1", "Secret"),
                ("v1", "Service"), ("v1", "ServiceAccount"), ("v1", "PersistentVolumeClaim"),

@@ -4,7 +4,7 @@ DeleteBackupRequests (what `velero backup delete` creates) and waits until
 Velero has removed them from the bucket."""
 from __future__ import annotations
 
-from runner.driver.clusters import wait_until
+from runner.driver.waits import wait_until
 
 
 def beyond_keep_last(records, keep_last):

@@ -43,7 +43,8 @@ from kubernetes.dynamic.exceptions import ConflictError
 from runner.driver import engines as _engines
 from runner.driver.buckets import Bucket
 from runner.driver.clock import Clock
-from runner.driver.clusters import ClusterClient, describe, wait_until
+from runner.driver.clusters import ClusterClient
+from runner.driver.waits import describe, wait_until
 from runner.driver.velero import API_VERSION as VELERO_API, CLEANUP_ORDER
 
 Tracked = collections.namedtuple("Tracked", "api_version kind cluster namespace name")

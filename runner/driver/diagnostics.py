@@ -17,7 +17,7 @@ import pathlib
 import yaml
 
 from runner import redact
-from runner.driver.clusters import describe
+from runner.driver.waits import describe
 from runner.driver.velero import KINDS as VELERO_KINDS
 
 SKIPPED_KINDS = {"Event", "Binding", "ComponentStatus"}

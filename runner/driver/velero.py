@@ -18,7 +18,7 @@ PodVolumeRestore, BackupRepository, ServerStatusRequest).
 """
 from kubernetes.client.exceptions import ApiException
 
-from runner.driver.clusters import wait_until
+from runner.driver.waits import wait_until
 
 GROUP, VERSION = "velero.io", "v1"
 API_VERSION = f"{GROUP}/{VERSION}"

@@ -3,7 +3,7 @@ buckets (list/usage/delete), the clock, faults, cleanup and diagnostics."""
 import pytest
 
 from runner.driver import Driver
-from runner.driver.clusters import WaitTimeout
+from runner.driver.waits import WaitTimeout
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from runner.driver import timeouts
-from runner.driver.clusters import WaitTimeout, wait_until
+from runner.driver.waits import WaitTimeout, wait_until
 from runner.target import TargetError, load_profile
 
 ROOT = Path(__file__).resolve().parents[2]
