@@ -121,25 +121,9 @@ class Handler(BaseHTTPRequestHandler):
             log.exception("exec in pod %s/%s failed", namespace, pod)
             status, out, err = {"metadata": {}, "status": "Failure", "message": str(error),
                                 "reason": "InternalError"}, b"", b""
-        self.send_response(101)
-        self.send_header("Upgrade", "websocket")
-        self.send_header("Connection", "Upgrade")
-        self.send_header("Sec-WebSocket-Accept", websocket.accept_key(self.headers["Sec-WebSocket-Key"]))
-        self.send_header("Sec-WebSocket-Protocol", protocol)
-        self.end_headers()
-        self.close_connection = True
         flag = lambda name: str((query.get(name) or [""])[0]).lower() in _TRUE   # noqa: E731
-        frames = (websocket.channel_frames(websocket.STDOUT, out or b"") if flag("output") or flag("stdout") else []) \
-            + (websocket.channel_frames(websocket.STDERR, err or b"") if flag("error") or flag("stderr") else [])
-        self.wfile.write(b"".join(frames) + websocket.status_frame(status) + websocket.close_frame())
-        self.wfile.flush()
-        self.connection.settimeout(5)       # read the close answer, so the peer never writes into a reset
-        try:
-            while (received := websocket.read_frame(self.rfile)) is not None \
-                    and received[0] != websocket.OPCODE_CLOSE:
-                pass
-        except OSError:
-            pass
+        websocket.answer(self, protocol, status, out, err, flag("output") or flag("stdout"),
+                         flag("error") or flag("stderr"))
 
     def _status(self, code, reason, message):
         body = json.dumps({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",

@@ -4,7 +4,7 @@ import datetime
 from runner.dmaas import PlanSpec
 from runner.driver.layout import VeleroLayout
 from scenario_time import plan_backup_names, plan_backups_seen
-from steplib import (apps, as_time, bucket_prefix, counts, dmaas, given, location_names, location_of,
+from steplib import (apps, as_time, assert_count, bucket_prefix, counts, dmaas, given, location_names, location_of,
                      parse_duration, parse_list, plans, record_backup, records, state, then, when)
 
 SETTINGS = {"namespaces", "resources", "every", "full every", "retention", "keep last", "locations",
@@ -122,9 +122,8 @@ def completed_in_bucket(context, plan, profile):
 
 @then('plan "{plan:Name}" has {count:d} completed backups in the "{profile:Name}" bucket')
 def completed_backups(context, plan, count, profile):
-    found = completed_in_bucket(context, plan, profile)
-    assert len(found) == count, (f"plan {plan}: expected {count} completed backups in the {profile} bucket, "
-                                 f"found {len(found)}: {', '.join(sorted(found)) or 'none'}")
+    assert_count(completed_in_bucket(context, plan, profile), count,
+                 f"plan {plan}: expected {count} completed backups in the {profile} bucket")
 
 
 @then('plan "{plan:Name}" never had more than {limit:d} backups in the bucket')

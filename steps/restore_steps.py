@@ -3,7 +3,7 @@ import datetime
 import re
 
 from scenario_time import plan_backup_names, plan_backups_seen
-from steplib import (App, RestoreDone, apps, as_time, dmaas, plans, probe, record_of, records, restores, state,
+from steplib import (App, RestoreDone, apps, as_time, assert_count, dmaas, plans, probe, record_of, records, restores, state,
                      then, when)
 
 COMPONENT = "app.kubernetes.io/name"
@@ -147,9 +147,8 @@ def restored_versions_served(context, cluster):
 
 @then('cluster "{cluster:Name}" discovers the {count:d} backups of plan "{plan:Name}" from the bucket alone')
 def discovers_count(context, cluster, count, plan):
-    found = discover(context, cluster, plan)
-    assert len(found) == count, (f"cluster {cluster}: expected to discover {count} backups of plan {plan}, "
-                                 f"found {len(found)}: {', '.join(sorted(found)) or 'none'}")
+    assert_count(discover(context, cluster, plan), count,
+                 f"cluster {cluster}: expected to discover {count} backups of plan {plan}")
 
 
 @then('cluster "{cluster:Name}" discovers the backups of plan "{plan:Name}" from the bucket alone')

@@ -134,6 +134,12 @@ step = _decorator(behave.step)
 
 # ------------------------------------------------------------------ scenario state
 
+def assert_count(names, count, expected):
+    """`names` has `count` entries, else AssertionError "<expected>, found N: a, b"
+    (`expected` says who expected what: "plan p: expected 5 completed backups")."""
+    assert len(names) == count, f"{expected}, found {len(names)}: {', '.join(sorted(names)) or 'none'}"
+
+
 def state(context, name, factory):
     """context.<name>, created by factory() on first use in a scenario."""
     if not hasattr(context, name):

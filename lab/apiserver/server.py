@@ -281,27 +281,4 @@ class _Handler(BaseHTTPRequestHandler):
             raise BadRequest(f"unable to upgrade connection: none of the offered channel protocols is "
                              f"supported ({', '.join(websocket.PROTOCOLS)})")
         status, out, err = api.run_exec(request, container, argv)
-        self.send_response(101)
-        self.send_header("Upgrade", "websocket")
-        self.send_header("Connection", "Upgrade")
-        self.send_header("Sec-WebSocket-Accept", websocket.accept_key(self.headers["Sec-WebSocket-Key"]))
-        self.send_header("Sec-WebSocket-Protocol", protocol)
-        self.end_headers()
-        self.close_connection = True
-        frames = (websocket.channel_frames(websocket.STDOUT, out) if _flag(query, "stdout") else []) + \
-                 (websocket.channel_frames(websocket.STDERR, err) if _flag(query, "stderr") else [])
-        self.wfile.write(b"".join(frames) + websocket.status_frame(status) + websocket.close_frame())
-        self.wfile.flush()
-        self._await_close()
-
-    def _await_close(self):
-        """Read the client's frames until its close answer (bounded wait), so
-        the client never writes into a reset connection."""
-        self.connection.settimeout(5)
-        try:
-            while True:
-                received = websocket.read_frame(self.rfile)
-                if received is None or received[0] == websocket.OPCODE_CLOSE:
-                    return
-        except OSError:
-            return
+        websocket.answer(self, protocol, status, out, err, _flag(query, "stdout"), _flag(query, "stderr"))

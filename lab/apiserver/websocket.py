@@ -75,3 +75,27 @@ def read_frame(stream):
     if mask:
         payload = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
     return opcode, payload
+
+
+def answer(handler, protocol, status, out, err, stdout=True, stderr=True):
+    """Answer an exec upgrade on a BaseHTTPRequestHandler as kubelet does:
+    101, the output on its channels, the status, close; then read the
+    client's frames until its close answer (bounded wait), so the client
+    never writes into a reset connection."""
+    handler.send_response(101)
+    handler.send_header("Upgrade", "websocket")
+    handler.send_header("Connection", "Upgrade")
+    handler.send_header("Sec-WebSocket-Accept", accept_key(handler.headers["Sec-WebSocket-Key"]))
+    handler.send_header("Sec-WebSocket-Protocol", protocol)
+    handler.end_headers()
+    handler.close_connection = True
+    frames = (channel_frames(STDOUT, out or b"") if stdout else []) + \
+        (channel_frames(STDERR, err or b"") if stderr else [])
+    handler.wfile.write(b"".join(frames) + status_frame(status) + close_frame())
+    handler.wfile.flush()
+    handler.connection.settimeout(5)
+    try:
+        while (received := read_frame(handler.rfile)) is not None and received[0] != OPCODE_CLOSE:
+            pass
+    except OSError:
+        pass

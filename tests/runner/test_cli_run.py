@@ -164,7 +164,13 @@ def _wait_for_progress(proc, *words: str) -> str:
                 return seen
 
 
-def test_ctrl_c_stops_behave_and_the_lab_and_still_reports(small_project):
+@pytest.mark.parametrize("signum, to_group", [(signal.SIGINT, True), (signal.SIGTERM, False), (signal.SIGHUP, True)],
+                         ids=["ctrl-c-to-the-group", "sigterm-to-dmaas-alone", "sighup-to-the-group"])
+def test_ctrl_c_sigterm_and_sighup_stop_behave_and_the_lab_and_still_report(small_project, signum, to_group):
+    """Ctrl-C in a terminal (SIGINT to the whole group), SIGTERM as `timeout`
+    or a CI cancel sends it (to dmaas alone: behave learns of it from dmaas),
+    SIGHUP as a closed terminal sends it (to the group): the lab stopped, the
+    reports of what ran written, 128 + the signal, no traceback."""
     reports = small_project / "reports"
     proc = subprocess.Popen([sys.executable, "-m", "runner.cli", "--root", str(small_project), "run",
                              "--report-dir", str(reports), "--tags", "@slow"], cwd=ROOT,
@@ -173,35 +179,6 @@ def test_ctrl_c_stops_behave_and_the_lab_and_still_reports(small_project):
         _wait_for_the_slow_step(proc, reports)
         (lab_dir,) = [d / "lab" for d in reports.iterdir()]
         assert (lab_dir / "lab.json").is_file()
-        os.killpg(proc.pid, signal.SIGINT)            # what Ctrl-C in a terminal does
-        out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    assert proc.returncode == 130, (out, err)
-    assert "interrupted" in err
-    assert "Traceback" not in err
-    assert not lab_dir.exists()                       # the lab was stopped (it removes its state dir)
-    assert (lab_dir.parent / "report.html").is_file()
-    report = json.loads((lab_dir.parent / "report.json").read_text())
-    (scenario,) = [s for f in report["features"] for s in f["scenarios"]]
-    assert scenario["tcid"] == "TCID-DIR-DMAAS-PORTAL" and scenario["status"] != "passed"
-
-
-@pytest.mark.parametrize("signum, to_group", [(signal.SIGTERM, False), (signal.SIGHUP, True)],
-                         ids=["sigterm-to-dmaas-alone", "sighup-to-the-group"])
-def test_sigterm_and_sighup_stop_the_run_like_ctrl_c(small_project, signum, to_group):
-    """SIGTERM as `timeout` or a CI cancel sends it (to dmaas alone: behave
-    learns of it from dmaas), SIGHUP as a closed terminal sends it (to the
-    whole group): the lab stopped, the reports written, 128 + the signal."""
-    reports = small_project / "reports"
-    proc = subprocess.Popen([sys.executable, "-m", "runner.cli", "--root", str(small_project), "run",
-                             "--report-dir", str(reports), "--tags", "@slow"], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    try:
-        _wait_for_the_slow_step(proc, reports)
-        (lab_dir,) = [d / "lab" for d in reports.iterdir()]
         if to_group:
             os.killpg(proc.pid, signum)
         else:

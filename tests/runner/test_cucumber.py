@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 
 from runner import cli
-from runner_paths import ROOT
-from test_cli_run import FEATURE, STEPS
+from test_cli_run import small_project  # noqa: F401 -- the probe project fixture
 
 NODE_MODULES = Path(os.environ.get("DMAAS_CACHE") or Path.home() / ".cache/dmaas") / "npm/node_modules"
 CONVERT = """
@@ -34,19 +33,8 @@ def tools():
     return NODE_MODULES
 
 
-def test_cucumber_tools_read_what_the_run_wrote(tools, tmp_path):
-    root = tmp_path / "small"
-    for name in ("scenarios", "schemas", "docs", "features/templates"):
-        shutil.copytree(ROOT / name, root / name)
-    (root / "behave.ini").write_text("[behave]\npaths = features\nlogging_level = ERROR\n")
-    (root / "features/steps").mkdir()
-    (root / "features/steps/steps.py").write_text(STEPS)
-    for tag, tcid, title, steps in (
-            ("mysql", "TCID-DIR-DMAAS-MYSQL", "passes", "    Given a passing step"),
-            ("cortex", "TCID-DIR-DMAAS-CORTEX", "fails",
-             "    Given a passing step\n    Then it fails with no backup (password=hunter2)"),
-            ("psp", "TCID-DIR-DMAAS-PSP", "is skipped", "    Given the scenario needs PodSecurityPolicy")):
-        (root / f"features/{tag}.feature").write_text(FEATURE.format(tag=tag, tcid=tcid, title=title, steps=steps))
+def test_cucumber_tools_read_what_the_run_wrote(tools, small_project, tmp_path):
+    root = small_project
     assert cli.main(["--root", str(root), "run", "--report-dir", str(root / "reports"), "--target",
                      "example-real", "--tags", "@mysql or @cortex or @psp"]) == 1
     (run_dir,) = list((root / "reports").iterdir())
