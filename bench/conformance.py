@@ -6,7 +6,8 @@
 The first form runs `dmaas run --target T --tags EXPR` once per target
 (default: the eight single-story areas on the lab and on the real stack)
 and prints the table; the second prints it from runs already made (their
-report.json), e.g. after a long real-stack run. A cell is the TCID's
+report.json), e.g. after a long real-stack run; runs of the same target
+merge into one column, a later run's TCID replacing an earlier one's. A cell is the TCID's
 verdict over its scenarios (failed, else skipped with the first reason,
 else passed) and their wall seconds. It prints figures and never asserts.
 """
@@ -84,7 +85,10 @@ def main(argv=None) -> int:
     else:
         report_dir = args.report_dir or Path(tempfile.mkdtemp(prefix="dmaas-conformance-"))
         run_dirs = [run(target, args.tags, report_dir) for target in args.targets.split(",")]
-    print(table([verdicts(d) for d in run_dirs]))
+    columns: dict[str, dict] = {}          # runs of the same target merge; a later run's TCID wins
+    for target, cells in (verdicts(d) for d in run_dirs):
+        columns.setdefault(target, {}).update(cells)
+    print(table(list(columns.items())))
     return 0
 
 
