@@ -53,7 +53,10 @@ def _pod_from_template(template, name, namespace, owner, extra_labels):
                          "labels": {**(meta.get("labels") or {}), **extra_labels},
                          "annotations": dict(meta.get("annotations") or {}),
                          "ownerReferences": [controller_ref(owner)]},
-            "spec": spec}
+            "spec": spec,
+            # what kube-apiserver gives every new pod (PrepareForCreate): a client
+            # listing pods never sees one without a status
+            "status": {"phase": "Pending"}}
 
 
 class _Controller:
