@@ -33,7 +33,6 @@ from lab.apiserver.errors import ApiError
 from lab.runtime import PodRuntime
 
 log = logging.getLogger("lab.kubelet")
-_TRUE = {"1", "true", "yes"}
 _READERS = {          # (group, plural) the runtime reads -> CoreV1Api method
     ("", "pods"): "read_namespaced_pod",
     ("", "persistentvolumeclaims"): "read_namespaced_persistent_volume_claim",
@@ -121,9 +120,10 @@ class Handler(BaseHTTPRequestHandler):
             log.exception("exec in pod %s/%s failed", namespace, pod)
             status, out, err = {"metadata": {}, "status": "Failure", "message": str(error),
                                 "reason": "InternalError"}, b"", b""
-        flag = lambda name: str((query.get(name) or [""])[0]).lower() in _TRUE   # noqa: E731
-        websocket.answer(self, protocol, status, out, err, flag("output") or flag("stdout"),
-                         flag("error") or flag("stderr"))
+        # the API server passes stdout/stderr on as the kubelet's output/error
+        websocket.answer(self, protocol, status, out, err,
+                         websocket.flag(query, "output") or websocket.flag(query, "stdout"),
+                         websocket.flag(query, "error") or websocket.flag(query, "stderr"))
 
     def _status(self, code, reason, message):
         body = json.dumps({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",

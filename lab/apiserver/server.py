@@ -23,7 +23,6 @@ from .rest import ResourceApi, route
 
 log = logging.getLogger(__name__)
 
-_TRUE = ("1", "true", "yes")
 
 
 class ApiServer:
@@ -110,7 +109,7 @@ class ApiServer:
         argv = query.get("command", [])
         if not argv:
             raise BadRequest("you must specify at least 1 command")
-        if not any(_flag(query, s) for s in ("stdin", "stdout", "stderr")):
+        if not any(websocket.flag(query, s) for s in ("stdin", "stdout", "stderr")):
             raise BadRequest("you must specify at least 1 of stdin, stdout, stderr")
         spec = pod.get("spec") or {}
         containers = [c["name"] for c in spec.get("containers") or []]
@@ -146,10 +145,6 @@ class ApiServer:
 def _first(query, key, default=None):
     values = query.get(key)
     return values[0] if values else default
-
-
-def _flag(query, key):
-    return str(_first(query, key, "")).lower() in _TRUE
 
 
 class _HttpServer(RefuseWhenCut, ThreadingHTTPServer):
@@ -281,4 +276,5 @@ class _Handler(BaseHTTPRequestHandler):
             raise BadRequest(f"unable to upgrade connection: none of the offered channel protocols is "
                              f"supported ({', '.join(websocket.PROTOCOLS)})")
         status, out, err = api.run_exec(request, container, argv)
-        websocket.answer(self, protocol, status, out, err, _flag(query, "stdout"), _flag(query, "stderr"))
+        websocket.answer(self, protocol, status, out, err, websocket.flag(query, "stdout"),
+                         websocket.flag(query, "stderr"))

@@ -77,6 +77,12 @@ def read_frame(stream):
     return opcode, payload
 
 
+def flag(query, key):
+    """A boolean exec query parameter (`stdout=1`, `output=true`) of a parse_qs dict."""
+    values = query.get(key)
+    return str(values[0] if values else "").lower() in ("1", "true", "yes")
+
+
 def answer(handler, protocol, status, out, err, stdout=True, stderr=True):
     """Answer an exec upgrade on a BaseHTTPRequestHandler as kubelet does:
     101, the output on its channels, the status, close; then read the
