@@ -1,7 +1,8 @@
 """File-system backup and restore throughput through the lab: N MiB of
-volume data backed up by a Velero Backup (restic, FS backup) on one lab
-cluster and restored by a Restore on another, beside plain `restic backup`
-of the same directory to the same S3 endpoint.
+volume data backed up by a Velero Backup (file-system backup with kopia, as
+Velero 1.16 takes it) on one lab cluster and restored by a Restore on
+another, beside the plain kopia CLI backing up the same directory to the
+same S3 endpoint.
 
     python bench/backup_restore.py [--mib N]      (default 64)
 """
@@ -21,6 +22,7 @@ from botocore.config import Config  # noqa: E402
 from kubernetes import client, config  # noqa: E402
 
 from lab import process  # noqa: E402
+from lab.velero.kopia import binary as kopia_binary  # noqa: E402
 
 NS, BUCKET, TIMEOUT = "bench", "bench", 300.0
 FILE_MIB = 4
@@ -74,24 +76,24 @@ def digest(directory):
     return sha.hexdigest()
 
 
-def plain_restic(directory, s3, add_data):
-    """Seconds of plain restic on the same endpoint, like the lab's two
-    backups: `restic init` + `restic backup`, then (after add_data()) a
-    second `restic backup` into the existing repository."""
-    env = dict(os.environ, RESTIC_REPOSITORY=f"s3:{s3['endpoint']}/{BUCKET}/plain-restic",
-               RESTIC_PASSWORD="bench-password", AWS_ACCESS_KEY_ID=s3["access_key"],
-               AWS_SECRET_ACCESS_KEY=s3["secret_key"], AWS_DEFAULT_REGION=s3["region"])
-    with tempfile.TemporaryDirectory(prefix="restic-cache-") as cache:
-        def restic(*args):
-            subprocess.run(["restic", "--cache-dir", cache, *args], cwd=directory, env=env, check=True,
-                           capture_output=True, timeout=TIMEOUT)
+def plain_kopia(directory, s3, add_data):
+    """Seconds of plain kopia on the same endpoint, like the lab's two
+    backups: `repository create` + `snapshot create`, then (after
+    add_data()) a second `snapshot create` into the existing repository."""
+    env = dict(os.environ, KOPIA_PASSWORD="bench-password", AWS_ACCESS_KEY_ID=s3["access_key"],
+               AWS_SECRET_ACCESS_KEY=s3["secret_key"], KOPIA_CHECK_FOR_UPDATES="false")
+    with tempfile.TemporaryDirectory(prefix="kopia-config-") as home:
+        def kopia(*args):
+            subprocess.run([kopia_binary(), "--config-file", f"{home}/repo.config", "--log-dir", home, *args],
+                           env=dict(env, HOME=home), check=True, capture_output=True, timeout=TIMEOUT)
         began = time.monotonic()
-        restic("init")
-        restic("backup", "--host", "bench", ".")
+        kopia("repository", "create", "s3", "--bucket", BUCKET, "--prefix", "plain-kopia/",
+              "--endpoint", s3["endpoint"].split("://", 1)[1], "--disable-tls")
+        kopia("snapshot", "create", str(directory))
         first = time.monotonic() - began
         add_data()
         began = time.monotonic()
-        restic("backup", "--host", "bench", ".")
+        kopia("snapshot", "create", str(directory))
         return first, time.monotonic() - began
 
 
@@ -168,17 +170,17 @@ def main():
                 raise SystemExit("bench: restored data differs from the backed-up data")
             for path in volume.glob("more-*"):
                 path.unlink()
-            plain_first, plain_second = plain_restic(volume, s3, lambda: write_data(volume, args.mib, "more"))
+            plain_first, plain_second = plain_kopia(volume, s3, lambda: write_data(volume, args.mib, "more"))
         finally:
             lab.stop()
-    print(f"volume data: {args.mib} MiB in {index} files (FS backup, restic, minio profile), "
+    print(f"volume data: {args.mib} MiB in {index} files (FS backup, kopia, minio profile), "
           f"then {args.mib} MiB more")
-    rows = (("first backup (incl. restic init)", first_seconds, plain_first),
+    rows = (("first backup (incl. repository create)", first_seconds, plain_first),
             ("second backup (repository exists)", second_seconds, plain_second))
     for what, lab_s, plain_s in rows:
-        print(f"{what:34}: lab {args.mib / lab_s:6.1f} MiB/s ({lab_s:.2f} s, Backup New -> Completed), "
-              f"plain restic {args.mib / plain_s:6.1f} MiB/s ({plain_s:.2f} s): {plain_s / lab_s:.2f}x")
-    print(f"{'restore':34}: lab {args.mib / restore_seconds:6.1f} MiB/s ({restore_seconds:.2f} s, "
+        print(f"{what:38}: lab {args.mib / lab_s:6.1f} MiB/s ({lab_s:.2f} s, Backup New -> Completed), "
+              f"plain kopia {args.mib / plain_s:6.1f} MiB/s ({plain_s:.2f} s): {plain_s / lab_s:.2f}x")
+    print(f"{'restore':38}: lab {args.mib / restore_seconds:6.1f} MiB/s ({restore_seconds:.2f} s, "
           f"Restore New -> Completed, data verified)")
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from lab.clock import DEFAULT_START, parse_time
 from lab.s3 import PROFILE_NAME
 
 DEFAULT_VERSION = "1.29.4"
-DEFAULT_VELERO_VERSION = "1.12.4"
+DEFAULT_VELERO_VERSION = "1.16.2"     # the release the real stack builds (realstack/versions.env)
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")     # a DNS-1123 label
 _VELERO_VERSION = re.compile(r"^v?\d+\.\d+(\.\d+)?$")
 

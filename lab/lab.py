@@ -19,6 +19,7 @@ from lab.cluster import Cluster
 from lab.config import LabConfig, check_cluster
 from lab.metrics import METRICS
 from lab.s3 import S3Endpoint
+from lab.velero.kopia import require_binary
 
 log = logging.getLogger("lab")
 
@@ -53,6 +54,7 @@ class Lab:
 
     # lifecycle -------------------------------------------------------------
     def start(self):
+        require_binary()                # node-agent's uploader, before anything starts
         self.state_dir.mkdir(parents=True, exist_ok=True)
         # A lab that died without shutting down leaves its clusters: start empty.
         shutil.rmtree(self.state_dir / "clusters", ignore_errors=True)

@@ -7,8 +7,10 @@
 #   realstack/build.sh [--print-dir] [COMPONENT...]   (default: every component)
 #
 # Components: etcd kube-apiserver kube-controller-manager kubectl velero
-# velero-plugin-for-aws (kubectl: the client of the same release, for people
-# and tests; machines here need not have one). Progress goes to stderr, one line per component; a
+# velero-plugin-for-aws kopia (kubectl: the client of the same release, for
+# people and tests; machines here need not have one. kopia: the CLI of the
+# kopia fork Velero links in, the lab's file-system uploader; built alone by
+# scripts/setup.sh, 2-4 min cold). Progress goes to stderr, one line per component; a
 # failed build prints one line naming the component and its log, exits 1.
 # Go runs under `nice -n 19` (a shared machine) unless REALSTACK_NICE=0.
 set -euo pipefail
@@ -22,7 +24,7 @@ out="${DMAAS_CACHE:-$HOME/.cache/dmaas}/realstack/$key"
 bin="$out/bin"
 logs="$out/logs"
 
-all=(etcd kube-apiserver kube-controller-manager kubectl velero velero-plugin-for-aws)
+all=(etcd kube-apiserver kube-controller-manager kubectl velero velero-plugin-for-aws kopia)
 
 if [[ "${1:-}" == "--print-dir" ]]; then
     echo "$out"
@@ -41,8 +43,10 @@ check_pin kube k8s.io/kubernetes "$K8S_VERSION"
 check_pin kube go.etcd.io/etcd/server/v3 "$ETCD_VERSION"
 check_pin velero github.com/vmware-tanzu/velero "$VELERO_VERSION"
 check_pin velero-aws github.com/vmware-tanzu/velero-plugin-for-aws "$VELERO_AWS_VERSION"
-grep -q "=> ${VELERO_KOPIA_REPLACE/@/ }" "$here/velero/go.mod" \
-    || { echo "realstack: velero/go.mod lacks the kopia replace $VELERO_KOPIA_REPLACE" >&2; exit 1; }
+for m in velero kopia; do
+    grep -q "=> ${VELERO_KOPIA_REPLACE/@/ }" "$here/$m/go.mod" \
+        || { echo "realstack: $m/go.mod lacks the kopia replace $VELERO_KOPIA_REPLACE" >&2; exit 1; }
+done
 grep -q "=> k8s.io/apiserver $K8S_STAGING_VERSION" "$here/kube/go.mod" \
     || { echo "realstack: kube/go.mod staging replaces are not at $K8S_STAGING_VERSION" >&2; exit 1; }
 
@@ -83,6 +87,8 @@ build_one() {   # component
               ldflags+=" -X github.com/vmware-tanzu/velero/pkg/buildinfo.GitTreeState=clean" ;;
         velero-plugin-for-aws) dir=velero-aws
               pkg=github.com/vmware-tanzu/velero-plugin-for-aws/velero-plugin-for-aws ;;
+        # kopia unstamped, as inside Velero (its repository format blob records the build)
+        kopia) dir=kopia; pkg=github.com/kopia/kopia ;;
         *) echo "realstack: unknown component '$c' (one of: ${all[*]})" >&2; exit 2 ;;
     esac
     if [[ -x "$bin/$c" && -f "$out/stamp.$c" ]]; then

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Installs what the runner, the lab and the tests need on a fresh Debian
-# machine: restic (file-system backup in the lab's Velero), chromium (the HTML
-# report check), npm (Cucumber's own tools read cucumber.json in a test), the
-# Python package with its pinned dependencies, and those Cucumber tools.
+# machine: restic (file-system backup in the lab's Velero before 1.12),
+# chromium (the HTML report check), npm (Cucumber's own tools read
+# cucumber.json in a test), the Python package with its pinned dependencies,
+# those Cucumber tools, and the kopia CLI (file-system backup in the lab's
+# Velero 1.12+), built with Go from the fork Velero links in (2-4 min cold,
+# a no-op afterwards).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,4 +31,9 @@ if [ ! -d "$npm_dir/node_modules/cucumber-junit-convert" ] || [ ! -d "$npm_dir/n
   npm install --silent --no-audit --no-fund --prefix "$npm_dir" \
     cucumber-junit-convert@2.1.1 cucumber-html-reporter@7.2.0 >/dev/null
 fi
+if ! command -v go >/dev/null 2>&1; then
+  echo "setup: error: Go is needed to build the kopia CLI (the lab's file-system uploader); install Go 1.24+" >&2
+  exit 1
+fi
+bash realstack/build.sh kopia >/dev/null
 echo "setup: done"

@@ -1,6 +1,7 @@
 """The Backup controller (Velero's pkg/controller/backup_controller.go and
 pkg/backup): validate a new Backup, collect the items it selects, take the
-volume data (cStor plugin snapshots or restic file-system backups), and
+volume data (cStor plugin snapshots or file-system backups with the
+node-agent's uploader, kopia or restic), and
 write Velero's bucket layout. Every failure ends in a phase, never an
 exception out of reconcile()."""
 import datetime
@@ -17,7 +18,7 @@ from lab.velero.locations import (BSL, CSTOR_PROVIDER, VSL, LocationError, bsl_s
                                   default_bsl, is_read_only, validate_bsl, vsl_config, vsl_storage)
 from lab.velero.logs import OperationLog, gzip_json
 from lab.velero.objectstorage import StorageError
-from lab.velero.restic import ResticError, open_repository
+from lab.velero.repositories import UPLOADER_ERRORS, default_uploader, open_repository
 from lab.velero.selection import IncludesExcludes, group_resource, resource_filter, validate_includes_excludes
 from lab.velero.tarball import FORMAT_VERSION, write_tarball
 
@@ -27,15 +28,32 @@ CSTOR_DRIVER = "cstor.csi.openebs.io"
 EXCLUDE_LABEL = "velero.io/exclude-from-backup"
 FS_INCLUDE_ANNOTATION = "backup.velero.io/backup-volumes"
 FS_EXCLUDE_ANNOTATION = "backup.velero.io/backup-volumes-excludes"
-BACKUP_KIND_LABEL = "dmaas.openebs.io/backup-kind"     # DMaaS node-agent extension (HACKING.md)
+PVC_NAME_ANNOTATION = "velero.io/pvc-name"
 CRD_GR = "customresourcedefinitions.apiextensions.k8s.io"
-VOLUME_DATA_ERRORS = (StorageError, ChainError, ResticError, CredentialsError, LocationError, OSError)
+VOLUME_DATA_ERRORS = (StorageError, ChainError, *UPLOADER_ERRORS, CredentialsError, LocationError, OSError)
 
 
-def _latest_snapshot(repo, pvc_uid):
-    """Velero's getParentSnapshot: the newest snapshot of the same PVC."""
-    previous = repo.snapshots({"pvc-uid": pvc_uid})
-    return previous[-1]["short_id"] if previous else None
+def _parent_snapshot(store, pvb):
+    """Velero's getParentSnapshot: the snapshot of the most recent completed
+    PodVolumeBackup of the same PVC, uploader and BSL (read from the
+    cluster's objects, not from the repository)."""
+    selector = f"{kube.LABEL_PVC_UID}={pvb['metadata']['labels'][kube.LABEL_PVC_UID]}"
+    candidates = [p for p in store.list(kube.GROUP, "podvolumebackups", kube.NAMESPACE, label_selector=selector)
+                  if p["spec"].get("uploaderType") == pvb["spec"]["uploaderType"]
+                  and p["spec"].get("backupStorageLocation") == pvb["spec"]["backupStorageLocation"]
+                  and (p.get("status") or {}).get("phase") == "Completed"]
+    latest = max(candidates, key=lambda p: p["status"].get("startTimestamp") or "", default=None)
+    return (latest or {}).get("status", {}).get("snapshotID") or None
+
+
+def host_path(pod, pv):
+    """Where kubelet mounts the volume on the node, as node-agent sees it
+    (/host_pods/<pod uid>/volumes/<plugin>/<name>): the source path kopia
+    records and PodVolumeBackup.status.path."""
+    spec = pv.get("spec") or {}
+    plugin, tail = (("kubernetes.io~csi", f"{pv['metadata']['name']}/mount") if spec.get("csi")
+                    else ("kubernetes.io~local-volume", pv["metadata"]["name"]))
+    return f"/host_pods/{pod['metadata']['uid']}/volumes/{plugin}/{tail}"
 
 
 def _annotation_list(obj, key):
@@ -118,15 +136,10 @@ class ItemCollector:
 
 
 class BackupController:
-    def __init__(self, cluster, latest_snapshots):
+    def __init__(self, cluster):
         self.cluster = cluster
         self.store = cluster.store
         self.dirty = Dirty(self.store, {(kube.GROUP, PLURAL)})
-        # (restic repository, PVC uid) -> the latest snapshot this server took of
-        # that PVC: saves a `restic snapshots` run (a key derivation and an index
-        # load, ~0.5 s) per file-system backup. Shared with the deletion
-        # controller, which drops the snapshots it forgets.
-        self.latest_snapshots = latest_snapshots
 
     def next_due(self):
         return None
@@ -138,7 +151,7 @@ class BackupController:
         for backup in kube.list_velero(self.store, PLURAL):
             if (backup.get("status") or {}).get("phase") in (None, "", "New"):
                 try:
-                    BackupRun(self.cluster, backup, self.latest_snapshots).run()
+                    BackupRun(self.cluster, backup).run()
                 except ApiError:
                     continue     # the Backup changed or went away under us; that change marks us dirty
                 except Exception:
@@ -150,9 +163,8 @@ class BackupController:
 class BackupRun:
     """One Backup from New to its final phase."""
 
-    def __init__(self, cluster, backup, latest_snapshots):
+    def __init__(self, cluster, backup):
         self.cluster = cluster
-        self.latest_snapshots = latest_snapshots
         self.store = cluster.store
         self.backup = backup
         self.name = kube.name_of(backup)
@@ -334,11 +346,14 @@ class BackupRun:
                       f"{meta['size']} bytes{', parent ' + meta['parent'] if meta['parent'] else ''})")
 
     def _fs_backup(self, pod, volume_name, pvc, bsl, storage, layout):
+        """One PodVolumeBackup as Velero's backupper creates it and node-agent
+        runs it (pkg/podvolume/backupper.go, pod_volume_backup_controller.go)."""
         namespace, pod_name = pod["metadata"]["namespace"], pod["metadata"]["name"]
         pvc_uid = pvc["metadata"]["uid"]
         pv_name = (pvc.get("spec") or {}).get("volumeName")
+        pv = self.store.get("", "persistentvolumes", None, pv_name) if pv_name else None
         path = volume_dir(self.cluster, pv_name) if pv_name else None
-        labels = self.backup["metadata"].get("labels") or {}
+        uploader = default_uploader(self.cluster.velero_version)
         tags = {"backup": self.name, "backup-uid": self.backup["metadata"]["uid"], "ns": namespace,
                 "pod": pod_name, "pod-uid": pod["metadata"]["uid"], "pvc-uid": pvc_uid, "volume": volume_name}
         pvb = {"apiVersion": kube.API_VERSION, "kind": "PodVolumeBackup",
@@ -346,40 +361,31 @@ class BackupRun:
                             "labels": {kube.LABEL_BACKUP_NAME: self.name,
                                        kube.LABEL_BACKUP_UID: self.backup["metadata"]["uid"],
                                        kube.LABEL_PVC_UID: pvc_uid},
+                            "annotations": {PVC_NAME_ANNOTATION: pvc["metadata"]["name"]},
                             "ownerReferences": [self._owner_reference()]},
                "spec": {"node": self.cluster.node_name,
                         "pod": {"kind": "Pod", "namespace": namespace, "name": pod_name,
                                 "uid": pod["metadata"]["uid"]},
                         "volume": volume_name, "backupStorageLocation": kube.name_of(bsl),
-                        "uploaderType": "restic", "tags": tags,
-                        "repoIdentifier": ""},
+                        "uploaderType": uploader, "tags": tags, "repoIdentifier": ""},
                "status": {"phase": "InProgress", "startTimestamp": kube.stamp(self.cluster)}}
-        full = labels.get(BACKUP_KIND_LABEL) == "full"
         try:
-            if path is None or not path.is_dir():
+            if path is None or pv is None or not path.is_dir():
                 raise OSError(f"volume {volume_name} of pod {namespace}/{pod_name} has no data directory")
-            repo = open_repository(self.cluster, bsl, namespace, storage, layout)
-            pvb["spec"]["repoIdentifier"] = repo.identifier
-            key = (repo.identifier, pvc_uid)
-            cached = None if full else self.latest_snapshots.get(key)
-            parent = None if full else cached or _latest_snapshot(repo, pvc_uid)
-            try:
-                snap, total = repo.backup(path, tags, kube.now(self.cluster), parent=parent, force=full)
-            except ResticError:
-                if not cached:
-                    raise
-                # the remembered parent may have been forgotten meanwhile (another
-                # cluster expiring the same backup): ask the repository, as Velero does
-                parent = _latest_snapshot(repo, pvc_uid)
-                snap, total = repo.backup(path, tags, kube.now(self.cluster), parent=parent, force=full)
-            if snap:
-                self.latest_snapshots[key] = snap
+            repo = open_repository(self.cluster, bsl, namespace, storage, layout, uploader)
+            source = host_path(pod, pv)
+            if uploader == "restic":
+                pvb["spec"]["repoIdentifier"] = repo.identifier
+                snap, total = repo.backup(path, tags, kube.now(self.cluster),
+                                          parent=_parent_snapshot(self.store, pvb))
+            else:
+                snap, total = repo.backup(path, source, tags, kube.now(self.cluster))
         except VOLUME_DATA_ERRORS as exc:
             pvb["status"].update(phase="Failed", message=str(exc), completionTimestamp=kube.stamp(self.cluster))
             self.log.error(f"Error backing up volume {volume_name} of pod {namespace}/{pod_name}: {exc}",
                            namespace=namespace)
         else:
-            pvb["status"].update(phase="Completed", snapshotID=snap or "", path=str(path),
+            pvb["status"].update(phase="Completed", snapshotID=snap or "", path=source,
                                  completionTimestamp=kube.stamp(self.cluster),
                                  progress={"totalBytes": total, "bytesDone": total})
             if not snap:
@@ -387,9 +393,8 @@ class BackupRun:
                 self.log.info(f"Volume {volume_name} of pod {namespace}/{pod_name} was empty so no snapshot "
                               f"was taken")
             else:
-                lineage = " (full, no parent)" if full else f", parent {parent}" if parent else ""
-                self.log.info(f"Backed up volume {volume_name} of pod {namespace}/{pod_name} with restic: "
-                              f"snapshot {snap}{lineage}")
+                self.log.info(f"Backed up volume {volume_name} of pod {namespace}/{pod_name} with {uploader}: "
+                              f"snapshot {snap}")
         status = pvb.pop("status")
         created = self.store.create(kube.GROUP, "podvolumebackups", pvb)
         created["status"] = status

@@ -11,7 +11,7 @@ from lab.velero.layout import parse_snapshot_id
 from lab.velero.locations import BSL, VSL, LocationError, bsl_storage, is_read_only, vsl_config, vsl_storage
 from lab.velero.logs import gunzip_json
 from lab.velero.objectstorage import StorageError
-from lab.velero.restic import open_repository
+from lab.velero.repositories import open_repository
 
 PLURAL = "deletebackuprequests"
 GC_RETRY = datetime.timedelta(hours=1)      # Velero's default garbage-collection-frequency
@@ -27,10 +27,9 @@ def deletion_request(backup):
 
 
 class DeletionController:
-    def __init__(self, cluster, latest_snapshots):
+    def __init__(self, cluster):
         self.cluster = cluster
         self.store = cluster.store
-        self.latest_snapshots = latest_snapshots     # see BackupController
 
     def next_due(self):
         return None
@@ -70,11 +69,11 @@ class DeletionController:
                                     f"currently in read-only mode"])
             return
         request = kube.set_status(self.store, PLURAL, request, phase="InProgress") or request
-        errors = delete_backup(self.cluster, backup, bsl, self.latest_snapshots)
+        errors = delete_backup(self.cluster, backup, bsl)
         kube.set_status(self.store, PLURAL, request, phase="Processed", errors=errors or None)
 
 
-def delete_backup(cluster, backup, bsl, latest_snapshots):
+def delete_backup(cluster, backup, bsl):
     """Remove a backup everywhere; returns the error messages (the Backup
     object stays when there are any, so the deletion can be retried)."""
     store, name, errors = cluster.store, kube.name_of(backup), []
@@ -108,12 +107,11 @@ def delete_backup(cluster, backup, bsl, latest_snapshots):
             continue
         forgotten.add((ns, snap))
         try:
-            repo = open_repository(cluster, bsl, ns, storage, layout, create=False)
+            uploader = pvb["spec"].get("uploaderType") or "restic"
+            repo = open_repository(cluster, bsl, ns, storage, layout, uploader, create=False)
             repo.forget(snap)
-            for key in [k for k, v in latest_snapshots.items() if k[0] == repo.identifier and v == snap]:
-                del latest_snapshots[key]
         except VOLUME_DATA_ERRORS as exc:
-            errors.append(f"error forgetting restic snapshot {snap}: {exc}")
+            errors.append(f"error forgetting {uploader} snapshot {snap}: {exc}")
     try:
         storage.delete_prefix(layout.backup_dir(name))
     except StorageError as exc:

@@ -75,6 +75,13 @@ class BackupStoreLayout:
         """Velero's restic repo identifier: s3:<s3Url>/<bucket>/<prefix>/restic/<ns>."""
         return f"s3:{s3_url.rstrip('/')}/{_join(bucket, self.restic_prefix(namespace))}"
 
+    # kopia repositories, one per volume namespace (unified_repo.go getStorageVariables)
+    def kopia_prefix(self, namespace):
+        return self.key("kopia", namespace) + "/"
+
+    def kopia_format_blob(self, namespace):
+        return self.key("kopia", namespace, "kopia.repository")
+
 
 class SnapshotLayout:
     """Keys of cStor snapshot objects in a VSL (openebs/velero-plugin

@@ -17,7 +17,7 @@ from lab.velero.chains import SnapshotChains
 from lab.velero.locations import BSL, LocationError, bsl_storage, vsl_config, vsl_storage
 from lab.velero.logs import OperationLog, gunzip_json
 from lab.velero.objectstorage import StorageError
-from lab.velero.restic import open_repository
+from lab.velero.repositories import open_repository
 from lab.velero.selection import IncludesExcludes, group_resource, resource_filter, validate_includes_excludes
 from lab.velero.tarball import TarballError, read_tarball
 
@@ -453,7 +453,7 @@ class RestoreRun:
                 continue
             key = (pod_ref["namespace"], volume["persistentVolumeClaim"]["claimName"])
             if key in claims:
-                self.pending.append({"namespace": mapping.get(key[0], key[0]), "claim": key[1], "kind": "restic",
+                self.pending.append({"namespace": mapping.get(key[0], key[0]), "claim": key[1], "kind": "fs",
                                      "pvb": pvb, "source_namespace": key[0]})
 
     def continue_volumes(self):
@@ -489,10 +489,11 @@ class RestoreRun:
             else:
                 pvb = entry["pvb"]
                 storage, layout = bsl_storage(self.store, self.bsl)
+                uploader = pvb["spec"].get("uploaderType") or "restic"
                 repo = open_repository(self.cluster, self.bsl, entry["source_namespace"], storage, layout,
-                                       create=False)
+                                       uploader, create=False)
                 repo.restore(pvb["status"]["snapshotID"], target)
-                self.log.info(f"Restored restic snapshot {pvb['status']['snapshotID']} into {where}")
+                self.log.info(f"Restored {uploader} snapshot {pvb['status']['snapshotID']} into {where}")
         except VOLUME_DATA_ERRORS as exc:
             self.log.error(f"error restoring volume data of {where}: {exc}", namespace=entry["namespace"])
 

@@ -3,9 +3,11 @@ to bring a location's backups into a cluster.
 
 The bucket is the truth for a plan's backups (it outlives every cluster):
 `bucket_backups` reads each backup's velero-backup.json once (a backup's
-metadata does not change after upload) and the backup kind from the
-backup's log: the OpenEBS plugin and the restic uploader log the parent of
-an incremental snapshot (", parent <id>"), a full one has none."""
+metadata does not change after upload). The backup kind: on file-system
+engines the mark the DMaaS layer's schedules put on the Backup
+(plans.KIND_LABEL, in velero-backup.json); on snapshot engines what the
+OpenEBS plugin logs into the backup's log: the parent of an incremental
+snapshot (", parent <id>"), none for a full one."""
 from __future__ import annotations
 
 import datetime
@@ -13,6 +15,7 @@ import gzip
 import re
 import time
 
+from runner.dmaas.plans import KIND_LABEL
 from runner.dmaas.records import BackupRecord
 from runner.driver import timeouts
 from runner.driver.waits import FIRST_POLL, WaitTimeout, poll_sleep, wait_until
@@ -34,7 +37,11 @@ class BucketBackups:
     def layout(self, location):
         return VeleroLayout(self.driver.bucket(location.profile), location.prefix)
 
-    def _kind(self, layout, name):
+    def _kind(self, layout, name, labels, snapshots):
+        if labels.get(KIND_LABEL) in ("full", "incremental"):
+            return labels[KIND_LABEL]
+        if not snapshots:
+            return None             # file-system volumes without the layer's mark: no kind
         key = layout.key("backups", name, f"{name}-logs.gz")
         try:
             text = gzip.decompress(layout.bucket.get(key)).decode(errors="replace")
@@ -52,11 +59,12 @@ class BucketBackups:
         except (LayoutError, ValueError):
             return None
         status, spec = meta.get("status") or {}, meta.get("spec") or {}
+        labels = (meta.get("metadata") or {}).get("labels") or {}
+        kind = self._kind(layout, name, labels, status.get("volumeSnapshotsAttempted"))
         record = BackupRecord(name=name, location=location.name, started=parse_time(status.get("startTimestamp")),
                               completed=parse_time(status.get("completionTimestamp")), phase=status.get("phase"),
-                              kind=self._kind(layout, name), labels=(meta.get("metadata") or {}).get("labels") or {},
-                              namespaces=list(spec.get("includedNamespaces") or []))
-        if record.phase in ("Completed", "PartiallyFailed", "Failed") and record.kind is not None:
+                              kind=kind, labels=labels, namespaces=list(spec.get("includedNamespaces") or []))
+        if record.phase in ("Completed", "PartiallyFailed", "Failed"):
             self._records[cache_key] = record
         return record
 

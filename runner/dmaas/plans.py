@@ -7,8 +7,15 @@ Schedules. Runs are numbered from the plan's creation minute: run k fires
 at creation + k*every. Snapshot engines (cStor) get one Schedule per
 location; the OpenEBS plugin makes runs 1, N+1, 2N+1... full through the
 VSL's `incrBackupCount: N-1`. File-system engines get per location a
-`<base>` Schedule for the incremental runs and a `<base>-full` Schedule
-(template labelled dmaas.openebs.io/backup-kind=full) for runs 1, N+1, ...
+`<base>` Schedule for the incremental runs and a `<base>-full` Schedule for
+runs 1, N+1, ...; their templates label each Backup
+dmaas.openebs.io/backup-kind=incremental|full (Velero copies template
+labels onto the Backups it makes, and they travel in velero-backup.json).
+Velero's pod volume backup has no per-backup "full": node-agent always
+bases a snapshot on the volume's previous one, and kopia/restic snapshots
+are complete trees of deduplicated content, each restorable on its own. So
+on file-system engines "full every N" is the plan's cycle, the mark the
+layer sets and reports, not a different upload.
 Both fire times are computed over one day and written as cron lines; a
 firing pattern that is not one cron line becomes several Schedules
 (`<base>-2`, ...), which only file-system plans can use (a cStor chain is
@@ -204,7 +211,7 @@ class ScheduleObject:
     name: str
     location: str
     cron: str
-    kind: str | None           # "full" for the fs full schedule, else None
+    kind: str | None           # fs plans with full every N: "full" | "incremental"; else None
     spec: dict
     labels: dict
 
@@ -241,7 +248,8 @@ def cron_lines(times):
 
 
 def schedule_crons(created, every, full_every, snapshot_engine):
-    """[(kind, cron)]: kind None for the regular runs, "full" for the fs full runs."""
+    """[(kind, cron)]: for fs plans with full every N, "full" for runs 1, N+1, ...
+    and "incremental" for the others; kind None otherwise."""
     if not full_every or full_every == 1 or snapshot_engine:
         crons = [(None, line) for line in cron_lines(fire_times(created, every))]
         if snapshot_engine and len(crons) > 1:
@@ -253,7 +261,8 @@ def schedule_crons(created, every, full_every, snapshot_engine):
     cycle = every * int(full_every)
     full = fire_times(created, cycle, first_offset=every)
     regular = fire_times(created, every) - full
-    return [("full", line) for line in cron_lines(full)] + [(None, line) for line in cron_lines(regular)]
+    return ([("full", line) for line in cron_lines(full)]
+            + [("incremental", line) for line in cron_lines(regular)])
 
 
 def schedule_base(plan, location):
@@ -277,7 +286,7 @@ def schedules(plan, created, every, ttl, vsl_of, engine_backup):
             counters[kind] = counters.get(kind, 0) + 1
             name = base + ("-full" if kind == "full" else "") + (f"-{counters[kind]}" if counters[kind] > 1 else "")
             labels = {TEAM_LABEL: plan.team, PLAN_LABEL: plan.name, LOCATION_LABEL: location}
-            template_labels = dict(labels, **({KIND_LABEL: "full"} if kind == "full" else {}))
+            template_labels = dict(labels, **({KIND_LABEL: kind} if kind else {}))
             template = {**plan.selection.backup_spec(), "storageLocation": location,
                         **volume_spec(engine_backup, vsl_of(location) if snapshot else None),
                         "ttl": go_duration(ttl), "metadata": {"labels": template_labels}}

@@ -12,7 +12,7 @@ class BackupRecord:
     started: datetime.datetime | None
     completed: datetime.datetime | None
     phase: str | None
-    kind: str | None                 # "full" | "incremental" (from the backup's log in the bucket)
+    kind: str | None                 # "full" | "incremental" (see discovery: fs mark or snapshot log)
     labels: dict = dataclasses.field(default_factory=dict)
     namespaces: list = dataclasses.field(default_factory=list)
 

@@ -31,12 +31,12 @@ def test_fs_plan_gets_a_full_schedule_for_runs_1_n_plus_1_and_regular_ones_betwe
     assert [o.name for o in objects] == ["p-full", "p"]
     fired = runs(objects, CREATED, 49)
     assert fired[0] == (CREATED + datetime.timedelta(hours=1), "full")
-    assert [kind for _, kind in fired] == ["full"] + [None] * 23 + ["full"] + [None] * 23 + ["full"]
+    assert [kind for _, kind in fired] == ["full"] + ["incremental"] * 23 + ["full"] + ["incremental"] * 23 + ["full"]
     assert [t for t, _ in fired] == [CREATED + datetime.timedelta(hours=h) for h in range(1, 50)]
     full, regular = objects
     assert full.spec["template"]["metadata"]["labels"] == {
         plans.TEAM_LABEL: "t", plans.PLAN_LABEL: "p", plans.LOCATION_LABEL: "minio", plans.KIND_LABEL: "full"}
-    assert plans.KIND_LABEL not in regular.spec["template"]["metadata"]["labels"]
+    assert regular.spec["template"]["metadata"]["labels"][plans.KIND_LABEL] == "incremental"
     assert regular.spec["template"]["defaultVolumesToFsBackup"] is True
     assert regular.spec["template"]["ttl"] == "72h0m0s"
 

@@ -16,7 +16,7 @@ from kubernetes import client, config as kube_config
 from lab import process
 from lab_http import control, s3_client, wait_for
 
-CLUSTERS = [{"name": "src", "version": "1.29.4", "velero_version": "1.12.4"},
+CLUSTERS = [{"name": "src", "version": "1.29.4", "velero_version": "1.16.2"},
             {"name": "dst", "version": "1.29.4", "velero_version": "1.11.1"},
             {"name": "old1", "version": "1.23.17", "velero_version": "1.9.7"},
             {"name": "old2", "version": "1.23.17", "velero_version": "1.12.4"}]
