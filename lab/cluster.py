@@ -15,6 +15,7 @@ from lab.runtime import PodRuntime
 class Cluster:
     def __init__(self, lab, name, version, velero_version, cluster_dir, host="127.0.0.1"):
         self.lab = lab              # for the S3 endpoints and the clock
+        self.engines = lab.config.engines     # name -> lab.config.EngineSpec: classes, PV shapes, backup kind
         self.name = name
         self.version = version
         self.velero_version = velero_version

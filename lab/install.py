@@ -1,10 +1,10 @@
-"""What a fresh lab cluster holds: the default namespaces, OpenEBS's
-StorageClasses, and Velero as `velero install --use-node-agent` leaves it
-(namespace, velero.io CRDs, service account, Deployment and node-agent
-DaemonSet), minus a backup location."""
+"""What a fresh lab cluster holds: the default namespaces, a StorageClass
+per storage engine of the lab's config, and Velero as `velero install
+--use-node-agent` leaves it (namespace, velero.io CRDs, service account,
+Deployment and node-agent DaemonSet), minus a backup location."""
 from lab.apiserver.errors import AlreadyExists
 from lab.controllers.namespaces import DEFAULT_NAMESPACES
-from lab.controllers.storage import default_storage_classes
+from lab.controllers.storage import storage_class
 
 VELERO_NAMESPACE = "velero"
 CRD_KEY = ("apiextensions.k8s.io", "customresourcedefinitions")
@@ -82,8 +82,8 @@ def install(cluster):
     store = cluster.store
     for name in DEFAULT_NAMESPACES + (VELERO_NAMESPACE,):
         _create(store, ("", "namespaces"), {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
-    for storage_class in default_storage_classes():
-        _create(store, ("storage.k8s.io", "storageclasses"), storage_class)
+    for engine in cluster.engines.values():
+        _create(store, ("storage.k8s.io", "storageclasses"), storage_class(engine))
     for kind, (plural, short_names, scope) in VELERO_KINDS.items():
         _create(store, CRD_KEY, velero_crd(kind, plural, short_names, scope))
     for key, obj in _velero_objects(cluster.velero_version):

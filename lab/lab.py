@@ -96,7 +96,8 @@ class Lab:
         with self.lock:
             return {"pid": os.getpid(), "control": self.control_url,
                     "clusters": {name: c.state() for name, c in self.clusters.items()},
-                    "s3": {name: e.state() for name, e in self.s3.items()}}
+                    "s3": {name: e.state() for name, e in self.s3.items()},
+                    "engines": {name: e.as_mapping() for name, e in self.config.engines.items()}}
 
     # clusters --------------------------------------------------------------
     def create_cluster(self, name, version=None, velero_version=None, publish=True):

@@ -54,12 +54,13 @@ def cmd_validate(args) -> int:
 
 
 def _preflight_problems(root, target: str, tags: list[str]) -> list[str]:
-    """`dmaas run`'s preflight of the target for the selected scenarios, as problem lines."""
+    """`dmaas run`'s preflight of the target for the selected scenarios, as problem lines,
+    with the engines they use that the target cannot serve (which `dmaas run` skips)."""
     from runner import features
     from runner.run import preflight
     try:
         selected = features.require_selection(root, tags)
-        preflight(root, target, scenarios.target_profile(root, target), selected)
+        preflight(root, target, scenarios.target_profile(root, target), selected, unsupported_are_problems=True)
     except UserError as exc:
         return exc.lines
     return []

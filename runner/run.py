@@ -223,27 +223,42 @@ def failed_scenarios(root: Path, reports_dir: Path, which: str) -> tuple[str, li
     return run_dir.name, selected
 
 
-def preflight(root: Path, name: str, profile: dict | None, selected: list) -> None:
-    """Problems, one line each, with the clusters and buckets a real target
-    profile gives the selected scenarios (runner/preflight.py); a target the
-    run starts itself is checked by starting it."""
+def preflight(root: Path, name: str, profile: dict | None, selected: list,
+              unsupported_are_problems: bool = False) -> None:
+    """Problems, one line each, with what the target profile gives the selected
+    scenarios: the bucket profiles and engines a lab profile serves, and the
+    clusters and buckets of a real target profile (runner/preflight.py; a
+    target the run starts itself is checked by starting it). With
+    `unsupported_are_problems` (`dmaas validate`), also the engines they use
+    that the profile says it cannot serve, which `dmaas run` skips with the
+    profile's reason."""
     from runner import preflight as checks
     from runner.errors import Problems
-    from runner.target import RealTarget, bucket_catalogue, load_profile
+    from runner.target import RealTarget, bucket_catalogue, engine_catalogue, load_profile
     rel = Path(scenarios.TARGETS_DIR) / f"{name}.yaml"
+    profile = profile or {}
+    names = features.quoted_names(root, selected)
+    used_engines = set(engine_catalogue(root)) & names
+    problems = []
+    if unsupported_are_problems:
+        unsupported = profile.get("unsupported_engines") or {}
+        problems += [f"{rel}: unsupported_engines.{engine}: the selected scenarios use engine {engine}, which "
+                     f"this target cannot serve ({unsupported[engine]}); `dmaas run` skips them"
+                     for engine in sorted(used_engines & set(unsupported))]
     if is_lab(name, profile):
-        served = ((profile or {}).get("lab") or {}).get("s3")
-        used = set(bucket_catalogue(root)) & features.quoted_names(root, selected)
-        if served is not None and used - set(served):
-            raise Problems([f"{rel}: lab.s3: the selected scenarios use bucket profile(s) "
-                            f"{', '.join(sorted(used - set(served)))}, which this lab does not serve "
-                            f"(it serves: {', '.join(served) or 'none'}; leave s3 out to serve every profile "
-                            f"of scenarios/buckets.yaml)"])
-        return
-    if (profile or {}).get("kind") != "real" or (profile or {}).get("from_lab_state"):
-        return
-    target = RealTarget(dataclasses.replace(load_profile(root / rel), path=rel))   # messages name it as the user does
-    problems = checks.check(target, features.quoted_names(root, selected))
+        section = profile.get("lab") or {}
+        for field, used, catalogue in (("s3", set(bucket_catalogue(root)) & names, "bucket profile(s)"),
+                                       ("engines", used_engines, "engine(s)")):
+            served = section.get(field)
+            if served is not None and used - set(served):
+                every = "every profile of scenarios/buckets.yaml" if field == "s3" else \
+                    "every engine of scenarios/engines.yaml"
+                problems.append(f"{rel}: lab.{field}: the selected scenarios use {catalogue} "
+                                f"{', '.join(sorted(used - set(served)))}, which this lab does not serve "
+                                f"(it serves: {', '.join(served) or 'none'}; leave {field} out to serve {every})")
+    elif profile.get("kind") == "real" and not profile.get("from_lab_state"):
+        target = RealTarget(dataclasses.replace(load_profile(root / rel), path=rel))   # messages name it as the user does
+        problems += checks.check(target, names)
     if problems:
         raise Problems(problems)
 

@@ -105,7 +105,15 @@ def schema_problems(rel: str, data, schema: dict) -> list[str]:
     validator_class = jsonschema.validators.validator_for(schema)
     validator = validator_class(schema, format_checker=validator_class.FORMAT_CHECKER)
     errors = sorted(validator.iter_errors(data), key=lambda e: (list(map(str, e.absolute_path)), e.message))
-    return [f"{rel}: {field_path(e.absolute_path)}: {' '.join(e.message.split())}" for e in errors]
+    return [f"{rel}: {field_path(e.absolute_path)}: {' '.join(_message(e).split())}" for e in errors]
+
+
+def _message(error) -> str:
+    """A schema's own words where it has them: a `const` a condition imposes
+    says why in its description ("'csi' was expected" would not)."""
+    if error.validator == "const" and isinstance(error.schema, dict) and error.schema.get("description"):
+        return f"{error.instance!r}: {error.schema['description']}"
+    return error.message
 
 
 def load_file(root: Path, rel: str) -> tuple[object, list[str]]:
@@ -151,6 +159,36 @@ def reference_problems(root: Path, model: Scenarios) -> list[str]:
             if bucket not in model.buckets:
                 problems.append(f"{plans_rel}: plans.{pid}.locations[{index}]: unknown bucket '{bucket}' "
                                 f"(known: {', '.join(model.buckets)})")
+    return problems + _engine_problems(model.engines)
+
+
+def _engine_problems(engines: dict) -> list[str]:
+    """The OpenEBS plugin takes a volume by its CSI driver: engines sharing a
+    provisioner must agree on snapshot backup."""
+    rel = f"{SCENARIOS_DIR}/engines.yaml"
+    problems = []
+    for name, engine in engines.items():
+        other = next((o for o, e in engines.items() if e["provisioner"] == engine["provisioner"]
+                      and e["backup"] != engine["backup"]), None)
+        if engine["backup"] == "snapshot" and other:
+            problems.append(f"{rel}: engines.{name}.backup: snapshot, but engine '{other}' with the same "
+                            f"provisioner {engine['provisioner']} says {engines[other]['backup']} (snapshots "
+                            f"are taken by CSI driver)")
+    return problems
+
+
+def target_problems(loaded: dict, model: Scenarios) -> list[str]:
+    """Engines a target profile names (unsupported_engines, lab.engines) must
+    be engines of scenarios/engines.yaml."""
+    problems = []
+    for rel, profile in loaded.items():
+        if not rel.startswith(TARGETS_DIR + "/") or not isinstance(profile, dict):
+            continue
+        named = [(f"unsupported_engines.{name}", name) for name in profile.get("unsupported_engines") or {}]
+        named += [(f"lab.engines[{index}]", name)
+                  for index, name in enumerate((profile.get("lab") or {}).get("engines") or [])]
+        problems += [f"{rel}: {where}: unknown engine '{name}' (known: {', '.join(model.engines)})"
+                     for where, name in named if name not in model.engines]
     return problems
 
 
@@ -192,7 +230,7 @@ def collect(root: Path) -> tuple[Scenarios | None, list[str]]:
         apps_fallback=apps_rel not in loaded,
         stories=stories,
     )
-    problems += reference_problems(root, model)
+    problems += reference_problems(root, model) + target_problems(loaded, model)
     return model, problems
 
 

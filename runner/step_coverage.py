@@ -1,5 +1,6 @@
-"""Step coverage: every step of every feature has a step definition; and
-the step vocabulary (`dmaas steps`, docs/steps.md).
+"""Step coverage: every step of every feature has a step definition (and
+the engines steps name exist); and the step vocabulary (`dmaas steps`,
+docs/steps.md).
 
 behave decides what matches (its registry, matchers, step modules and
 environment.py), so both load them the way `behave` does, in a separate
@@ -32,7 +33,8 @@ def behave_env(root: Path) -> dict[str, str]:
 
 
 def undefined_steps(root: Path) -> list[str]:
-    """One line per undefined step: "features/x.feature:LINE: undefined step: <keyword> <text>"."""
+    """One line per undefined step: "features/x.feature:LINE: undefined step: <keyword> <text>",
+    and per step naming an engine scenarios/engines.yaml lacks."""
     root = Path(root)
     with tempfile.TemporaryDirectory(prefix="dmaas-steps-") as tmp:
         out = Path(tmp) / "problems.json"
@@ -69,17 +71,39 @@ def _load():
 
 
 def _scan() -> list[str]:
-    """Every step of every feature matched against the step definitions."""
+    """Every step of every feature matched against the step definitions; a
+    step's `engine` parameter must name an engine of scenarios/engines.yaml
+    (the engines every target serves at most)."""
     registry, features = _load()
+    engines = _engine_names()
     problems: list[str] = []
     for feature in features:
         for scenario in feature.walk_scenarios():
             for step in scenario.all_steps:
-                if registry.find_match(step) is None:
+                match = registry.find_match(step)
+                if match is None:
                     line = f"{step.location}: undefined step: {step.keyword} {step.name}"
-                    if line not in problems:
-                        problems.append(line)
+                else:
+                    line = next((f"{step.location}: unknown engine '{arg.value}' (scenarios/engines.yaml has: "
+                                 f"{', '.join(engines)})" for arg in match.arguments or ()
+                                 if arg.name == "engine" and engines is not None and arg.value not in engines),
+                                None)
+                if line and line not in problems:
+                    problems.append(line)
     return problems
+
+
+def _engine_names():
+    """The engines of the project's scenarios/engines.yaml (None when unreadable:
+    validating the scenario files says why)."""
+    import yaml
+
+    from runner.errors import UserError
+    from runner.target import engine_catalogue
+    try:
+        return list(engine_catalogue(Path.cwd()))
+    except (UserError, OSError, yaml.YAMLError, AttributeError, TypeError):
+        return None
 
 
 _FIELD = re.compile(r"\{(\w+)(?::(\w+))?\}")

@@ -4,7 +4,7 @@ A target profile is `scenarios/targets/<name>.yaml` (schema:
 `schemas/target.schema.json`):
 
     kind: lab                        # the embedded lab, started by the runner
-    lab: {clusters: [...], s3: [minio, aws], start: "2026-01-05T00:00:00Z"}
+    lab: {clusters: [...], s3: [minio, aws], engines: [cstor, jiva], start: "2026-01-05T00:00:00Z"}
 
     kind: real                       # existing clusters and buckets
     clusters:
@@ -75,6 +75,8 @@ PROJECT = pathlib.Path(os.environ.get("DMAAS_PROJECT_ROOT") or REPO).resolve()
 TARGETS_DIR = PROJECT / "scenarios" / "targets"
 SCHEMA = REPO / "schemas" / "target.schema.json"
 BUCKETS_FILE = PROJECT / "scenarios" / "buckets.yaml"
+# what the lab provisions an engine from (its title is for people)
+LAB_ENGINE_FIELDS = ("storage_class", "provisioner", "parameters", "annotations", "volume", "backup")
 CONTROL_TIMEOUT = 300          # a clock advance runs every due controller; days of schedules
 
 
@@ -187,19 +189,39 @@ def _schema_message(error):
 def lab_config(section, root=None):
     """A profile's `lab:` section as lab.process.start takes it: without an
     `s3` list, the lab serves every bucket profile of scenarios/buckets.yaml
-    (one S3 endpoint each), so a new profile there needs no other change."""
+    (one S3 endpoint each); without an `engines` list, every engine of
+    scenarios/engines.yaml (a list names some), each passed as the entry the
+    lab provisions from. So a new entry in either needs no other change."""
     config = dict(section or {})
     config.setdefault("s3", list(bucket_catalogue(root)))
+    engines = engine_catalogue(root)
+    names = config.get("engines")
+    unknown = sorted(set(names or ()) - set(engines))
+    if unknown:
+        raise TargetError(f"lab.engines: no engine '{unknown[0]}' in scenarios/engines.yaml "
+                          f"(known: {', '.join(engines)})")
+    config["engines"] = {name: {key: engines[name][key] for key in LAB_ENGINE_FIELDS if key in engines[name]}
+                         for name in (engines if names is None else names)}
     return config
 
 
-def bucket_catalogue(root=None):
-    """scenarios/buckets.yaml (of `root`, else of PROJECT): profile -> {client, bucket, region, ...}."""
-    path = pathlib.Path(root) / "scenarios" / "buckets.yaml" if root else BUCKETS_FILE
+def catalogue(name, root=None):
+    """scenarios/<name>.yaml of `root` (else of PROJECT): its entries by name."""
+    path = pathlib.Path(root or PROJECT) / "scenarios" / f"{name}.yaml"
     if not path.is_file():
-        raise TargetError(f"{path}: missing (bucket profiles for the lab)")
+        raise TargetError(f"{path}: missing")
     data = yaml.safe_load(path.read_text()) or {}
-    return data.get("buckets", data)
+    return data.get(name, data)
+
+
+def bucket_catalogue(root=None):
+    """scenarios/buckets.yaml: profile -> {client, bucket, region, ...}."""
+    return catalogue("buckets", root)
+
+
+def engine_catalogue(root=None):
+    """scenarios/engines.yaml: engine -> {storage_class, provisioner, volume, backup, ...}."""
+    return catalogue("engines", root)
 
 
 def open_target(profile, state_dir=None):
@@ -402,6 +424,14 @@ class LabTarget(LabBucketFaults, Target):
     @property
     def profile_buckets(self):
         return sorted(set(self.handle.state.get("s3", {})) & set(self._buckets))
+
+    def check_engine(self, name):
+        served = self.handle.state.get("engines", {})
+        if name not in served:
+            raise TargetError(f"engine '{name}': not served by this lab (lab engines: {', '.join(served)}; "
+                              f"a lab serves every engine of scenarios/engines.yaml unless its lab.engines "
+                              f"lists some)")
+        super().check_engine(name)
 
     def bucket_profile(self, name):
         endpoint = self.handle.state.get("s3", {}).get(name)

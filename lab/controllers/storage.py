@@ -1,53 +1,39 @@
-"""OpenEBS engines in a lab cluster: default StorageClasses and the
-provisioner that binds PVCs to PVs whose data is a directory on the node.
+"""Storage engines in a lab cluster: a StorageClass per engine of the lab's
+config, and the provisioner that binds PVCs to PVs whose data is a directory
+on the node.
 
-One reconcile pass does what the external provisioners and the kube
+One reconcile pass does what the engines' provisioners and the kube
 persistent-volume controller do together: provision a PV for each pending
-PVC of a known engine (`pvc-<pvc uid>`, capacity = the request), bind both
-ways, bind statically named PVs, and reclaim PVs whose claim is gone
-(Delete: remove PV and data; Retain: mark Released).
+PVC of a class an engine serves (`pvc-<pvc uid>`, capacity = the request,
+shaped as the engine's `volume` says: CSI with its provisioner as driver,
+local or hostPath), bind both ways, bind statically named PVs, and reclaim
+PVs whose claim is gone (Delete: remove PV and data; Retain: mark Released).
 """
 import shutil
-
-import yaml
 
 from lab.apiserver.errors import AlreadyExists, ApiError, NotFound
 from lab.controllers.util import Dirty, emit_event, claims_in_use
 
-CSTOR = "cstor.csi.openebs.io"
-JIVA = "jiva.csi.openebs.io"
-LOCAL = "openebs.io/local"
-CONFIG_ANNOTATION = "cas.openebs.io/config"
-
+CAS_TYPE = "openebs.io/cas-type"
 _WAIT_FOR_CONSUMER = "WaitForFirstConsumer"
 
 
-def default_storage_classes():
-    """The classes OpenEBS installs (openebs-operator, cstor/jiva operators)."""
-    def local(name, storage_type, extra=""):
-        return {
-            "apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
-            "metadata": {"name": name, "annotations": {
-                "openebs.io/cas-type": "local",
-                CONFIG_ANNOTATION: f'- name: StorageType\n  value: "{storage_type}"\n{extra}'}},
-            "provisioner": LOCAL, "reclaimPolicy": "Delete",
-            "volumeBindingMode": _WAIT_FOR_CONSUMER}
-
-    def csi(name, provisioner, parameters):
-        return {
-            "apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
-            "metadata": {"name": name}, "provisioner": provisioner,
-            "parameters": parameters, "reclaimPolicy": "Delete",
-            "allowVolumeExpansion": True, "volumeBindingMode": "Immediate"}
-
-    return [
-        csi("openebs-cstor-csi", CSTOR, {"cas-type": "cstor", "cstorPoolCluster": "cstor-disk-pool",
-                                         "replicaCount": "1"}),
-        csi("openebs-jiva-csi", JIVA, {"cas-type": "jiva", "policy": "openebs-jiva-default-policy"}),
-        local("openebs-device", "device"),
-        local("openebs-hostpath", "hostpath",
-              '- name: BasePath\n  value: "/var/openebs/local"\n'),
-    ]
+def storage_class(engine):
+    """The StorageClass an engine installs (lab.config.EngineSpec). Node-local
+    volumes (local, hostPath) bind where their first pod runs, as OpenEBS's
+    LocalPV classes do; CSI volumes bind at once and may grow."""
+    metadata = {"name": engine.storage_class}
+    if engine.annotations:
+        metadata["annotations"] = dict(engine.annotations)
+    manifest = {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": metadata,
+                "provisioner": engine.provisioner, "reclaimPolicy": "Delete"}
+    if engine.parameters:
+        manifest["parameters"] = dict(engine.parameters)
+    if engine.volume == "csi":
+        manifest.update(allowVolumeExpansion=True, volumeBindingMode="Immediate")
+    else:
+        manifest["volumeBindingMode"] = _WAIT_FOR_CONSUMER
+    return manifest
 
 
 def volume_dir(cluster, pv_name):
@@ -55,31 +41,23 @@ def volume_dir(cluster, pv_name):
     return cluster.node_dir / "volumes" / pv_name
 
 
-def engine_of(storage_class):
-    """'cstor' | 'jiva' | 'device' | 'hostpath' for a class this lab provisions, else None."""
-    provisioner = storage_class.get("provisioner")
-    if provisioner == CSTOR:
-        return "cstor"
-    if provisioner == JIVA:
-        return "jiva"
-    if provisioner == LOCAL:
-        storage_type = _local_storage_type(storage_class)
-        return storage_type if storage_type in ("device", "hostpath") else None
-    return None
-
-
-def _local_storage_type(storage_class):
-    """StorageType from the class's cas.openebs.io/config (a YAML list of
-    name/value pairs), as the LocalPV provisioner reads it; hostpath if unset."""
+def engine_of(storage_class, engines):
+    """The engine (of `engines`, name -> EngineSpec) that provisions a class:
+    the one whose class it is; else, among the engines of its provisioner,
+    the one kind of volume they all make, or the one whose parameters and
+    annotations the class carries; else None."""
+    name = (storage_class.get("metadata") or {}).get("name")
+    candidates = [e for e in engines.values() if e.provisioner == storage_class.get("provisioner")]
+    for engine in candidates:
+        if engine.storage_class == name:
+            return engine
+    if len({engine.volume for engine in candidates}) == 1:
+        return candidates[0]
     annotations = (storage_class.get("metadata") or {}).get("annotations") or {}
-    try:
-        items = yaml.safe_load(annotations.get(CONFIG_ANNOTATION) or "[]")
-    except yaml.YAMLError:
-        items = None
-    for item in items if isinstance(items, list) else []:
-        if isinstance(item, dict) and item.get("name") == "StorageType":
-            return str(item.get("value", "")).strip()
-    return "hostpath"
+    parameters = storage_class.get("parameters") or {}
+    alike = [e for e in candidates if e.parameters.items() <= parameters.items()
+             and e.annotations.items() <= annotations.items()]
+    return alike[0] if len(alike) == 1 else None
 
 
 class StorageController:
@@ -121,12 +99,20 @@ class StorageController:
             message = (f'storageclass.storage.k8s.io "{class_name}" not found' if class_name
                        else "no persistent volumes available for this claim and no storage class is set")
             return self._pending(pvc, "ProvisioningFailed", message)
-        engine = engine_of(storage_class)
+        engine = engine_of(storage_class, self.cluster.engines)
         if engine is None:
+            provisioner = storage_class.get("provisioner")
+            its_classes = sorted(e.storage_class for e in self.cluster.engines.values()
+                                 if e.provisioner == provisioner)
+            if its_classes:
+                return self._pending(
+                    pvc, "ProvisioningFailed",
+                    f"provisioner '{provisioner}' makes volumes of several kinds: StorageClass {class_name} is "
+                    f"none of its classes ({', '.join(its_classes)}) and has no one class's parameters and annotations")
             return self._pending(
                 pvc, "ExternalProvisioning",
                 f"Waiting for a volume to be created either by the external provisioner "
-                f"'{storage_class.get('provisioner')}' or manually by the system administrator. If volume "
+                f"'{provisioner}' or manually by the system administrator. If volume "
                 f"creation is delayed, please verify that the provisioner is running and correctly registered.")
         if (storage_class.get("volumeBindingMode") == _WAIT_FOR_CONSUMER
                 and (meta["namespace"], meta["name"]) not in claimed_by_pods):
@@ -164,24 +150,25 @@ class StorageController:
             "storageClassName": storage_class["metadata"]["name"],
             "volumeMode": spec.get("volumeMode") or "Filesystem",
         }
-        if engine in ("cstor", "jiva"):
+        cas_type = (storage_class.get("parameters") or {}).get("cas-type") or \
+            ((storage_class.get("metadata") or {}).get("annotations") or {}).get(CAS_TYPE)
+        if engine.volume == "csi":
+            attributes = {"storage.kubernetes.io/csiProvisionerIdentity": f"lab-{provisioner}"}
+            if cas_type:
+                attributes[CAS_TYPE] = cas_type
             pv_spec["csi"] = {"driver": provisioner, "fsType": "ext4", "volumeHandle": pv_name,
-                              "volumeAttributes": {"openebs.io/cas-type": engine,
-                                                   "storage.kubernetes.io/csiProvisionerIdentity":
-                                                       f"lab-{provisioner}"}}
+                              "volumeAttributes": attributes}
         else:
-            if engine == "device":
+            if engine.volume == "local":
                 pv_spec["local"] = {"path": data_dir, "fsType": "ext4"}
             else:
                 pv_spec["hostPath"] = {"path": data_dir, "type": "DirectoryOrCreate"}
             pv_spec["nodeAffinity"] = {"required": {"nodeSelectorTerms": [{"matchExpressions": [
                 {"key": "kubernetes.io/hostname", "operator": "In", "values": [self.cluster.node_name]}]}]}}
-        return {"apiVersion": "v1", "kind": "PersistentVolume",
-                "metadata": {"name": pv_name,
-                             "annotations": {"pv.kubernetes.io/provisioned-by": provisioner},
-                             "labels": {"openebs.io/cas-type": "local" if engine in ("device", "hostpath")
-                                        else engine}},
-                "spec": pv_spec}
+        metadata = {"name": pv_name, "annotations": {"pv.kubernetes.io/provisioned-by": provisioner}}
+        if cas_type:
+            metadata["labels"] = {CAS_TYPE: cas_type}
+        return {"apiVersion": "v1", "kind": "PersistentVolume", "metadata": metadata, "spec": pv_spec}
 
     def _bind_static(self, pvc):
         """A claim naming its volume (e.g. restored with a PV) binds to it if free."""

@@ -24,7 +24,6 @@ from lab.velero.tarball import FORMAT_VERSION, write_tarball
 
 PLURAL = "backups"
 DEFAULT_TTL = datetime.timedelta(hours=720)
-CSTOR_DRIVER = "cstor.csi.openebs.io"
 EXCLUDE_LABEL = "velero.io/exclude-from-backup"
 FS_INCLUDE_ANNOTATION = "backup.velero.io/backup-volumes"
 FS_EXCLUDE_ANNOTATION = "backup.velero.io/backup-volumes-excludes"
@@ -293,6 +292,8 @@ class BackupRun:
         pvcs = {(o["metadata"]["namespace"], o["metadata"]["name"]): o
                 for r, o in items if (r.group, r.plural) == ("", "persistentvolumeclaims")}
         pods = [o for r, o in items if (r.group, r.plural) == ("", "pods")]
+        # the OpenEBS plugin's volumes: by CSI driver, those of the engines that back up by snapshot
+        snapshot_drivers = {e.provisioner for e in self.cluster.engines.values() if e.backup == "snapshot"}
         done = set()
         for key, pvc in pvcs.items():
             pv_name = (pvc.get("spec") or {}).get("volumeName")
@@ -300,7 +301,7 @@ class BackupRun:
             if pv is None:
                 continue
             driver = ((pv.get("spec") or {}).get("csi") or {}).get("driver")
-            if driver == CSTOR_DRIVER and self.spec.get("snapshotVolumes") is not False and vsl is not None:
+            if driver in snapshot_drivers and self.spec.get("snapshotVolumes") is not False and vsl is not None:
                 self._snapshot(pvc, pv, vsl)
                 done.add(key)
         for pod in pods:

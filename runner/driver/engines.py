@@ -1,18 +1,16 @@
-"""Storage engines (scenarios/engines.yaml): which StorageClass a scenario's
-volumes use and how their data is backed up.
+"""Storage engines (scenarios/engines.yaml of the project that runs):
+which StorageClass a scenario's volumes use and how their data is backed up.
 
     engines() -> {name: Engine}
     engine(name) -> Engine                     # KeyError names the known engines
-    Engine.name, .title, .storage_class, .provisioner, .parameters,
+    Engine.name, .title, .storage_class, .provisioner, .parameters, .annotations,
+    Engine.volume ("csi" | "local" | "hostpath"),
     Engine.backup ("snapshot" | "fs"), Engine.snapshots (bool: snapshot chains, F + I...)
     Engine.ensure_storage_class(cluster) -> dict   # the class on that cluster (created if missing)
 """
 import dataclasses
-import pathlib
 
-import yaml
-
-ENGINES_FILE = pathlib.Path(__file__).resolve().parents[2] / "scenarios" / "engines.yaml"
+from runner.target import engine_catalogue
 
 
 @dataclasses.dataclass(frozen=True)
@@ -23,6 +21,7 @@ class Engine:
     provisioner: str
     parameters: dict
     backup: str
+    volume: str
     annotations: dict = dataclasses.field(default_factory=dict)
 
     @property
@@ -52,20 +51,19 @@ class Engine:
         return cluster.apply(self.storage_class_manifest())
 
 
-def engines(path=ENGINES_FILE):
-    data = yaml.safe_load(pathlib.Path(path).read_text()) or {}
-    entries = data.get("engines", data)
+def engines(root=None):
+    """The engines of scenarios/engines.yaml of `root` (else of the project that runs)."""
     found = {}
-    for name, entry in entries.items():
+    for name, entry in engine_catalogue(root).items():
         found[name] = Engine(name=name, title=entry.get("title", name),
                              storage_class=entry["storage_class"], provisioner=entry["provisioner"],
                              parameters=entry.get("parameters") or {}, backup=entry["backup"],
-                             annotations=entry.get("annotations") or {})
+                             annotations=entry.get("annotations") or {}, volume=entry["volume"])
     return found
 
 
-def engine(name, path=ENGINES_FILE):
-    known = engines(path)
+def engine(name, root=None):
+    known = engines(root)
     if name not in known:
-        raise KeyError(f"{path}: no engine '{name}' (known: {', '.join(sorted(known))})")
+        raise KeyError(f"scenarios/engines.yaml: no engine '{name}' (known: {', '.join(sorted(known))})")
     return known[name]

@@ -116,3 +116,18 @@ def test_restored_namespaces_and_cluster_objects_are_cleaned_by_label(driver):
     assert driver.scenario_namespaces("drv-d") == ["restored"]
     driver._clean_cluster(cluster)   # what cleanup does on a real target's clusters (lab ones are destroyed)
     assert cluster.get("v1", "Namespace", "restored") is None
+
+
+def test_the_lab_serves_every_engine_of_engines_yaml_as_its_entry_says(driver, lab_target):
+    from runner.target import TargetError, engine_catalogue
+    catalogue = engine_catalogue()
+    served = lab_target.state()["engines"]
+    assert served == {name: {key: entry.get(key, {}) for key in
+                             ("storage_class", "provisioner", "parameters", "annotations", "volume", "backup")}
+                      for name, entry in catalogue.items()}
+    cluster = driver.ensure_cluster("drv-engines")
+    for name in catalogue:
+        engine = driver.engine(name)
+        assert engine.ensure_storage_class(cluster)["provisioner"] == engine.provisioner
+    with pytest.raises(TargetError, match=r"^engine 'zfs': not served by this lab \(lab engines: cstor, jiva, "):
+        driver.engine("zfs")

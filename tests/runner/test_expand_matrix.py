@@ -37,7 +37,7 @@ def test_a_generated_feature_is_named_tagged_and_headed_after_its_tcid():
 def test_a_fifth_engine_adds_two_schd_scenarios_without_code(project, edit_yaml, capsys):
     edit_yaml(project / "scenarios/engines.yaml", lambda d: d["engines"].update(
         zfs={"title": "ZFS LocalPV", "storage_class": "openebs-zfspv", "provisioner": "zfs.csi.openebs.io",
-             "backup": "snapshot"}))
+             "volume": "csi", "backup": "snapshot"}))
     edit_yaml(project / "scenarios/matrices.yaml", lambda d: d["matrices"]["schd"]["axes"]["engine"].append("zfs"))
     assert cli.main(["--root", str(project), "expand"]) == 0
     names = generated(project)

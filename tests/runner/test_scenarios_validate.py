@@ -124,3 +124,56 @@ def test_unknown_bucket_in_plan_locations(project, capsys, edit_yaml):
     code, lines, _ = validate(project, capsys, "--no-steps")
     assert code == 1
     assert lines == ["scenarios/plans.yaml: plans.hourly-3-days.locations[1]: unknown bucket 'gcs' (known: minio, aws)"]
+
+
+def test_a_step_on_an_engine_engines_yaml_lacks(project, capsys):
+    feature = project / "features/mysql.feature"
+    feature.write_text(feature.read_text().replace('on "local-hp" volumes', 'on "zfs" volumes', 1))
+    code, out, _ = validate(project, capsys)
+    assert code == 1
+    assert out == ["features/mysql.feature:9: unknown engine 'zfs' "
+                        "(scenarios/engines.yaml has: cstor, jiva, local-dev, local-hp)"]
+
+
+def test_a_snapshot_engine_needs_csi_volumes_and_a_driver_of_its_own(project, capsys, edit_yaml):
+    engines = project / "scenarios/engines.yaml"
+    shipped = engines.read_text()
+    edit_yaml(engines, lambda data: data["engines"]["cstor"].update(volume="hostpath"))
+    code, lines, _ = validate(project, capsys, "--no-steps")
+    assert code == 1
+    assert lines == ["scenarios/engines.yaml: engines.cstor.volume: 'hostpath': backup: snapshot needs volume: csi "
+                     "(the OpenEBS plugin takes volumes by their CSI driver)"]
+    engines.write_text(shipped)
+    edit_yaml(engines, lambda data: data["engines"]["jiva"].update(provisioner="cstor.csi.openebs.io"))
+    code, lines, _ = validate(project, capsys, "--no-steps")
+    assert code == 1
+    assert lines == ["scenarios/engines.yaml: engines.cstor.backup: snapshot, but engine 'jiva' with the same "
+                     "provisioner cstor.csi.openebs.io says fs (snapshots are taken by CSI driver)"]
+
+
+def test_engines_a_target_profile_names_must_exist(project, capsys):
+    (project / "scenarios/targets/odd.yaml").write_text(
+        "kind: lab\nlab: {clusters: [], engines: [cstor, zfs]}\nunsupported_engines: {jvia: no Jiva here}\n")
+    code, lines, _ = validate(project, capsys, "--no-steps")
+    assert code == 1
+    assert lines == [
+        "scenarios/targets/odd.yaml: unsupported_engines.jvia: unknown engine 'jvia' "
+        "(known: cstor, jiva, local-dev, local-hp)",
+        "scenarios/targets/odd.yaml: lab.engines[1]: unknown engine 'zfs' (known: cstor, jiva, local-dev, local-hp)"]
+
+
+def test_validate_target_names_engines_the_target_cannot_serve(project, capsys):
+    (project / "scenarios/targets/cstoronly.yaml").write_text("kind: lab\nlab: {clusters: [], engines: [cstor]}\n")
+    code, lines, _ = validate(project, capsys, "--no-steps", "--target", "cstoronly", "--tags", "@mysql")
+    assert code == 1
+    assert lines == ["scenarios/targets/cstoronly.yaml: lab.engines: the selected scenarios use engine(s) local-hp, "
+                     "which this lab does not serve (it serves: cstor; leave engines out to serve every engine "
+                     "of scenarios/engines.yaml)"]
+    code, lines, _ = validate(project, capsys, "--no-steps", "--target", "realstack", "--tags",
+                              "@TCID-DIR-DMAAS-SCHD-CSTOR-AWS-BUCKET or @mysql")
+    assert code == 1
+    assert lines == ["scenarios/targets/realstack.yaml: unsupported_engines.cstor: the selected scenarios use engine "
+                     "cstor, which this target cannot serve (OpenEBS cStor backs up through its own pools and Velero "
+                     "plugin (snapshots), which this machine cannot run); `dmaas run` skips them"]
+    code, lines, _ = validate(project, capsys, "--no-steps", "--target", "realstack", "--tags", "@mysql")
+    assert code == 0, lines

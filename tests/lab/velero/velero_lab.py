@@ -14,13 +14,22 @@ import pytest
 from kubernetes import client, config as kube_config
 
 from lab import process
+from lab.config import DEFAULT_ENGINES
 from lab_http import control, s3_client, wait_for
 
 CLUSTERS = [{"name": "src", "version": "1.29.4", "velero_version": "1.16.2"},
             {"name": "dst", "version": "1.29.4", "velero_version": "1.11.1"},
             {"name": "old1", "version": "1.23.17", "velero_version": "1.9.7"},
             {"name": "old2", "version": "1.23.17", "velero_version": "1.12.4"}]
-LAB_CONFIG = {"lab": {"clusters": CLUSTERS, "s3": ["minio", "aws"], "start": "2026-01-05T00:00:00Z"}}
+# OpenEBS's four engines, and two no code names: a snapshot engine on a CSI
+# driver of its own and a file-system engine on another CSI driver
+ENGINES = {**DEFAULT_ENGINES,
+           "zfs-local": {"storage_class": "openebs-zfspv", "provisioner": "zfs.csi.openebs.io",
+                         "parameters": {"poolname": "zfspv-pool"}, "volume": "csi", "backup": "snapshot"},
+           "lvm-local": {"storage_class": "openebs-lvmpv", "provisioner": "local.csi.openebs.io",
+                         "parameters": {"volgroup": "lvmvg"}, "volume": "csi", "backup": "fs"}}
+LAB_CONFIG = {"lab": {"clusters": CLUSTERS, "s3": ["minio", "aws"], "engines": ENGINES,
+                      "start": "2026-01-05T00:00:00Z"}}
 GROUP, NS = "velero.io", "velero"
 
 
