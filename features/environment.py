@@ -8,7 +8,10 @@ afterwards. A real profile (lab-as-real included) is opened as such.
 
 Diagnostics of a failed scenario go to
 `$DMAAS_REPORT_DIR/diagnostics/<scenario-slug>/` (default
-`reports/<run-id>/diagnostics/...`), collected before cleanup.
+`reports/<run-id>/diagnostics/...`), collected before cleanup. Every
+scenario with plans, passed or failed, leaves the timeline of what it saw of
+their backups and restores on the scenario (runner/report/timeline.py) for
+the extras formatter to write.
 """
 import datetime
 import json
@@ -25,6 +28,7 @@ if str(REPO) not in sys.path:    # plain `behave` from the repo root, without in
 from runner.driver import Driver  # noqa: E402
 from runner.driver.waits import POLL_SLEEPS  # noqa: E402
 from runner.errors import UserError  # noqa: E402
+from runner.report import timeline  # noqa: E402
 from runner.driver import timeouts  # noqa: E402
 from runner.target import attach_lab, load_profile, open_target  # noqa: E402
 
@@ -90,11 +94,27 @@ def before_scenario(context, scenario):
     context.scenario_slug = f"{context.driver.slug}-{context.driver.id}"
 
 
+def _timeline(context, driver):
+    """The plans' backups and restores as the steps recorded them (steps/steplib.py), for the reports."""
+    if not getattr(context, "plans", None):
+        return None
+    try:
+        ended = driver.clock.now()
+    except Exception:   # the target stopped answering: the timeline ends at its last event
+        ended = None
+    return timeline.record(context.plans, getattr(context, "seen_backups", {}), getattr(context, "gone", {}),
+                           getattr(context, "restores", []), ended)
+
+
 def after_scenario(context, scenario):
     driver = getattr(context, "driver", None)
     if driver is None:
         return
     try:
+        try:
+            scenario.timeline = _timeline(context, driver)
+        except Exception as error:   # a report detail must never hide the scenario's own result
+            print(f"timeline of {scenario.name} failed: {type(error).__name__}: {error}", file=sys.stderr, flush=True)
         if scenario.status.name in ("failed", "error", "hook_error"):
             directory = context.report_dir / "diagnostics" / context.scenario_slug
             try:

@@ -21,9 +21,10 @@ def restore(context, backup, cluster, namespace=None, location=None):
         raise AssertionError(f"backup {backup} holds {len(source_namespaces)} application namespaces; "
                              f"restoring into one namespace {namespace} is ambiguous")
     context.driver.cluster(cluster)
+    asked = context.driver.clock.now()
     result = dmaas(context).restore(cluster, backup, namespace_mapping=mapping or None, location=location)
     identity = {ns: ns for ns in source_namespaces}
-    done = RestoreDone(cluster, backup, {**identity, **mapping}, result)
+    done = RestoreDone(cluster, backup, {**identity, **mapping}, result, asked)
     restores(context).append(done)
     if record:
         for source, target in done.mapping.items():

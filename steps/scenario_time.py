@@ -6,7 +6,7 @@ between clock steps and backups happen only during them, the data read right
 after a step is the data each backup of that step saw.
 
     pass_time(context, seconds, write_every=None, clusters=None)
-    observe(context)               # record new backups, count backups per plan, move data
+    observe(context)               # record new backups, note those gone, count backups per plan, move data
 """
 from runner.dmaas.plans import PLAN_LABEL
 from runner.driver.velero import BACKUP_TERMINAL
@@ -61,6 +61,7 @@ def observe(context):
         settle(context, name, spec.cluster)
         seen = plan_backups_seen(context, name)
         in_buckets = dmaas(context).plan_backups(name)     # read from the plan's buckets
+        note_gone(context, name, seen, {b.name for b in in_buckets})
         for backup in in_buckets:
             seen[backup.name] = backup
             if backup.name in records(context) or backup.phase != COMPLETED:
@@ -69,6 +70,17 @@ def observe(context):
             for move in state(context, "moves", dict).get(name, []):
                 move_backup(context, backup.name, spec.cluster, move)
         counts(context).setdefault(name, []).append((context.driver.clock.now(), len(in_buckets)))
+
+
+def note_gone(context, plan, seen, present):
+    """When each backup seen earlier was first found missing from the plan's buckets (for the report)."""
+    gone = state(context, "gone", dict).setdefault(plan, {})
+    for name in present:
+        gone.pop(name, None)
+    missing = [name for name in seen if name not in present and name not in gone]
+    if missing:
+        now = context.driver.clock.now()
+        gone.update((name, now) for name in missing)
 
 
 def move_backup(context, backup, source_cluster, move):

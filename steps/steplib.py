@@ -17,7 +17,11 @@ Scenario state (all on context, reset per scenario by behave):
     context.plans           {plan name: PlanSpec}
     context.records         {backup name: Record(cluster, time, states {namespace: DataState})}
     context.counts          {plan name: [(time, number of its backups in its buckets)]}
-    context.restores        [RestoreDone(cluster, backup, mapping, record)] in order
+    context.seen_backups    {plan name: {backup name: BackupRecord}} (scenario_time.py), as last seen
+    context.gone            {plan name: {backup name: time it was first seen missing from the buckets}}
+    context.restores        [RestoreDone(cluster, backup, mapping, record, time)] in order
+The hooks turn plans, seen_backups, gone and restores into the report's
+timeline at the end of the scenario (runner/report/timeline.py).
 """
 import base64
 import collections
@@ -35,7 +39,7 @@ from runner.times import parse_time
 App = collections.namedtuple("App", "name engine replicas")
 Location = collections.namedtuple("Location", "profile prefix")
 Record = collections.namedtuple("Record", "cluster time states plan")
-RestoreDone = collections.namedtuple("RestoreDone", "cluster backup mapping record")
+RestoreDone = collections.namedtuple("RestoreDone", "cluster backup mapping record time")   # time: asked for
 
 # ------------------------------------------------------------------ parsing
 

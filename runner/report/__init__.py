@@ -1,11 +1,13 @@
 """Reports of a run: a neutral model (model.py) built from behave's output,
-rendered as JUnit XML, Cucumber JSON, JSON, a single-file HTML report and
-the strategy markdown with its Status cells filled."""
+rendered as JUnit XML, Cucumber JSON, JSON, a single-file HTML report (with
+the plans' timelines, timeline.py, and the history of the earlier runs in
+the same reports folder, history.py) and the strategy markdown with its
+Status cells filled."""
 from __future__ import annotations
 
 from pathlib import Path
 
-from runner.report import cucumber, html, json_report, junit, markdown
+from runner.report import cucumber, history, html, json_report, junit, markdown
 from runner.report.model import Run
 
 JUNIT = "junit.xml"
@@ -22,7 +24,7 @@ def write_all(run: Run, run_dir: Path, strategy_text: str) -> list[Path]:
         JUNIT: junit.render(run),
         CUCUMBER: cucumber.render(run, run_dir),
         JSON: json_report.render(run),
-        HTML: html.render(run, strategy_text),
+        HTML: html.render(run, strategy_text, history.load(run_dir.parent, run)),
         MARKDOWN: markdown.render(run, strategy_text),
     }
     paths = []

@@ -4,7 +4,8 @@
   (status, TCID, duration, and the reason when it did not pass);
 - ExtrasFormatter: one JSON line per scenario with what behave's json
   formatter leaves out: skip reasons, hook errors, errors of steps that
-  raised, wall-clock duration, and whether the tags selected it.
+  raised, wall-clock duration, whether the tags selected it, and the
+  timeline of its plans the after_scenario hook put on it (timeline.py).
 
 Both see a scenario as finished when the next one starts or its feature
 ends (behave calls formatters in that order, after the after_scenario hook).
@@ -126,6 +127,7 @@ class ExtrasFormatter(_ScenarioEnd):
             "error_message": redact.text(scenario.error_message),
             "duration": round(seconds, 3),
             "diagnostics": getattr(scenario, "diagnostics_dir", None),   # relative to the report dir
+            "timeline": redact.mapping(getattr(scenario, "timeline", None)),
             "steps": [{"status": s.status.name, "error_message": redact.text(s.error_message)}
                       for s in scenario.all_steps],
         }

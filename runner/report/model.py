@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from runner import redact
+from runner.report import timeline
 
 # behave status names -> the five the reports speak
 _SCENARIO_STATUS = {
@@ -46,6 +47,7 @@ class Scenario:
     skip_reason: str | None = None
     error_message: str | None = None   # why it failed: the failing step's or a hook's message
     diagnostics: str | None = None     # its diagnostics folder, relative to the run's report dir
+    plans: list[timeline.Plan] = field(default_factory=list)   # what it saw of its plans' backups
 
     @property
     def anchor(self) -> str:
@@ -125,9 +127,8 @@ def reason_line(message: str | None) -> str | None:
     return lines[-1] if lines[0].startswith("Traceback") else lines[0]
 
 
-def tcid_status(scenarios: list[Scenario]) -> str:
-    """The status of a TCID from its scenarios: any failing one fails it; all passed passes it."""
-    statuses = [s.status for s in scenarios]
+def tcid_status(statuses: list[str]) -> str:
+    """The status of a TCID from its scenarios' statuses: any failing one fails it; all passed passes it."""
     for status in FAILING:
         if status in statuses:
             return "failed" if status == "failed" else status
@@ -183,7 +184,7 @@ def _scenario(feature_tags: list[str], data: dict, extra: dict) -> Scenario:
                     status=status, duration=round(float(duration), 3), steps=steps,
                     skip_reason=redact.text(extra.get("skip_reason")) if status == "skipped" else None,
                     error_message=redact.text(error) if status in FAILING else None,
-                    diagnostics=extra.get("diagnostics"))
+                    diagnostics=extra.get("diagnostics"), plans=timeline.plans(extra.get("timeline")))
 
 
 def features_from_behave(behave_json: list[dict], extras: dict[str, dict]) -> list[Feature]:
@@ -264,7 +265,7 @@ def tcid_cell(scenarios: list[Scenario] | None) -> tuple[str, str]:
     """(status, one-line text) for a TCID's Status cell: "passed (12.3 s)", "skipped: <reason>", ..."""
     if not scenarios:
         return "not-run", "not run"
-    status = tcid_status(scenarios)
+    status = tcid_status([s.status for s in scenarios])
     seconds = sum(s.duration for s in scenarios)
     if len(scenarios) == 1 or status == "passed":
         head = f"{status} ({seconds:.1f} s)"

@@ -2,7 +2,8 @@
 json + dmaas's extras from fixtures/mini, with passed, failed, errored,
 undefined and skipped scenarios): JUnit parses, JSON has every field, the
 strategy markdown and HTML have every Status cell filled, no secret leaks,
-and the HTML loads in headless Chromium without console errors."""
+and the HTML loads in headless Chromium without console errors, with the
+timeline of the SCHD plans and the history strip of an earlier run."""
 from __future__ import annotations
 
 import json
@@ -26,11 +27,18 @@ RUN_TCIDS = {"TCID-DIR-DMAAS-MYSQL": "passed", "TCID-DIR-DMAAS-CORTEX": "failed"
              "TCID-DIR-DMAAS-SCHD-LOCAL-HP-MINIO-BUCKET": "undefined"}
 
 
+EARLIER_RUN = "20260104T000000Z-earlier"
+
+
 @pytest.fixture
 def rendered(tmp_path: Path) -> Path:
     run_dir = tmp_path / "20260105T000000Z-abc123"
     shutil.copytree(FIXTURES / "recorded_run", run_dir)
     model.sanitize_behave_json(run_dir / model.BEHAVE_JSON)
+    earlier = model.load_run(run_dir).to_dict()     # the same run a day earlier, in the same reports folder
+    earlier.update(run_id=EARLIER_RUN, started="2026-01-04T00:00:00Z", finished="2026-01-04T00:00:09Z")
+    (tmp_path / EARLIER_RUN).mkdir()
+    (tmp_path / EARLIER_RUN / "report.json").write_text(json.dumps(earlier))
     write_all(model.load_run(run_dir), run_dir, strategy.read(ROOT))
     return run_dir
 
@@ -123,6 +131,21 @@ def test_html_loads_in_headless_chromium_without_console_errors(rendered, tmp_pa
     for tcid in strategy.tcids(strategy.read(ROOT)):
         assert tcid in dom, tcid
     assert "ASSERT FAILED: plan cortex has 3 completed backups" in dom
+    # the SCHD plans' timelines: 80 hourly backups (4 full, 9 gone by retention, 1 failed) and a restore;
+    # 30 on Jiva, whose failed restore ended the scenario
+    svgs = re.findall(r'<svg class="timeline".*?</svg>', dom, re.S)
+    assert len(svgs) == 3
+    cstor, jiva = svgs[0], svgs[1]
+    assert len(re.findall(r'<rect class="full ', cstor)) == 4 and len(re.findall(r"<rect ", cstor)) == 80
+    assert len(re.findall(r'<rect class="\w+ expired"', cstor)) == 9
+    assert len(re.findall(r'<rect class="\w+ failed"', cstor)) == 1
+    assert cstor.count('<g class="restore">') == 1 and 'class="failure"' not in cstor
+    assert jiva.count('<g class="restore failed">') == 1 and 'class="failure"' in jiva
+    # the history strip: the earlier run, then this one, for every TCID of the run
+    strip = re.search(r'<table class="history">.*?</table>', dom, re.S).group(0)
+    assert re.findall(r'title="run ([^"]+)"', strip) == [EARLIER_RUN, "20260105T000000Z-abc123"]
+    assert all(f'href="#{tcid}"' in strip for tcid in RUN_TCIDS)
+    assert strip.count("<polyline") == len(RUN_TCIDS) + 1
 
 
 def _scenario(status: str) -> Scenario:
