@@ -11,15 +11,16 @@ from lab.apiserver.errors import ApiError
 from lab.apiserver.selectors import label_matcher
 from lab.controllers.storage import volume_dir
 from lab.controllers.util import Dirty, random_suffix
-from lab.velero import kube
+from lab.velero import kube, resourcepolicies
 from lab.velero.chains import ChainError, SnapshotChains
 from lab.velero.credentials import CredentialsError
-from lab.velero.locations import (BSL, CSTOR_PROVIDER, VSL, LocationError, bsl_storage, check_bsl,
-                                  default_bsl, is_read_only, validate_bsl, vsl_config, vsl_storage)
+from lab.velero.locations import (BSL, CSTOR_PROVIDER, VSL, LocationError, bsl_storage, check_bsl, is_read_only,
+                                  validate_bsl, vsl_config, vsl_storage)
 from lab.velero.logs import OperationLog, gzip_json
 from lab.velero.objectstorage import StorageError
 from lab.velero.repositories import UPLOADER_ERRORS, default_uploader, open_repository
-from lab.velero.selection import IncludesExcludes, group_resource, resource_filter, validate_includes_excludes
+from lab.velero.selection import (IncludesExcludes, group_resource, resource_filter, validate_includes_excludes,
+                                  validate_namespace_includes_excludes, validate_scoped_includes_excludes)
 from lab.velero.tarball import FORMAT_VERSION, write_tarball
 
 PLURAL = "backups"
@@ -30,6 +31,14 @@ FS_EXCLUDE_ANNOTATION = "backup.velero.io/backup-volumes-excludes"
 PVC_NAME_ANNOTATION = "velero.io/pvc-name"
 CRD_GR = "customresourcedefinitions.apiextensions.k8s.io"
 VOLUME_DATA_ERRORS = (StorageError, ChainError, *UPLOADER_ERRORS, CredentialsError, LocationError, OSError)
+SERVER_DEFAULT_BSL = "default"      # velero server --default-backup-storage-location
+SCOPED_FILTERS = ("includedClusterScopedResources", "excludedClusterScopedResources",
+                  "includedNamespaceScopedResources", "excludedNamespaceScopedResources")
+OLD_AND_NEW_FILTERS = (
+    "include-resources, exclude-resources and include-cluster-resources are old filter parameters.\n"
+    "include-cluster-scoped-resources, exclude-cluster-scoped-resources, include-namespace-scoped-resources and "
+    "exclude-namespace-scoped-resources are new filter parameters.\n"
+    "They cannot be used together")
 
 
 def _parent_snapshot(store, pvb):
@@ -53,6 +62,22 @@ def host_path(pod, pv):
     plugin, tail = (("kubernetes.io~csi", f"{pv['metadata']['name']}/mount") if spec.get("csi")
                     else ("kubernetes.io~local-volume", pv["metadata"]["name"]))
     return f"/host_pods/{pod['metadata']['uid']}/volumes/{plugin}/{tail}"
+
+
+def _credential_problem(store, vsl):
+    """Why Velero cannot write a VSL's spec.credential to a file, or None
+    (internal/volume/snapshotlocation.go, internal/credentials/file_store.go)."""
+    ref = (vsl.get("spec") or {}).get("credential")
+    if ref is None:
+        return None
+    name, key = ref.get("name") or "", ref.get("key") or ""
+    secret = store.get("", "secrets", kube.NAMESPACE, name)
+    if secret is None:
+        return f"unable to get credentials: unable to get key for secret: Secret \"{name}\" not found"
+    if key not in (secret.get("data") or {}) and key not in (secret.get("stringData") or {}):
+        return (f"unable to get credentials: unable to get key for secret: \"{name}\" secret is missing data "
+                f"for key \"{key}\"")
+    return None
 
 
 def _annotation_list(obj, key):
@@ -173,64 +198,134 @@ class BackupRun:
         self.pod_volume_backups = []
 
     # -- validation ---------------------------------------------------------
+    # Velero 1.16.2 pkg/controller/backup_controller.go prepareBackupRequest and
+    # validateAndGetSnapshotLocations: the rules, their messages and their order
+    # (HACKING.md, "Backup and Restore validation"). Its client reads through an
+    # informer cache, whose NotFound errors name the kind: `Kind.group "name" not found`.
     def _location(self, errors):
+        """The BSL the backup goes to (spec.storageLocation, else the one marked
+        default, else the server default "default") and its name."""
         name = self.spec.get("storageLocation")
-        bsl = kube.get_velero(self.store, BSL, name) if name else default_bsl(self.store)
-        if bsl is None and name:
-            errors.append(f"an existing backup storage location wasn't specified at backup creation time and "
-                          f"the server default 'default' doesn't exist. Please address this issue (see `velero "
-                          f"backup-location -h` for options) and create a new backup. Error: "
-                          f"backupstoragelocations.velero.io \"{name}\" not found")
-        elif bsl is None:
-            errors.append("an existing backup storage location wasn't specified at backup creation time and the "
-                          "default 'default' wasn't found. Please address this issue (see `velero backup-location "
-                          "-h` for options) and create a new backup. Error: backupstoragelocations.velero.io "
-                          "\"default\" not found")
-        elif is_read_only(bsl):
-            errors.append(f"backup can't be created because backup storage location {kube.name_of(bsl)} "
-                          f"is currently in read-only mode")
-        return bsl
+        server_chose = not name
+        if server_chose:
+            marked = next((b for b in kube.list_velero(self.store, BSL) if (b.get("spec") or {}).get("default")),
+                          None)
+            name = kube.name_of(marked) if marked else SERVER_DEFAULT_BSL
+        bsl = kube.get_velero(self.store, BSL, name)
+        if bsl is None:
+            problem = f"Error: BackupStorageLocation.velero.io \"{name}\" not found"
+            errors.append(
+                f"an existing backup storage location was not specified at backup creation time and the server "
+                f"default {name} does not exist. Please address this issue (see `velero backup-location -h` for "
+                f"options) and create a new backup. {problem}" if server_chose else
+                f"an existing backup storage location was not specified at backup creation time and the default "
+                f"{name} was not found. Please address this issue (see `velero backup-location -h` for options) "
+                f"and create a new backup. {problem}")
+            return None, name
+        if is_read_only(bsl):
+            errors.append(f"backup can't be created because backup storage location {name} is currently in "
+                          f"read-only mode")
+        if (bsl.get("status") or {}).get("phase") != "Available":
+            errors.append(f"backup can't be created because BackupStorageLocation {name} is in Unavailable status. "
+                          f"please create a new backup after the BSL becomes available")
+        return bsl, name
 
-    def _snapshot_location(self, errors):
-        """The cStor VSL this backup snapshots with, or None."""
-        names = self.spec.get("volumeSnapshotLocations") or []
-        locations = []
-        for name in names:
+    def _snapshot_locations(self, errors):
+        """{provider: VSL} the backup uses: the ones it names (one per
+        provider), and for every other provider its only VSL (the lab's server
+        has no --default-volume-snapshot-locations)."""
+        found, problems = {}, []
+        for name in self.spec.get("volumeSnapshotLocations") or []:
             vsl = kube.get_velero(self.store, VSL, name)
             if vsl is None:
-                errors.append(f"a VolumeSnapshotLocation CRD for the location {name} with the name specified "
-                              f"in the backup spec needs to be created before this snapshot can be executed. "
-                              f"Error: volumesnapshotlocations.velero.io \"{name}\" not found")
-            else:
-                locations.append(vsl)
-        if not names:
-            locations = kube.list_velero(self.store, VSL)
-        cstor = [v for v in locations if (v.get("spec") or {}).get("provider") == CSTOR_PROVIDER]
-        if len(cstor) > 1 and not names:
-            errors.append(f"provider {CSTOR_PROVIDER} has more than one possible volume snapshot location, "
-                          f"and none were specified explicitly or as a default")
-        return cstor[0] if cstor else None
+                problems.append(f"a VolumeSnapshotLocation CRD for the location {name} with the name specified in "
+                                f"the backup spec needs to be created before this snapshot can be executed. Error: "
+                                f"VolumeSnapshotLocation.velero.io \"{name}\" not found")
+                continue
+            provider = (vsl.get("spec") or {}).get("provider") or ""
+            if provider in found and kube.name_of(found[provider]) != name:
+                problems.append(f"more than one VolumeSnapshotLocation name specified for provider {provider}: "
+                                f"{name}; unexpected name was {kube.name_of(found[provider])}")
+                continue
+            found.setdefault(provider, vsl)
+        if not problems:
+            by_provider = {}
+            for vsl in kube.list_velero(self.store, VSL):
+                by_provider.setdefault((vsl.get("spec") or {}).get("provider") or "", []).append(vsl)
+            for provider, locations in sorted(by_provider.items()):
+                if provider in found:
+                    continue
+                if len(locations) > 1:
+                    problems.append(f"provider {provider} has more than one possible volume snapshot location, and "
+                                    f"none were specified explicitly or as a default")
+                else:
+                    found[provider] = locations[0]
+        if not problems:
+            for provider, vsl in sorted(found.items()):
+                problem = _credential_problem(self.store, vsl)
+                if problem:
+                    problems.append(f"error adding credentials to volume snapshot location named "
+                                    f"{kube.name_of(vsl)}: {problem}")
+        errors += problems
+        return {} if problems else found
 
-    def _validate(self):
-        errors = []
-        errors += validate_includes_excludes(self.spec.get("includedNamespaces"),
-                                             self.spec.get("excludedNamespaces"), "namespaces")
-        errors += validate_includes_excludes(self.spec.get("includedResources"),
-                                             self.spec.get("excludedResources"), "resources")
+    def _excluded_namespaces(self):
+        """spec.excludedNamespaces plus every namespace labelled
+        velero.io/exclude-from-backup=true (Velero adds them before validating)."""
+        labelled = [kube.name_of(ns)
+                    for ns in self.store.list("", "namespaces", label_selector=f"{EXCLUDE_LABEL}=true")]
+        return list(self.spec.get("excludedNamespaces") or []) + sorted(labelled)
+
+    def _ttl(self):
+        """spec.ttl, or Velero's default when it is unset or zero; None when
+        Velero could not even decode the Backup (metav1.Duration uses
+        time.ParseDuration, which refuses "" and anything not a Go duration)."""
+        if self.spec.get("ttl") is None:
+            return DEFAULT_TTL
         try:
-            ttl = kube.parse_duration(self.spec.get("ttl"), DEFAULT_TTL)
-        except ValueError as exc:
-            errors.append(f"invalid ttl: {exc}")
-            ttl = DEFAULT_TTL
-        bsl = self._location(errors)
-        vsl = self._snapshot_location(errors)
-        return errors, bsl, vsl, ttl
+            ttl = kube.go_duration(self.spec["ttl"])
+        except ValueError:
+            return None
+        return ttl or DEFAULT_TTL
+
+    def _validate(self, excluded_namespaces):
+        spec, errors = self.spec, []
+        bsl, bsl_name = self._location(errors)
+        vsls = self._snapshot_locations(errors)
+        old_style = (bool(spec.get("includedResources")) or bool(spec.get("excludedResources"))
+                     or spec.get("includeClusterResources") is not None)
+        new_style = any(spec.get(key) for key in SCOPED_FILTERS)
+        if old_style and new_style:
+            errors.append(OLD_AND_NEW_FILTERS)
+        errors += [f"Invalid included/excluded resource lists: {e}"
+                   for e in validate_includes_excludes(spec.get("includedResources"), spec.get("excludedResources"))]
+        errors += [f"Invalid cluster-scoped included/excluded resource lists: {e}"
+                   for e in validate_scoped_includes_excludes(spec.get("includedClusterScopedResources"),
+                                                              spec.get("excludedClusterScopedResources"))]
+        errors += [f"Invalid namespace-scoped included/excluded resource lists: {e}"
+                   for e in validate_scoped_includes_excludes(spec.get("includedNamespaceScopedResources"),
+                                                              spec.get("excludedNamespaceScopedResources"))]
+        errors += [f"Invalid included/excluded namespace lists: {e}"
+                   for e in validate_namespace_includes_excludes(spec.get("includedNamespaces"),
+                                                                 excluded_namespaces)]
+        if spec.get("orLabelSelectors") is not None and spec.get("labelSelector") is not None:
+            errors.append("encountered labelSelector as well as orLabelSelectors in backup spec, only one can be "
+                          "specified")
+        errors += resourcepolicies.validation_errors(self.store, self.backup)
+        return errors, bsl, bsl_name, vsls
 
     # -- the run ------------------------------------------------------------
     def run(self):
         start = kube.now(self.cluster)
-        errors, bsl, vsl, ttl = self._validate()
-        self._stamp_object(bsl, ttl)
+        ttl = self._ttl()
+        if ttl is None:
+            # Velero's client cannot decode this Backup, so no controller ever sees it
+            kube.log.warning("velero: backup %s: spec.ttl %r is not a Go duration; Velero cannot decode the Backup "
+                             "and leaves it unprocessed", self.name, self.spec.get("ttl"))
+            return
+        excluded_namespaces = self._excluded_namespaces()
+        errors, bsl, bsl_name, vsls = self._validate(excluded_namespaces)
+        self._stamp_object(bsl_name, ttl, excluded_namespaces, vsls)
         base = {"version": self.cluster.velero_version, "formatVersion": FORMAT_VERSION}
         if errors:
             kube.set_status(self.store, PLURAL, self.backup, phase="FailedValidation",
@@ -239,16 +334,19 @@ class BackupRun:
         kube.set_status(self.store, PLURAL, self.backup, phase="InProgress", startTimestamp=kube.stamp(self.cluster),
                         expiration=kube.format_time(start + ttl), **base)
         self.log.info(f"Setting up backup temp file (backup {self.name})")
-        # re-check the location when a backup starts, as the BSL controller would
+        # runBackup's first look at the bucket: is the backup there already?
         problem = check_bsl(self.store, bsl)
         if problem:
             validate_bsl(self.cluster, bsl)
-            self._finish("Failed", failure=f"backup storage location {kube.name_of(bsl)} is unavailable: {problem}")
+            self._finish("Failed", failure=f"error checking if backup already exists in object storage: {problem}")
             return
         storage, layout = bsl_storage(self.store, bsl)
+        if storage.exists(layout.backup_metadata(self.name)):
+            self._finish("Failed", failure="backup already exists in object storage")
+            return
         items = ItemCollector(self.cluster, self.spec).collect()
         self.log.info(f"Collected {len(items)} items matching the backup spec")
-        self._volume_data(items, bsl, vsl, storage, layout)
+        self._volume_data(items, bsl, vsls.get(CSTOR_PROVIDER), storage, layout)
         phase = "PartiallyFailed" if self.log.error_count() else "Completed"
         try:
             self._upload(items, storage, layout, phase)
@@ -258,18 +356,22 @@ class BackupRun:
             return
         self._finish(phase, items=items)
 
-    def _stamp_object(self, bsl, ttl):
-        """Defaults and labels Velero puts on the Backup before it runs."""
+    def _stamp_object(self, bsl_name, ttl, excluded_namespaces, vsls):
+        """What Velero's prepareBackupRequest writes into the Backup, valid or not."""
         backup = self.store.get(kube.GROUP, PLURAL, kube.NAMESPACE, self.name)
         labels = backup["metadata"].setdefault("labels", {}) or {}
         backup["metadata"]["labels"] = labels
         annotations = backup["metadata"].setdefault("annotations", {}) or {}
         backup["metadata"]["annotations"] = annotations
         spec = backup.setdefault("spec", {})
-        if bsl is not None:
-            spec.setdefault("storageLocation", kube.name_of(bsl))
-            labels[kube.LABEL_LOCATION] = kube.name_of(bsl)
-        spec.setdefault("ttl", kube.format_duration(ttl))
+        spec["storageLocation"] = bsl_name
+        labels[kube.LABEL_LOCATION] = bsl_name
+        if kube.parse_duration(spec.get("ttl"), datetime.timedelta(0)) != ttl:
+            spec["ttl"] = kube.format_duration(ttl)     # unset or zero: the server's default
+        if excluded_namespaces:
+            spec["excludedNamespaces"] = excluded_namespaces
+        if vsls:
+            spec["volumeSnapshotLocations"] = [kube.name_of(vsls[p]) for p in sorted(vsls)]
         major, minor = (self.cluster.version.split(".") + ["0"])[:2]
         annotations.update({"velero.io/source-cluster-k8s-gitversion": f"v{self.cluster.version}",
                             "velero.io/source-cluster-k8s-major-version": major,

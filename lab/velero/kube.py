@@ -22,22 +22,45 @@ LABEL_PVC_UID = "velero.io/pvc-uid"
 
 log = logging.getLogger("lab.velero")
 
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
-_UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
+# Go's time.ParseDuration: [-+]?(number unit)+ or "0"; number = digits with an
+# optional fraction (".5", "1.", "1.5"); µs is U+00B5 or U+03BC.
+_DURATION_PART = re.compile(r"(\d*)(?:\.(\d*))?([^\d.]*)")
+_UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "\u00b5s": 1e-6, "\u03bcs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
 
 
 def parse_duration(text, default=None):
-    """A Go duration ("720h0m0s", "1h30m", "90s") -> timedelta. Raises
-    ValueError on anything else."""
+    """A Go duration ("720h0m0s", "1h30m", "90s", "-1.5h") -> timedelta, as
+    time.ParseDuration reads it; None or "" -> default. Raises ValueError
+    with Go's message on anything else."""
     if text in (None, ""):
         return default
-    if text == "0":
+    return go_duration(text)
+
+
+def go_duration(text):
+    """time.ParseDuration itself: "" and non-strings are errors too."""
+    if not isinstance(text, str):
+        raise ValueError(f"time: invalid duration {text!r}")
+    quoted = '"' + text + '"'
+    rest, sign = text, 1
+    if rest[:1] in ("-", "+"):
+        sign, rest = (-1 if rest[0] == "-" else 1), rest[1:]
+    if rest == "0":
         return datetime.timedelta(0)
-    text = str(text).strip()
-    parts = _DURATION_PART.findall(text)
-    if not parts or "".join(n + u for n, u in parts) != text:
-        raise ValueError(f"invalid duration {text!r}")
-    return datetime.timedelta(seconds=sum(float(n) * _UNIT_SECONDS[u] for n, u in parts))
+    if not rest:
+        raise ValueError(f"time: invalid duration {quoted}")
+    seconds = 0.0
+    while rest:
+        whole, fraction, unit = _DURATION_PART.match(rest).groups()
+        if not whole and not fraction:
+            raise ValueError(f"time: invalid duration {quoted}")
+        if not unit:
+            raise ValueError(f"time: missing unit in duration {quoted}")
+        if unit not in _UNIT_SECONDS:
+            raise ValueError(f'time: unknown unit "{unit}" in duration {quoted}')
+        seconds += float(f"{whole or 0}.{fraction or 0}") * _UNIT_SECONDS[unit]
+        rest = rest[_DURATION_PART.match(rest).end():]
+    return datetime.timedelta(seconds=sign * seconds)
 
 
 def format_duration(delta):

@@ -64,15 +64,6 @@ def is_read_only(bsl):
     return (bsl.get("spec") or {}).get("accessMode") == READ_ONLY
 
 
-def default_bsl(store):
-    """The BSL marked spec.default, else the one named "default"."""
-    locations = kube.list_velero(store, BSL)
-    for bsl in locations:
-        if (bsl.get("spec") or {}).get("default"):
-            return bsl
-    return next((b for b in locations if kube.name_of(b) == "default"), None)
-
-
 def check_bsl(store, bsl):
     """None if the BSL's bucket answers with its credentials, else the reason."""
     try:

@@ -32,10 +32,12 @@ HIGH_PRIORITIES = [
 ]
 LOW_PRIORITIES = ["clusterbootstraps.run.tanzu.vmware.com", "clusters.cluster.x-k8s.io",
                   "clusterresourcesets.addons.cluster.x-k8s.io"]
-# pkg/restore/restore.go nonRestorableResources
-NON_RESTORABLE = {"nodes", "events", "events.events.k8s.io", "backups.velero.io", "restores.velero.io",
+# Velero 1.16.2 pkg/controller/restore_controller.go nonRestorableResources, in its
+# order: validation names them in it and appends them to spec.excludedResources
+NON_RESTORABLE = ("nodes", "events", "events.events.k8s.io", "backups.velero.io", "restores.velero.io",
                   "resticrepositories.velero.io", "csinodes.storage.k8s.io",
-                  "volumeattachments.storage.k8s.io", "backuprepositories.velero.io"}
+                  "volumeattachments.storage.k8s.io", "backuprepositories.velero.io")
+EXISTING_RESOURCE_POLICIES = ("none", "update")
 STRIPPED_METADATA = ("uid", "resourceVersion", "creationTimestamp", "managedFields", "generation",
                      "selfLink", "deletionTimestamp", "deletionGracePeriodSeconds", "generateName")
 PVC_BINDING_ANNOTATIONS = ("pv.kubernetes.io/bind-completed", "pv.kubernetes.io/bound-by-controller",
@@ -137,52 +139,91 @@ class RestoreRun:
         self.volumes_from_snapshots = {}     # source (namespace, claim) -> PV restored from its snapshot
 
     # -- validation -----------------------------------------------------------
-    def _validate(self):
+    # Velero 1.16.2 pkg/controller/restore_controller.go validateAndComplete: the
+    # rules, their messages and their order (HACKING.md, "Backup and Restore
+    # validation"). It completes the spec as it goes (excludedResources,
+    # backupName, scheduleName), and the Restore keeps that even when invalid.
+    def _validate(self, spec):
+        """Validate and complete spec (a copy, changed in place) -> (errors, backup, bsl)."""
         errors = []
-        backup_name, schedule = self.spec.get("backupName"), self.spec.get("scheduleName")
-        if bool(backup_name) == bool(schedule):
-            errors.append("Either a backup or schedule must be specified as a source for the restore, "
-                          "but not both")
-        errors += validate_includes_excludes(self.spec.get("includedNamespaces"),
-                                             self.spec.get("excludedNamespaces"), "namespaces")
-        errors += validate_includes_excludes(self.spec.get("includedResources"),
-                                             self.spec.get("excludedResources"), "resources")
-        for name in self.spec.get("includedResources") or []:
-            if name in NON_RESTORABLE:
-                errors.append(f"{name} are non-restorable resources")
-        if self.spec.get("existingResourcePolicy") not in (None, "", "none", "update"):
-            errors.append(f"invalid existingResourcePolicy {self.spec['existingResourcePolicy']!r}")
-        if errors:
-            return errors, None
-        if schedule:
-            backups = [b for b in self.store.list(kube.GROUP, "backups", kube.NAMESPACE,
-                                                  label_selector=f"{kube.LABEL_SCHEDULE}={schedule}")
-                       if (b.get("status") or {}).get("phase") == "Completed"]
+        excluded = list(spec.get("excludedResources") or [])
+        spec["excludedResources"] = excluded + [r for r in NON_RESTORABLE if r not in set(excluded)]
+        included = set(spec.get("includedResources") or [])
+        errors += [f"{r} are non-restorable resources" for r in NON_RESTORABLE if r in included]
+        errors += [f"Invalid included/excluded resource lists: {e}"
+                   for e in validate_includes_excludes(spec.get("includedResources"), spec["excludedResources"])]
+        errors += [f"Invalid included/excluded namespace lists: {e}"
+                   for e in validate_includes_excludes(spec.get("includedNamespaces"), spec.get("excludedNamespaces"))]
+        if spec.get("orLabelSelectors") is not None and spec.get("labelSelector") is not None:
+            errors.append("encountered labelSelector as well as orLabelSelectors in restore spec, only one can be "
+                          "specified")
+        if bool(spec.get("backupName")) == bool(spec.get("scheduleName")):
+            errors.append("Either a backup or schedule must be specified as a source for the restore, but not both")
+            return errors, None, None
+        policy = spec.get("existingResourcePolicy")
+        if policy and policy not in EXISTING_RESOURCE_POLICIES:
+            errors.append(f"Invalid ExistingResourcePolicy: {policy}")
+        if spec.get("scheduleName"):
+            backups = self.store.list(kube.GROUP, "backups", kube.NAMESPACE,
+                                      label_selector={"matchLabels": {kube.LABEL_SCHEDULE: spec["scheduleName"]}})
             if not backups:
-                return ["No backups found for schedule"], None
-            backup = max(backups, key=lambda b: (b["status"].get("startTimestamp") or "", kube.name_of(b)))
-        else:
-            backup = kube.get_velero(self.store, "backups", backup_name)
-            if backup is None:
-                return [f"backup.velero.io \"{backup_name}\" not found"], None
-        phase = (backup.get("status") or {}).get("phase")
-        if phase not in ("Completed", "PartiallyFailed"):
-            return [f"backup is in phase {phase}; restore only supported for Completed or "
-                    f"PartiallyFailed backups"], None
-        return [], backup
+                errors.append("No backups found for schedule")
+            # mostRecentCompletedBackup: newest start first, PartiallyFailed ones do not count
+            backups.sort(key=lambda b: (b.get("status") or {}).get("startTimestamp") or "", reverse=True)
+            latest = next((b for b in backups if (b.get("status") or {}).get("phase") == "Completed"), None)
+            if latest is None:
+                errors.append("No completed backups found for schedule")
+                return errors, None, None
+            spec["backupName"] = kube.name_of(latest)
+        backup = kube.get_velero(self.store, "backups", spec["backupName"])
+        if backup is None:
+            errors.append(f"Error retrieving backup: can't find backup {kube.NAMESPACE}/{spec['backupName']}: "
+                          f"Backup.velero.io \"{spec['backupName']}\" not found")
+            return errors, None, None
+        location = (backup.get("spec") or {}).get("storageLocation") or ""
+        bsl = kube.get_velero(self.store, BSL, location)
+        if bsl is None:
+            errors.append(f"Error retrieving backup: BackupStorageLocation.velero.io \"{location}\" not found")
+            return errors, None, None
+        if (bsl.get("status") or {}).get("phase") != "Available":
+            errors.append(f"the BSL {location} is unavailable, cannot retrieve the backup. please retry the restore "
+                          f"after the BSL becomes available")
+            return errors, None, None
+        if not spec.get("scheduleName"):
+            schedule = (backup["metadata"].get("labels") or {}).get(kube.LABEL_SCHEDULE)
+            if schedule:
+                spec["scheduleName"] = schedule
+        errors += self._resource_modifier_errors(spec)
+        return errors, backup, bsl
+
+    def _resource_modifier_errors(self, spec):
+        """The ConfigMap spec.resourceModifier names must exist and hold one
+        document (the lab does not apply resource modifiers: README)."""
+        ref = spec.get("resourceModifier") or {}
+        if str(ref.get("kind") or "").lower() != "configmap":
+            return []
+        where = f"{kube.NAMESPACE}/{ref.get('name') or ''}"
+        configmap = self.store.get("", "configmaps", kube.NAMESPACE, ref.get("name") or "")
+        if configmap is None:
+            return [f"failed to get resource modifiers configmap {where}"]
+        if len(configmap.get("data") or {}) != 1:
+            return [f"Error in parsing resource modifiers provided in configmap {where}: illegal resource "
+                    f"modifiers {where} configmap"]
+        return []
 
     # -- the run ----------------------------------------------------------------
     def start(self):
         """Validate and restore the items. True if volume data is still to come."""
-        errors, backup = self._validate()
+        spec = copy.deepcopy(self.spec)
+        errors, backup, self.bsl = self._validate(spec)
+        if spec != self.spec:
+            current = self.store.get(kube.GROUP, PLURAL, kube.NAMESPACE, self.name)
+            current["spec"] = spec
+            self.restore = self.store.update(kube.GROUP, PLURAL, current)
+            self.spec = self.restore["spec"]
         if errors:
             kube.set_status(self.store, PLURAL, self.restore, phase="FailedValidation", validationErrors=errors)
             return False
-        if not self.spec.get("backupName"):
-            current = self.store.get(kube.GROUP, PLURAL, kube.NAMESPACE, self.name)
-            current["spec"]["backupName"] = kube.name_of(backup)
-            self.restore = self.store.update(kube.GROUP, PLURAL, current)
-            self.spec = self.restore["spec"]
         kube.set_status(self.store, PLURAL, self.restore, phase="InProgress",
                         startTimestamp=kube.stamp(self.cluster))
         try:
@@ -199,10 +240,6 @@ class RestoreRun:
         return False
 
     def _read_backup(self, backup):
-        bsl_name = (backup.get("spec") or {}).get("storageLocation")
-        self.bsl = kube.get_velero(self.store, BSL, bsl_name)
-        if self.bsl is None:
-            raise LocationError(f"backup storage location {bsl_name} not found")
         storage, layout = bsl_storage(self.store, self.bsl)
         name = kube.name_of(backup)
         _, items = read_tarball(storage.get(layout.backup_contents(name)))

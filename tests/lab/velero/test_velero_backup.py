@@ -174,12 +174,22 @@ def test_read_only_location_takes_no_backup(app, lab):
     assert not app["bucket"].keys(f"team-a/backups/backups/{name}/")
 
 
-def test_cut_bucket_makes_location_unavailable_and_backup_fail(clusters, lab, bucket):
+def test_cut_bucket_fails_backup_then_location_unavailable_fails_validation(clusters, lab, bucket):
+    """Velero 1.16.2: an Available location whose bucket does not answer fails
+    the backup (runBackup's BackupExists check); once the location is
+    Unavailable, a new backup fails validation."""
     src = clusters["src"]
     location = src.location(bucket)
     assert src.get("backupstoragelocations", location)["status"]["phase"] == "Available"
     bucket.fault("cut")
     try:
+        name = unique("cut")
+        src.create("backups", name, {"storageLocation": location, "includedNamespaces": ["default"]})
+        backup = src.wait_phase("backups", name)
+        assert backup["status"]["phase"] == "Failed"
+        reason = backup["status"]["failureReason"]
+        assert reason.startswith("error checking if backup already exists in object storage: ") and \
+            bucket.name in reason, reason
         advance(lab, 61)
         bsl = wait_for("BSL unavailable", lambda: (lambda b: b if b["status"]["phase"] == "Unavailable" else None)(
             src.get("backupstoragelocations", location)))
@@ -187,10 +197,27 @@ def test_cut_bucket_makes_location_unavailable_and_backup_fail(clusters, lab, bu
         name = unique("cut")
         src.create("backups", name, {"storageLocation": location, "includedNamespaces": ["default"]})
         backup = src.wait_phase("backups", name)
-        assert backup["status"]["phase"] == "Failed"
-        assert "unavailable" in backup["status"]["failureReason"]
+        assert backup["status"]["phase"] == "FailedValidation"
+        assert backup["status"]["validationErrors"] == [
+            f"backup can't be created because BackupStorageLocation {location} is in Unavailable status. please "
+            f"create a new backup after the BSL becomes available"]
     finally:
         bucket.fault("restore")
     advance(lab, 61)
     wait_for("BSL available again", lambda: src.get("backupstoragelocations", location)["status"]["phase"]
              == "Available")
+
+
+def test_backup_already_in_the_bucket_fails(clusters, bucket):
+    src = clusters["src"]
+    location = src.location(bucket, prefix="taken")
+    wait_for("first sync", lambda: (src.get("backupstoragelocations", location).get("status") or {})
+             .get("lastSyncedTime"))
+    name = unique("bk")
+    # as another cluster sharing the location would have left it (the next sync would import it)
+    bucket.client.put_object(Bucket=bucket.name, Key=f"taken/backups/{name}/velero-backup.json", Body=b"{}")
+    src.create("backups", name, {"storageLocation": location, "includedNamespaces": ["default"]})
+    backup = src.wait_phase("backups", name)
+    assert backup["status"]["phase"] == "Failed"
+    assert backup["status"]["failureReason"] == "backup already exists in object storage"
+    assert bucket.keys(f"taken/backups/{name}/") == [f"taken/backups/{name}/velero-backup.json"]

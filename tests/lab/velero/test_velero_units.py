@@ -70,9 +70,19 @@ def test_unserved_resource_resolves_against_backup_contents():
 
 
 def test_validation_of_include_exclude_lists():
-    assert selection.validate_includes_excludes(["a"], ["*"], "namespaces")
-    assert "a" in selection.validate_includes_excludes(["a"], ["a"], "namespaces")[0]
-    assert not selection.validate_includes_excludes(["*"], ["a"], "namespaces")
+    # the whole rule tables run against the lab in test_velero_validation.py
+    assert selection.validate_includes_excludes(["a"], ["*"]) == ["excludes list cannot contain '*'"]
+    assert selection.validate_includes_excludes(["b", "a", "a"], ["a", "b"]) == [
+        "excludes list cannot contain an item in the includes list: a",
+        "excludes list cannot contain an item in the includes list: b"]
+    assert not selection.validate_includes_excludes(["*"], ["a"])
+    assert not selection.validate_namespace_includes_excludes(["team-*", ""], ["kube-system"])
+
+
+@pytest.mark.parametrize("text,quoted", [("plain", '"plain"'), ('say "hi"', '"say \\"hi\\""'),
+                                         ("tab\there", '"tab\\there"'), ("\x01é", '"\\x01é"')])
+def test_go_quote(text, quoted):
+    assert selection.go_quote(text) == quoted
 
 
 def test_tarball_round_trip_and_layout():
@@ -137,14 +147,21 @@ def test_schedule_backup_names(name, schedule, expected):
 
 
 @pytest.mark.parametrize("text,seconds", [("720h0m0s", 720 * 3600), ("1h30m", 5400), ("90s", 90),
-                                          ("1.5h", 5400), ("0", 0)])
+                                          ("1.5h", 5400), ("0", 0), ("-0", 0), (".5m", 30), ("1.h", 3600),
+                                          ("-1h", -3600), ("+2m", 120), ("1500ms", 1.5)])
 def test_go_durations(text, seconds):
     assert kube.parse_duration(text).total_seconds() == seconds
 
 
-def test_bad_duration_is_rejected():
-    with pytest.raises(ValueError):
-        kube.parse_duration("3 days")
+@pytest.mark.parametrize("text,message", [("3 days", 'time: unknown unit " days" in duration "3 days"'),
+                                          ("1", 'time: missing unit in duration "1"'),
+                                          ("h", 'time: invalid duration "h"'),
+                                          ("", 'time: invalid duration ""')])
+def test_bad_duration_is_rejected_as_go_rejects_it(text, message):
+    with pytest.raises(ValueError) as error:
+        kube.go_duration(text)
+    assert str(error.value) == message
+    assert kube.parse_duration("") is None      # unset, where a caller has a default
     assert kube.format_duration(datetime.timedelta(hours=720)) == "720h0m0s"
 
 
