@@ -326,7 +326,8 @@ class BackupRun:
         excluded_namespaces = self._excluded_namespaces()
         errors, bsl, bsl_name, vsls = self._validate(excluded_namespaces)
         self._stamp_object(bsl_name, ttl, excluded_namespaces, vsls)
-        base = {"version": self.cluster.velero_version, "formatVersion": FORMAT_VERSION}
+        # status.version: the backup format's major version (deprecated, always 1 in Velero 1.16)
+        base = {"version": 1, "formatVersion": FORMAT_VERSION, "hookStatus": {}}
         if errors:
             kube.set_status(self.store, PLURAL, self.backup, phase="FailedValidation",
                             validationErrors=errors, **base)
@@ -368,6 +369,13 @@ class BackupRun:
         labels[kube.LABEL_LOCATION] = bsl_name
         if kube.parse_duration(spec.get("ttl"), datetime.timedelta(0)) != ttl:
             spec["ttl"] = kube.format_duration(ttl)     # unset or zero: the server's default
+        # the server's other defaults (velero server flags' defaults)
+        for field, default in (("csiSnapshotTimeout", "10m0s"), ("itemOperationTimeout", "4h0m0s")):
+            if kube.parse_duration(spec.get(field), datetime.timedelta(0)) == datetime.timedelta(0):
+                spec[field] = default
+        for field in ("defaultVolumesToFsBackup", "snapshotMoveData"):
+            if spec.get(field) is None:
+                spec[field] = False
         if excluded_namespaces:
             spec["excludedNamespaces"] = excluded_namespaces
         if vsls:
@@ -503,6 +511,45 @@ class BackupRun:
         created["status"] = status
         self.pod_volume_backups.append(self.store.update_status(kube.GROUP, "podvolumebackups", created))
 
+    def _volume_infos(self):
+        """<backup>-volumeinfo.json (pkg/volume/volume_info.go): one entry per
+        volume Velero took data of, by pod volume backup or native snapshot."""
+        infos = []
+        for pvb in self.pod_volume_backups:
+            spec, status = pvb["spec"], pvb.get("status") or {}
+            pvc_name = (pvb["metadata"].get("annotations") or {}).get(PVC_NAME_ANNOTATION)
+            pvc = self.store.get("", "persistentvolumeclaims", spec["pod"]["namespace"], pvc_name) if pvc_name else None
+            pv_name = ((pvc or {}).get("spec") or {}).get("volumeName") or ""
+            pv = self.store.get("", "persistentvolumes", None, pv_name) if pv_name else None
+            infos.append({
+                "pvcName": pvc_name or "", "pvcNamespace": spec["pod"]["namespace"], "pvName": pv_name,
+                "backupMethod": "PodVolumeBackup", "snapshotDataMoved": False, "preserveLocalSnapshot": False,
+                "skipped": False, "startTimestamp": status.get("startTimestamp"),
+                "completionTimestamp": status.get("completionTimestamp"),
+                "result": "succeeded" if status.get("phase") == "Completed" else "failed",
+                "pvbInfo": {"snapshotHandle": status.get("snapshotID") or "",
+                            "size": (status.get("progress") or {}).get("totalBytes") or 0,
+                            "uploaderType": spec["uploaderType"], "volumeName": spec["volume"],
+                            "podName": spec["pod"]["name"], "podNamespace": spec["pod"]["namespace"],
+                            "nodeName": spec["node"], "Phase": status.get("phase", "")},
+                "pvInfo": {"reclaimPolicy": ((pv or {}).get("spec") or {}).get("persistentVolumeReclaimPolicy", ""),
+                           "labels": ((pv or {}).get("metadata") or {}).get("labels")}})
+        for snap in self.volume_snapshots:
+            spec, status = snap["spec"], snap["status"]
+            pv = self.store.get("", "persistentvolumes", None, spec["persistentVolumeName"])
+            claim = ((pv or {}).get("spec") or {}).get("claimRef") or {}
+            infos.append({
+                "pvcName": claim.get("name", ""), "pvcNamespace": claim.get("namespace", ""),
+                "pvName": spec["persistentVolumeName"], "backupMethod": "NativeSnapshot",
+                "snapshotDataMoved": False, "preserveLocalSnapshot": False, "skipped": False,
+                "result": "succeeded" if status["phase"] == "Completed" else "failed",
+                "nativeSnapshotInfo": {"snapshotHandle": status.get("providerSnapshotID", ""),
+                                       "volumeType": spec.get("volumeType", ""), "volumeAZ": spec.get("volumeAZ", ""),
+                                       "iops": "", "phase": status["phase"]},
+                "pvInfo": {"reclaimPolicy": ((pv or {}).get("spec") or {}).get("persistentVolumeReclaimPolicy", ""),
+                           "labels": ((pv or {}).get("metadata") or {}).get("labels")}})
+        return infos
+
     def _owner_reference(self):
         return {"apiVersion": kube.API_VERSION, "kind": "Backup", "name": self.name,
                 "uid": self.backup["metadata"]["uid"], "controller": True}
@@ -518,7 +565,7 @@ class BackupRun:
             resource_list.setdefault(f"{rtype.api_version()}/{rtype.kind}", []).append(
                 f"{meta['namespace']}/{meta['name']}" if meta.get("namespace") else meta["name"])
         mtime = int(kube.now(self.cluster).timestamp())
-        tarball = write_tarball(entries, self.cluster.velero_version, mtime)
+        tarball = write_tarball(entries, mtime)
         self.log.info(f"Backed up a total of {len(items)} items")
         final = self.store.get(kube.GROUP, PLURAL, kube.NAMESPACE, self.name)
         attempted = len(self.volume_snapshots)
@@ -534,8 +581,12 @@ class BackupRun:
         storage.put(layout.backup_log(self.name), self.log.log_gz())
         storage.put(layout.backup_contents(self.name), tarball)
         storage.put(layout.backup_resource_list(self.name), gzip_json(resource_list))
-        storage.put(layout.backup_volume_snapshots(self.name), gzip_json(self.volume_snapshots))
-        storage.put(layout.backup_pod_volume_backups(self.name), gzip_json(self.pod_volume_backups))
+        # Go's json of a nil slice is null: Velero writes null where it has no item
+        storage.put(layout.backup_volume_snapshots(self.name), gzip_json(self.volume_snapshots or None))
+        storage.put(layout.backup_pod_volume_backups(self.name), gzip_json(self.pod_volume_backups or None))
+        storage.put(layout.backup_volume_info(self.name), gzip_json(self._volume_infos() or None))
+        for what in ("volumesnapshots", "volumesnapshotcontents", "volumesnapshotclasses"):
+            storage.put(layout.backup_csi(self.name, what), gzip_json(None))     # no CSI snapshots here
         storage.put(layout.backup_results(self.name), self.log.results_gz())
         storage.put(layout.backup_item_operations(self.name), gzip_json([]))
         # velero-backup.json last: a backup is only "in the bucket" (for sync) once it is complete

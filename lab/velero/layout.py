@@ -50,6 +50,13 @@ class BackupStoreLayout:
     def backup_item_operations(self, backup):
         return self.key("backups", backup, f"{backup}-itemoperations.json.gz")
 
+    def backup_volume_info(self, backup):
+        return self.key("backups", backup, f"{backup}-volumeinfo.json.gz")
+
+    def backup_csi(self, backup, what):
+        """what: volumesnapshots | volumesnapshotcontents | volumesnapshotclasses"""
+        return self.key("backups", backup, f"{backup}-csi-{what}.json.gz")
+
     def backup_name_from_dir(self, dir_key):
         """`<prefix>/backups/<name>/` -> `<name>`."""
         return dir_key[len(self.backups_root()):].strip("/")
@@ -63,6 +70,15 @@ class BackupStoreLayout:
 
     def restore_results(self, restore):
         return self.key("restores", restore, f"restore-{restore}-results.gz")
+
+    def restore_resource_list(self, restore):
+        return self.key("restores", restore, f"restore-{restore}-resource-list.json.gz")
+
+    def restore_item_operations(self, restore):
+        return self.key("restores", restore, f"restore-{restore}-itemoperations.json.gz")
+
+    def restore_volume_info(self, restore):
+        return self.key("restores", restore, f"{restore}-volumeinfo.json.gz")   # no "restore-" prefix, as Velero
 
     # restic repositories, one per volume namespace
     def restic_prefix(self, namespace):

@@ -10,12 +10,13 @@ import uuid
 
 from lab.apiserver.errors import AlreadyExists, ApiError
 from lab.apiserver.selectors import label_matcher
+from lab.controllers.namespaces import populate
 from lab.controllers.storage import volume_dir
 from lab.velero import kube
 from lab.velero.backups import VOLUME_DATA_ERRORS
 from lab.velero.chains import SnapshotChains
 from lab.velero.locations import BSL, LocationError, bsl_storage, vsl_config, vsl_storage
-from lab.velero.logs import OperationLog, gunzip_json
+from lab.velero.logs import OperationLog, gunzip_json, gzip_json
 from lab.velero.objectstorage import StorageError
 from lab.velero.repositories import open_repository
 from lab.velero.selection import IncludesExcludes, group_resource, resource_filter, validate_includes_excludes
@@ -137,6 +138,8 @@ class RestoreRun:
         self.deadline = None
         self.bsl = None
         self.volumes_from_snapshots = {}     # source (namespace, claim) -> PV restored from its snapshot
+        self.outcomes = {}          # "<apiVersion>/<Kind>" -> ["ns/name(result)"]
+        self.volume_infos = []      # <restore>-volumeinfo.json entries
 
     # -- validation -----------------------------------------------------------
     # Velero 1.16.2 pkg/controller/restore_controller.go validateAndComplete: the
@@ -312,13 +315,16 @@ class RestoreRun:
         for item in chosen:
             obj, gr = item["obj"], item["group_resource"]
             ns = item["namespace"]
+            where = f"{mapping.get(ns, ns)}/{item['name']}" if ns else item["name"]
             if gr == "pods" and (obj.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
                 self.log.info(f"Skipping pod {ns}/{item['name']}: it has completed")
+                self._outcome(obj.get("apiVersion"), obj.get("kind"), where, "skipped")
                 continue
             owner = _controller_owner(obj)
             if owner and (owner.get("kind"), ns, owner.get("name")) in chosen_keys:
                 # its controller is restored too and will create it
                 self.log.info(f"Skipping {gr} {ns}/{item['name']}: owned by {owner.get('kind')} {owner.get('name')}")
+                self._outcome(obj.get("apiVersion"), obj.get("kind"), where, "skipped")
                 continue
             if gr == "persistentvolumes":
                 claim = (obj.get("spec") or {}).get("claimRef") or {}
@@ -329,6 +335,7 @@ class RestoreRun:
                 if claim_key in claims:
                     self.log.info(f"Skipping persistentvolume {item['name']}: its claim is restored and "
                                   f"the target provisions a new volume")
+                    self._outcome(obj.get("apiVersion"), obj.get("kind"), item["name"], "skipped")
                     continue
             if gr == "secrets" and obj.get("type") == "kubernetes.io/service-account-token":
                 continue
@@ -345,6 +352,13 @@ class RestoreRun:
         meta = {"name": namespace, "labels": {kube.LABEL_BACKUP_NAME: self.spec["backupName"],
                                               kube.LABEL_RESTORE_NAME: self.name}}
         self.store.create("", "namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": meta})
+        self._outcome("v1", "Namespace", namespace, "created")
+        populate(self.store, namespace)
+
+    def _outcome(self, api_version, kind, where, result):
+        """<restore>-resource-list.json: what became of each item
+        (created | updated | skipped | failed), as Velero records it."""
+        self.outcomes.setdefault(f"{api_version}/{kind}", []).append(f"{where}({result})")
 
     def _prepare(self, item, target_ns, new_uids):
         obj = copy.deepcopy(item["obj"])
@@ -395,6 +409,7 @@ class RestoreRun:
         if rtype is None:
             self.log.error(f"{gr}: the server does not serve this resource (Kubernetes {self.cluster.version}); "
                            f"could not restore {where}", namespace=target_ns, scope="cluster")
+            self._outcome(item["obj"].get("apiVersion"), item["obj"].get("kind"), where, "failed")
             return None
         obj = self._prepare(item, target_ns, new_uids)
         obj["apiVersion"], obj["kind"] = rtype.api_version(), rtype.kind
@@ -408,9 +423,12 @@ class RestoreRun:
             return self._existing(rtype, obj, where)
         except ApiError as exc:
             self.log.error(f"error restoring {gr} {where}: {exc.message}", namespace=target_ns, scope="cluster")
+            self._outcome(rtype.api_version(), rtype.kind, where, "failed")
             return None
         self.restored += 1
         self.log.info(f"Restored {gr} {where} as {rtype.api_version()}")
+        if gr != "namespaces":
+            self._outcome(rtype.api_version(), rtype.kind, where, "created")
         return created
 
     def _existing(self, rtype, obj, where):
@@ -420,6 +438,7 @@ class RestoreRun:
             return None
         if rtype.plural == "namespaces":
             self.restored += 1
+            self._outcome(rtype.api_version(), rtype.kind, where, "skipped")
             return current
         if self.spec.get("existingResourcePolicy") == "update":
             merged = dict(obj)
@@ -435,11 +454,16 @@ class RestoreRun:
                 return current
             self.restored += 1
             self.log.info(f"Updated existing {group_resource(rtype)} {where}")
+            self._outcome(rtype.api_version(), rtype.kind, where, "updated")
             return updated
-        if _comparable(current) != _comparable(obj):
+        # Velero merges an existing ServiceAccount's secrets rather than comparing it
+        if rtype.plural != "serviceaccounts" and _comparable(current) != _comparable(obj):
             self.log.warning(f"could not restore, {rtype.kind} \"{meta['name']}\" already exists. Warning: the "
                              f"in-cluster version is different than the backed-up version",
                              namespace=meta.get("namespace"), scope="cluster")
+            self._outcome(rtype.api_version(), rtype.kind, where, "failed")
+        else:
+            self._outcome(rtype.api_version(), rtype.kind, where, "skipped")
         return current
 
     # -- volume data ------------------------------------------------------------------
@@ -531,6 +555,14 @@ class RestoreRun:
                                        uploader, create=False)
                 repo.restore(pvb["status"]["snapshotID"], target)
                 self.log.info(f"Restored {uploader} snapshot {pvb['status']['snapshotID']} into {where}")
+                self.volume_infos.append({
+                    "pvcName": entry["claim"], "pvcNamespace": entry["namespace"], "pvName": pv_name,
+                    "restoreMethod": "PodVolumeRestore", "snapshotDataMoved": False,
+                    "pvrInfo": {"snapshotHandle": pvb["status"]["snapshotID"],
+                                "size": (pvb["status"].get("progress") or {}).get("totalBytes") or 0,
+                                "uploaderType": uploader, "volumeName": pvb["spec"]["volume"],
+                                "podName": pvb["spec"]["pod"]["name"], "podNamespace": entry["namespace"],
+                                "Phase": ""}})
         except VOLUME_DATA_ERRORS as exc:
             self.log.error(f"error restoring volume data of {where}: {exc}", namespace=entry["namespace"])
 
@@ -558,6 +590,10 @@ class RestoreRun:
                 storage, layout = bsl_storage(self.store, self.bsl)
                 storage.put(layout.restore_log(self.name), self.log.log_gz())
                 storage.put(layout.restore_results(self.name), self.log.results_gz())
+                storage.put(layout.restore_resource_list(self.name),
+                            gzip_json({k: sorted(v) for k, v in sorted(self.outcomes.items())}))
+                storage.put(layout.restore_item_operations(self.name), gzip_json([]))
+                storage.put(layout.restore_volume_info(self.name), gzip_json(self.volume_infos or None))
             except (StorageError, LocationError) as exc:
                 self.log.warning(f"error uploading restore log and results: {exc}")
         kube.set_status(self.store, PLURAL, self.restore, phase=phase, failureReason=failure,

@@ -1,14 +1,11 @@
 """The backup contents tarball (<name>.tar.gz), format 1.1.0 as Velero
-1.12 writes it (pkg/backup/item_backupper.go, pkg/archive):
+1.16 writes it (pkg/backup/item_backupper.go, pkg/archive):
 
     metadata/version                                       "1.1.0"
     resources/<group-resource>/namespaces/<ns>/<name>.json
     resources/<group-resource>/cluster/<name>.json
     resources/<group-resource>/<version>-preferredversion/namespaces/<ns>/<name>.json
-    resources/<group-resource>/<version>-preferredversion/cluster/<name>.json
-
-The lab also records the Velero server version that wrote the backup in
-metadata/velero-version (Velero keeps it only in velero-backup.json)."""
+    resources/<group-resource>/<version>-preferredversion/cluster/<name>.json"""
 import gzip
 import io
 import json
@@ -37,14 +34,13 @@ def _add(tar, path, data, mtime):
     tar.addfile(info, io.BytesIO(data))
 
 
-def write_tarball(items, velero_version, mtime=0):
+def write_tarball(items, mtime=0):
     """items: dicts with group_resource, version (preferred), namespace, name,
     obj. Returns the gzip-compressed tar bytes."""
     buffer = io.BytesIO()
     with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=mtime) as gz, \
             tarfile.open(fileobj=gz, mode="w") as tar:
         _add(tar, "metadata/version", FORMAT_VERSION.encode(), mtime)
-        _add(tar, "metadata/velero-version", velero_version.encode(), mtime)
         for item in items:
             data = json.dumps(item["obj"], sort_keys=True).encode()
             gr, ns, name = item["group_resource"], item.get("namespace"), item["name"]

@@ -38,8 +38,14 @@ def realstack_built():
 
 @pytest.fixture(scope="session")
 def stack(realstack_built, tmp_path_factory):
-    """Two clusters (backup, restore) for the whole session; down at the end."""
+    """Two clusters (backup, restore) for the whole session; down at the end.
+    With $DMAAS_REALSTACK_DIR set, the stack a `dmaas realstack up` keeps
+    running there instead (left running: for working on these tests)."""
     from runner.realstack.stack import Stack
+    attached = os.environ.get("DMAAS_REALSTACK_DIR")
+    if attached:
+        yield Stack(ROOT, Path(attached)).state()
+        return
     handle = Stack(ROOT, tmp_path_factory.mktemp("realstack") / "state")
     state = handle.up()
     yield state

@@ -9,7 +9,8 @@ from velero_lab import advance, unique
 
 LAYOUT_FILES = ["velero-backup.json", "{b}.tar.gz", "{b}-logs.gz", "{b}-resource-list.json.gz",
                 "{b}-volumesnapshots.json.gz", "{b}-podvolumebackups.json.gz", "{b}-results.gz",
-                "{b}-itemoperations.json.gz"]
+                "{b}-itemoperations.json.gz", "{b}-volumeinfo.json.gz", "{b}-csi-volumesnapshots.json.gz",
+                "{b}-csi-volumesnapshotcontents.json.gz", "{b}-csi-volumesnapshotclasses.json.gz"]
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +54,7 @@ def test_backup_writes_velero_layout_and_status(app):
     name, backup = run_backup(app, {"includedNamespaces": [app["ns1"]], "ttl": "24h0m0s"})
     status = backup["status"]
     assert status["phase"] == "Completed"
-    assert status["formatVersion"] == "1.1.0" and status["version"] == "1.16.2"
+    assert status["formatVersion"] == "1.1.0" and status["version"] == 1
     assert status["startTimestamp"] and status["completionTimestamp"]
     assert status["progress"]["totalItems"] == status["progress"]["itemsBackedUp"] > 0
     start = status["startTimestamp"]
@@ -63,7 +64,7 @@ def test_backup_writes_velero_layout_and_status(app):
     assert keys == {f"team-a/backups/backups/{name}/" + f.format(b=name) for f in LAYOUT_FILES}
     stored = json.loads(app["bucket"].get(f"team-a/backups/backups/{name}/velero-backup.json"))
     assert stored["kind"] == "Backup" and stored["status"]["phase"] == "Completed"
-    assert stored["status"]["version"] == "1.16.2"
+    assert stored["status"]["version"] == 1
     members = app["bucket"].tar_members(f"team-a/backups/backups/{name}/{name}.tar.gz")
     ns = app["ns1"]
     assert members["metadata/version"] == b"1.1.0"

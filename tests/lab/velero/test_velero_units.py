@@ -91,10 +91,10 @@ def test_tarball_round_trip_and_layout():
     data = tarball.write_tarball([
         {"group_resource": "configmaps", "version": "v1", "namespace": "n", "name": "c", "obj": obj},
         {"group_resource": "storageclasses.storage.k8s.io", "version": "v1", "namespace": None, "name": "fast",
-         "obj": sc}], "1.12.4", mtime=1767571200)
+         "obj": sc}], mtime=1767571200)
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
         names = set(tar.getnames())
-    assert names == {"metadata/version", "metadata/velero-version",
+    assert names == {"metadata/version",
                      "resources/configmaps/namespaces/n/c.json",
                      "resources/configmaps/v1-preferredversion/namespaces/n/c.json",
                      "resources/storageclasses.storage.k8s.io/cluster/fast.json",
