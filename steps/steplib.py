@@ -28,6 +28,7 @@ import re
 import behave
 import parse
 
+from runner import durations
 from runner.driver.reachability import TargetUnreachable, unreachable
 from runner.target import Unsupported
 from runner.times import parse_time
@@ -40,14 +41,6 @@ RestoreDone = collections.namedtuple("RestoreDone", "cluster backup mapping reco
 # ------------------------------------------------------------------ parsing
 
 _NAMES = r'"[^"]+"(?:(?:, | and |, and )"[^"]+")*'
-_UNITS = {
-    "s": 1, "sec": 1, "second": 1, "seconds": 1,
-    "m": 60, "min": 60, "minute": 60, "minutes": 60,
-    "h": 3600, "hour": 3600, "hours": 3600,
-    "d": 86400, "day": 86400, "days": 86400,
-    "w": 604800, "week": 604800, "weeks": 604800,
-}
-_DURATION = r"(?:\d+(?:\.\d+)?|an?) ?(?:seconds?|sec|s|minutes?|min|m|hours?|h|days?|d|weeks?|w)"
 _SIZES = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "kib": 2**10, "mib": 2**20, "gib": 2**30}
 _SIZE = r"\d+(?:\.\d+)? ?(?:[KMG]i?B|B)"
 
@@ -69,14 +62,10 @@ def parse_names(text):
     return re.findall(r'"([^"]+)"', text)
 
 
-@parse.with_pattern(_DURATION)
+@parse.with_pattern(durations.PATTERN)
 def parse_duration(text):
-    """`80 hours`, `3 days`, `1h`, `15 minutes`, `an hour` -> seconds."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?|an?)\s*([a-z]+)\s*", text.lower())
-    if not match or match.group(2) not in _UNITS:
-        raise ValueError(f"not a duration: {text!r} (e.g. 80 hours, 3 days, 1h, 15 minutes)")
-    amount = 1 if match.group(1) in ("a", "an") else float(match.group(1))
-    return int(amount * _UNITS[match.group(2)])
+    """`80 hours`, `3 days`, `1h`, `15 minutes`, `an hour` -> seconds (the one grammar: runner/durations.py)."""
+    return durations.parse_duration(text)
 
 
 @parse.with_pattern(_SIZE)
