@@ -3,7 +3,6 @@ the reports. The lab target is started here (lab.process, the only import of
 the lab) and stopped afterwards, on failure and on Ctrl-C too."""
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
 import os
@@ -229,7 +228,7 @@ def preflight(root: Path, name: str, profile: dict | None, selected: list) -> No
     run starts itself is checked by starting it."""
     from runner import preflight as checks
     from runner.errors import Problems
-    from runner.target import RealTarget, bucket_catalogue, load_profile
+    from runner.target import RealTarget, bucket_catalogue
     rel = Path(scenarios.TARGETS_DIR) / f"{name}.yaml"
     if is_lab(name, profile):
         served = ((profile or {}).get("lab") or {}).get("s3")
@@ -242,7 +241,7 @@ def preflight(root: Path, name: str, profile: dict | None, selected: list) -> No
         return
     if (profile or {}).get("kind") != "real" or (profile or {}).get("from_lab_state"):
         return
-    target = RealTarget(dataclasses.replace(load_profile(root / rel), path=rel))   # messages name it as the user does
+    target = RealTarget(scenarios.load_target_profile(root, name))
     problems = checks.check(target, features.quoted_names(root, selected))
     if problems:
         raise Problems(problems)

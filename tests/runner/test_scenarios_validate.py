@@ -124,3 +124,20 @@ def test_unknown_bucket_in_plan_locations(project, capsys, edit_yaml):
     code, lines, _ = validate(project, capsys, "--no-steps")
     assert code == 1
     assert lines == ["scenarios/plans.yaml: plans.hourly-3-days.locations[1]: unknown bucket 'gcs' (known: minio, aws)"]
+
+
+def test_a_bad_target_profile_is_one_line_from_the_one_profile_loader(project, capsys):
+    (project / "scenarios/targets/staging.yaml").write_text(
+        "kind: real\nclusters: {a: {context: x}}\nbuckets: {aws: {endpoint: 'https://s3', bucket: bkt, "
+        "access_key_env: 'AKIA/leaked+key', secret_key_env: S}}\n")
+    code, lines, _ = validate(project, capsys, "--no-steps")
+    assert code == 1
+    assert lines == ["scenarios/targets/staging.yaml: buckets.aws.access_key_env: must match ^[A-Za-z_][A-Za-z0-9_]*$"]
+    try:
+        scenarios.load_target_profile(project, "staging")
+    except scenarios.UserError as error:
+        assert error.message == lines[0]
+    else:
+        raise AssertionError("the profile loader accepted a bad profile")
+    code = cli.main(["--root", str(project), "run", "--target", "staging"])
+    assert capsys.readouterr().err.splitlines() == [f"error: {lines[0]}"] and code == 2
