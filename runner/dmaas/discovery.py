@@ -9,7 +9,6 @@ an incremental snapshot (", parent <id>"), a full one has none."""
 from __future__ import annotations
 
 import datetime
-import gzip
 import re
 import time
 
@@ -35,10 +34,8 @@ class BucketBackups:
         return VeleroLayout(self.driver.bucket(location.profile), location.prefix)
 
     def _kind(self, layout, name):
-        key = layout.key("backups", name, f"{name}-logs.gz")
-        try:
-            text = gzip.decompress(layout.bucket.get(key)).decode(errors="replace")
-        except Exception:           # no log (yet): the kind is unknown
+        text = layout.log(name)
+        if text is None:            # no log (yet): the kind is unknown
             return None
         return "incremental" if INCREMENTAL_LOG.search(text) else "full"
 

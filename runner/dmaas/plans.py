@@ -20,6 +20,7 @@ import dataclasses
 import datetime
 import re
 
+from runner.driver.layout import BucketKeys
 from runner.durations import parse_duration
 from runner.errors import UserError
 
@@ -283,8 +284,8 @@ def schedules(plan, created, every, ttl, vsl_of, engine_backup):
 
 
 def snapshot_path(prefix):
-    """Where a location's cStor snapshot objects live."""
-    return f"{prefix.strip('/')}/snapshots" if prefix.strip("/") else "snapshots"
+    """Where a location's cStor snapshot objects live (runner/driver/layout.py)."""
+    return BucketKeys(prefix).snapshots_path()
 
 
 def vsl_name(location, full_every):
