@@ -36,7 +36,7 @@ seconds; without it the real code path waits scaled real time.
 
 API (HACKING.md "Driver, DMaaS layer and apps"):
 
-    load_profile(name_or_path) -> Profile               # TargetError on bad input
+    load_profile(name_or_path) -> runner.scenarios.Profile   # TargetError on bad input
     open_target(profile, state_dir=None) -> Target      # starts a lab if needed
     attach_lab(state_path) -> LabTarget                 # a lab someone else started
     Target.name, .kind, .velero_namespace, .time_scale, .profile_buckets
@@ -65,7 +65,6 @@ import urllib.request
 
 from runner.errors import UserError
 from runner import scenarios
-from runner.scenarios import Profile  # noqa: F401  (the type load_profile returns)
 from runner.times import parse_time
 
 REPO = pathlib.Path(__file__).resolve().parents[1]

@@ -1,5 +1,6 @@
 """Clusters, backup locations, faults and the passing of time."""
-from steplib import Location, dmaas, given, locations, step, when
+from runner.dmaas.locations import Location
+from steplib import given, step, when
 from scenario_time import pass_time
 
 
@@ -36,11 +37,17 @@ def bucket_cut(context, profile):
 
 
 def add_location(context, profile, clusters, name=None, prefix=None):
+    """The location on each cluster; the steps remember where its objects
+    live as the scenario gave it (its own bucket and <scenario root>/<prefix
+    or name>), not as the DMaaS layer says, so oracles look there."""
     name = name or profile
+    state = context.scenario_state
     for cluster in clusters:
         context.driver.cluster(cluster)
-        dmaas(context).add_location(cluster, name, profile, prefix=prefix)
-        locations(context).setdefault(cluster, {})[name] = Location(profile, prefix or name)
+        state.dmaas.add_location(cluster, name, profile, prefix=prefix)
+        state.locations.setdefault(cluster, {})[name] = Location(
+            name, profile, context.driver.bucket_profile(profile).bucket,
+            f"{context.driver.scenario_root}/{(prefix or name).strip('/')}")
 
 
 @step('the "{profile:Name}" bucket is a backup location on cluster "{cluster:Name}"')
