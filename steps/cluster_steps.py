@@ -18,21 +18,26 @@ def a_cluster_at_versions(context, name, version, dmaas_version):
 
 @step('a new cluster "{name:Name}" is created')
 def a_new_cluster(context, name):
+    """A cluster that did not exist before the step (a real target's clusters
+    are a fixed set of contexts: skipped there)."""
     context.driver.create_cluster(name)
 
 
 @when('cluster "{name:Name}" is destroyed')
 def cluster_destroyed(context, name):
+    """The cluster and all on it are gone; its backups stay in the buckets."""
     context.driver.destroy_cluster(name)
 
 
 @when('cluster "{name:Name}" is cut off')
 def cluster_cut(context, name):
+    """Its API refuses connections until the scenario's cleanup reconnects it."""
     context.driver.cut_cluster(name)
 
 
 @when('the "{profile:Name}" bucket is cut off')
 def bucket_cut(context, profile):
+    """Its S3 endpoint refuses connections until the scenario's cleanup reconnects it."""
     context.driver.cut_bucket(profile)
 
 

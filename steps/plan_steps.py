@@ -115,6 +115,8 @@ def completed_in_bucket(context, plan, profile):
 
 @then('plan "{plan:Name}" has {count:d} completed backups in the "{profile:Name}" bucket')
 def completed_backups(context, plan, count, profile):
+    """Counted in the bucket itself (the plan's backups whose velero-backup.json
+    there says Completed): a backup the cluster lists but the bucket lost does not count."""
     assert_count(completed_in_bucket(context, plan, profile), count,
                  f"plan {plan}: expected {count} completed backups in the {profile} bucket")
 

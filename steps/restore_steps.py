@@ -148,6 +148,7 @@ def restored_versions_served(context, cluster):
 
 @then('cluster "{cluster:Name}" discovers the {count:d} backups of plan "{plan:Name}" from the bucket alone')
 def discovers_count(context, cluster, count, plan):
+    """After Velero's backup sync of each of the cluster's locations; only the plan's backups count."""
     assert_count(discover(context, cluster, plan), count,
                  f"cluster {cluster}: expected to discover {count} backups of plan {plan}")
 
