@@ -1,5 +1,6 @@
-"""behave hooks: the target for the run, a fresh driver per scenario,
-diagnostics when a scenario fails, and cleanup after every scenario.
+"""behave hooks: the target for the run, a fresh driver and scenario state
+(steps/scenario_state.py) per scenario, diagnostics when a scenario fails,
+and cleanup after every scenario.
 
 Target: the profile named by `-D target=NAME`, else $DMAAS_TARGET, else
 `lab`. A lab profile attaches to the lab in $DMAAS_LAB_STATE when set (that
@@ -22,15 +23,19 @@ import sys
 import time
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:    # plain `behave` from the repo root, without installing
-    sys.path.insert(0, str(REPO))
+STEPS = pathlib.Path(__file__).parent / "steps"    # the step library, beside this file (a link to steps/)
+for path in (REPO, STEPS):    # plain `behave` from the repo root, without installing; the step library
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
 
+from runner.dmaas import DMaaS  # noqa: E402
 from runner.driver import Driver  # noqa: E402
 from runner.driver.waits import POLL_SLEEPS  # noqa: E402
 from runner.errors import UserError  # noqa: E402
 from runner.report import timeline  # noqa: E402
 from runner.driver import timeouts  # noqa: E402
 from runner.target import attach_lab, load_profile, open_target  # noqa: E402
+from scenario_state import ScenarioState  # noqa: E402
 
 
 class TargetUnavailable(Exception):
@@ -91,19 +96,20 @@ def before_scenario(context, scenario):
     if BENCH_OUT:
         _bench_start(context)
     context.driver = Driver(context.target, context.run_id, scenario.name)
+    context.scenario_state = ScenarioState(dmaas=DMaaS(context.driver))
     context.scenario_slug = f"{context.driver.slug}-{context.driver.id}"
 
 
 def _timeline(context, driver):
-    """The plans' backups and restores as the steps recorded them (steps/steplib.py), for the reports."""
-    if not getattr(context, "plans", None):
+    """The plans' backups and restores as the steps recorded them (steps/scenario_state.py), for the reports."""
+    state = getattr(context, "scenario_state", None)
+    if state is None or not state.plans:
         return None
     try:
         ended = driver.clock.now()
     except Exception:   # the target stopped answering: the timeline ends at its last event
         ended = None
-    return timeline.record(context.plans, getattr(context, "seen_backups", {}), getattr(context, "gone", {}),
-                           getattr(context, "restores", []), ended)
+    return timeline.record(state.plans, state.seen_backups, state.gone, state.restores, ended)
 
 
 def after_scenario(context, scenario):
@@ -128,9 +134,6 @@ def after_scenario(context, scenario):
         if problems:   # something was left behind: a hook error marks the scenario
             raise AssertionError(f"cleanup of '{scenario.name}' left things behind: " + "; ".join(problems))
     finally:
-        dmaas = getattr(context, "dmaas", None)
-        if dmaas is not None and hasattr(dmaas, "close"):
-            dmaas.close()
         driver.close()
         if BENCH_OUT:
             _bench_end(context, scenario)

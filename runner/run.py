@@ -3,7 +3,6 @@ the reports. The lab target is started here (lab.process, the only import of
 the lab) and stopped afterwards, on failure and on Ctrl-C too."""
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
 import os
@@ -234,7 +233,7 @@ def preflight(root: Path, name: str, profile: dict | None, selected: list,
     profile's reason."""
     from runner import preflight as checks
     from runner.errors import Problems
-    from runner.target import RealTarget, bucket_catalogue, engine_catalogue, load_profile
+    from runner.target import RealTarget, bucket_catalogue, engine_catalogue
     rel = Path(scenarios.TARGETS_DIR) / f"{name}.yaml"
     profile = profile or {}
     names = features.quoted_names(root, selected)
@@ -257,7 +256,7 @@ def preflight(root: Path, name: str, profile: dict | None, selected: list,
                                 f"{', '.join(sorted(used - set(served)))}, which this lab does not serve "
                                 f"(it serves: {', '.join(served) or 'none'}; leave {field} out to serve {every})")
     elif profile.get("kind") == "real" and not profile.get("from_lab_state"):
-        target = RealTarget(dataclasses.replace(load_profile(root / rel), path=rel))   # messages name it as the user does
+        target = RealTarget(scenarios.load_target_profile(root, name))
         problems += checks.check(target, names)
     if problems:
         raise Problems(problems)

@@ -88,7 +88,7 @@ def load_schema(root: Path, rel: str) -> dict:
 
 def schema_of(rel: str) -> str:
     """The schema a scenario file is validated against."""
-    if rel.startswith(TARGETS_DIR + "/"):
+    if is_target_profile(rel):
         return f"{SCHEMAS_DIR}/target.schema.json"
     return f"{SCHEMAS_DIR}/{Path(rel).stem}.schema.json"
 
@@ -116,13 +116,51 @@ def _message(error) -> str:
     return error.message
 
 
+def profile_problem(rel: str, data, schema: dict) -> str | None:
+    """The one line a target profile's schema violation gives, or None.
+    best_match descends into oneOf/anyOf alternatives to the error that says
+    most; the message names fields only (see _profile_message)."""
+    validator_class = jsonschema.validators.validator_for(schema)
+    error = jsonschema.exceptions.best_match(validator_class(schema).iter_errors(data))
+    if error is None:
+        return None
+    return f"{rel}: {field_path(error.absolute_path)}: {_profile_message(error)}"
+
+
+def _profile_message(error) -> str:
+    # jsonschema quotes whole instances in its messages; a secret pasted into
+    # a profile by mistake must not reach a terminal, so name fields only.
+    if error.validator == "additionalProperties":
+        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+        return f"unknown field(s) {', '.join(extra)}"
+    if error.validator == "required":
+        return error.message.split(" is a required")[0] + " is required"
+    if error.validator == "enum":
+        return f"must be one of {', '.join(map(str, error.validator_value))}"
+    if error.validator == "type":
+        return f"must be of type {error.validator_value}"
+    if error.validator == "pattern":
+        return f"must match {error.validator_value}"
+    if error.validator in ("oneOf", "anyOf", "not", "if", "then", "else", "dependentRequired"):
+        return error.schema.get("description") or f"fails {error.validator}"
+    return " ".join(error.message.split())
+
+
+def is_target_profile(rel: str) -> bool:
+    return rel.startswith(TARGETS_DIR + "/")
+
+
 def load_file(root: Path, rel: str) -> tuple[object, list[str]]:
-    """(data, problems) of one scenario file: YAML syntax, then its schema."""
+    """(data, problems) of one scenario file: YAML syntax, then its schema
+    (a target profile: its one best-matching problem, naming fields only)."""
     try:
         data = load_yaml(root, rel)
         schema = load_schema(root, schema_of(rel))
     except UserError as exc:
         return None, [exc.message]
+    if is_target_profile(rel):
+        problem = profile_problem(rel, data, schema)
+        return data, [problem] if problem else []
     return data, schema_problems(rel, data, schema)
 
 
@@ -248,14 +286,53 @@ def targets(root: Path) -> list[str]:
     return sorted(p.stem for p in (Path(root) / TARGETS_DIR).glob("*.yaml"))
 
 
+@dataclass
+class Profile:
+    """A validated target profile: `path` as messages name it (relative to
+    the project root when inside it), `data` the YAML."""
+
+    name: str
+    path: Path
+    data: dict
+
+    @property
+    def kind(self):
+        return self.data["kind"]
+
+
+def profile_path(root: Path, name_or_path) -> Path:
+    """A profile name (`lab`) -> scenarios/targets/lab.yaml; a path (a
+    .yaml/.yml file or anything with a slash) stays that path. Relative to
+    root when inside it."""
+    text = str(name_or_path)
+    if not (text.endswith((".yaml", ".yml")) or "/" in text):
+        return Path(TARGETS_DIR) / f"{text}.yaml"
+    path = Path(text)
+    try:
+        return (path if path.is_absolute() else Path(root) / path).resolve().relative_to(Path(root).resolve())
+    except ValueError:
+        return path
+
+
+def load_target_profile(root: Path, name_or_path) -> Profile:
+    """The one loader of target profiles (`dmaas run|validate --target`, the
+    behave hooks, `dmaas monitor`): YAML, then the schema; every problem is
+    a UserError of one line naming the file and field; an unknown name
+    lists the known ones."""
+    path = profile_path(root, name_or_path)
+    if not (Path(root) / path).is_file():
+        if path.parent == Path(TARGETS_DIR) and str(name_or_path) == path.stem:
+            known = targets(root)
+            raise UserError(f"unknown target '{name_or_path}' (known: {', '.join(known) or 'none'}; "
+                            f"profiles live in {TARGETS_DIR}/<name>.yaml)")
+        raise UserError(f"{path}: no such target profile (known: {', '.join(targets(root)) or 'none'})")
+    data = load_yaml(root, str(path))
+    problem = profile_problem(str(path), data, load_schema(root, f"{SCHEMAS_DIR}/target.schema.json"))
+    if problem:
+        raise UserError(problem)
+    return Profile(name=path.stem, path=path, data=data)
+
+
 def target_profile(root: Path, name: str) -> dict:
-    """The target profile `name`, validated; an unknown name lists the known ones."""
-    known = targets(root)
-    if name not in known:
-        raise UserError(f"unknown target '{name}' (known: {', '.join(known) or 'none'}; "
-                        f"profiles live in {TARGETS_DIR}/<name>.yaml)")
-    rel = f"{TARGETS_DIR}/{name}.yaml"
-    data, problems = load_file(root, rel)
-    if problems:
-        raise UserError(problems[0])
-    return data
+    """The data of target profile `name` (see load_target_profile)."""
+    return load_target_profile(root, name).data

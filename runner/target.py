@@ -36,7 +36,7 @@ seconds; without it the real code path waits scaled real time.
 
 API (HACKING.md "Driver, DMaaS layer and apps"):
 
-    load_profile(name_or_path) -> Profile               # TargetError on bad input
+    load_profile(name_or_path) -> runner.scenarios.Profile   # TargetError on bad input
     open_target(profile, state_dir=None) -> Target      # starts a lab if needed
     attach_lab(state_path) -> LabTarget                 # a lab someone else started
     Target.name, .kind, .velero_namespace, .time_scale, .profile_buckets
@@ -62,18 +62,14 @@ import time
 import urllib.error
 import urllib.request
 
-import jsonschema
-import yaml
 
 from runner.errors import UserError
-from runner.scenarios import load_yaml
+from runner import scenarios
 from runner.times import parse_time
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 # the project whose scenarios run: `dmaas run --root` passes it to behave
 PROJECT = pathlib.Path(os.environ.get("DMAAS_PROJECT_ROOT") or REPO).resolve()
-TARGETS_DIR = PROJECT / "scenarios" / "targets"
-SCHEMA = REPO / "schemas" / "target.schema.json"
 BUCKETS_FILE = PROJECT / "scenarios" / "buckets.yaml"
 # what the lab provisions an engine from (its title is for people)
 LAB_ENGINE_FIELDS = ("storage_class", "provisioner", "parameters", "annotations", "volume", "backup")
@@ -116,74 +112,15 @@ class BucketProfile:
         return f"{self.name} ({self.client} {self.endpoint}/{self.bucket})"
 
 
-@dataclasses.dataclass
-class Profile:
-    name: str
-    path: pathlib.Path
-    data: dict
-
-    @property
-    def kind(self):
-        return self.data["kind"]
-
-
 # ---------------------------------------------------------------- profiles
 
-def profile_path(name_or_path):
-    """A profile name (`lab`) -> scenarios/targets/lab.yaml; a path stays a path."""
-    text = str(name_or_path)
-    if text.endswith((".yaml", ".yml")) or os.sep in text:
-        return pathlib.Path(text)
-    return TARGETS_DIR / f"{text}.yaml"
-
-
 def load_profile(name_or_path):
-    """Read and validate a target profile; TargetError names file and field."""
-    path = _display(profile_path(name_or_path))
-    if not (PROJECT / path).is_file():
-        known = sorted(p.stem for p in TARGETS_DIR.glob("*.yaml"))
-        raise TargetError(f"{path}: no such target profile (known: {', '.join(known)})")
+    """A target profile by name or path, read and validated by the one
+    loader (runner.scenarios.load_target_profile); TargetError names file and field."""
     try:
-        data = load_yaml(PROJECT, str(path))
+        return scenarios.load_target_profile(PROJECT, name_or_path)
     except UserError as error:
         raise TargetError(error.message) from None
-    validate_profile(data, path)
-    return Profile(name=path.stem, path=path, data=data)
-
-
-def _display(path):
-    """A path as messages show it: relative to the project when inside it."""
-    path = pathlib.Path(path)
-    try:
-        return path.resolve().relative_to(PROJECT)
-    except ValueError:
-        return path
-
-
-def validate_profile(data, path):
-    schema = json.loads(SCHEMA.read_text())
-    # best_match descends into oneOf/anyOf alternatives to the error that says most
-    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(data))
-    if error is not None:
-        field = ".".join(str(p) for p in error.absolute_path) or "(top level)"
-        raise TargetError(f"{path}: {field}: {_schema_message(error)}")
-
-
-def _schema_message(error):
-    # jsonschema quotes whole instances in its messages; a secret pasted into
-    # a profile by mistake must not reach a terminal, so name fields only.
-    if error.validator == "additionalProperties":
-        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
-        return f"unknown field(s) {', '.join(extra)}"
-    if error.validator == "required":
-        return error.message.split(" is a required")[0] + " is required"
-    if error.validator == "enum":
-        return f"must be one of {', '.join(map(str, error.validator_value))}"
-    if error.validator == "type":
-        return f"must be of type {error.validator_value}"
-    if error.validator in ("oneOf", "anyOf", "not", "if", "then", "else", "dependentRequired"):
-        return error.schema.get("description") or f"fails {error.validator}"
-    return error.message
 
 
 def lab_config(section, root=None):
@@ -210,7 +147,10 @@ def catalogue(name, root=None):
     path = pathlib.Path(root or PROJECT) / "scenarios" / f"{name}.yaml"
     if not path.is_file():
         raise TargetError(f"{path}: missing")
-    data = yaml.safe_load(path.read_text()) or {}
+    try:
+        data = scenarios.load_yaml(path.parent.parent, f"scenarios/{path.name}") or {}
+    except UserError as error:
+        raise TargetError(error.message) from None
     return data.get(name, data)
 
 

@@ -2,25 +2,18 @@
 and comparing their data with what was recorded at a backup's time."""
 import secrets
 
-from runner.apps import catalogue
+from runner import apps
 from runner.driver.waits import WaitTimeout
-from steplib import (App, apps, app_at, given, last_restore, plans, probe, record_of, records, restores, state,
-                     step, then)
-
+from scenario_state import App
+from steplib import app_at, given, last_restore, probe, record_of, step, then
 
 
 def deploy(context, app_name, namespace, cluster_name, engine_name, replicas=None):
-    driver = context.driver
-    cluster = driver.cluster(cluster_name)
-    engine = driver.engine(engine_name)
-    engine.ensure_storage_class(cluster)
-    cluster.ensure_namespace(namespace)
-    for manifest in catalogue.get(app_name).manifests(namespace, engine.storage_class, replicas=replicas):
-        cluster.apply(manifest)
-    apps(context)[(cluster_name, namespace)] = App(app_name, engine_name, replicas)
+    apps.install(context.driver, cluster_name, app_name, namespace, engine_name, replicas)
+    context.scenario_state.apps[(cluster_name, namespace)] = App(app_name, engine_name, replicas)
     data = wait_ready(context, cluster_name, namespace, app_name)
     # a running application has data: its first write happens as it starts
-    state(context, "ticks", dict)[(cluster_name, namespace)] = 1
+    context.scenario_state.ticks[(cluster_name, namespace)] = 1
     data.write(1)
 
 
@@ -46,7 +39,7 @@ def wait_ready(context, cluster_name, namespace, app_name):
 
 def unfinished_restore_into(context, cluster, namespace):
     """The latest restore into this namespace if it ended other than Completed."""
-    for done in reversed(restores(context)):
+    for done in reversed(context.scenario_state.restores):
         if done.cluster == cluster and namespace in done.mapping.values():
             return done.record if done.record.phase != "Completed" else None
     return None
@@ -55,10 +48,11 @@ def unfinished_restore_into(context, cluster, namespace):
 def excluded_components(context, cluster, namespace):
     """Components (app.kubernetes.io/name values) the plan of the backup
     restored into this namespace excluded with `exclude labels`."""
-    for done in reversed(restores(context)):
+    state = context.scenario_state
+    for done in reversed(state.restores):
         if done.cluster == cluster and namespace in done.mapping.values():
-            record = records(context).get(done.backup)
-            spec = plans(context).get(record.plan) if record and record.plan else None
+            record = state.records.get(done.backup)
+            spec = state.plans.get(record.plan) if record and record.plan else None
             selector = (spec.label_selector or "") if spec else ""
             return tuple(term.split("!=", 1)[1] for term in selector.split(",")
                          if term.startswith("app.kubernetes.io/name!="))
@@ -84,7 +78,7 @@ def app_runs_one_replica(context, app, namespace, cluster, engine):
 
 
 def write_bytes(context, app, cluster, size):
-    namespaces = [ns for (c, ns), known in apps(context).items() if c == cluster and known.name == app]
+    namespaces = [ns for (c, ns), known in context.scenario_state.apps.items() if c == cluster and known.name == app]
     assert namespaces, f"application {app} is not deployed on cluster {cluster} in this scenario"
     for namespace in namespaces:
         probe(context, cluster, namespace).write_bytes(size)
@@ -103,7 +97,7 @@ def dataset_written(context, size, app, cluster):
 @given('namespaces {namespaces:Names} of cluster "{cluster:Name}" hold secrets with freshly generated values')
 def secrets_planted(context, namespaces, cluster):
     client = context.driver.cluster(cluster)
-    planted = state(context, "secret_values", list)
+    planted = context.scenario_state.secret_values
     for namespace in namespaces:
         client.ensure_namespace(namespace)
         value = f"dmaas-secret-{secrets.token_hex(16)}"
@@ -159,11 +153,13 @@ def data_equals_bytes(context):
 @then('each day the data in namespace "{namespace:Name}" of cluster "{target:Name}" equalled the data of cluster '
       '"{source:Name}" at that day\'s backup')
 def moved_each_day(context, namespace, target, source):
-    moved = [m for m in state(context, "moved", list) if m[2] == target and m[3] == namespace and m[1] == source]
+    moved = [m for m in context.scenario_state.moved
+             if m.target_cluster == target and m.namespace == namespace and m.source_cluster == source]
     assert moved, f"no backup of cluster {source} was moved into {namespace} of cluster {target}"
     problems = []
-    for backup, _, _, _, found in moved:
-        record = record_of(context, backup)
+    for move in moved:
+        record = record_of(context, move.backup)
         for source_namespace, expected in record.states.items():
-            problems += [f"{backup} ({record.time:%m-%d %H:%M}): {d}" for d in expected.data_differences(found)]
+            problems += [f"{move.backup} ({record.time:%m-%d %H:%M}): {d}"
+                         for d in expected.data_differences(move.state)]
     assert not problems, f"{len(problems)} differences after moving data into {target}: {'; '.join(problems[:5])}"

@@ -1,8 +1,7 @@
 """What the buckets hold, read from the buckets themselves; quotas,
 capacity warnings and corrupting stored data."""
-from runner.driver.layout import VeleroLayout
-from steplib import (dmaas, encodings, given, location_of, locations, plans, readable_forms, state, then,
-                     when)
+from runner.driver.layout import BucketKeys, VeleroLayout
+from steplib import encodings, given, layout_of, location_of, readable_forms, spec_of, then, when
 from scenario_time import plan_backup_names
 
 
@@ -15,13 +14,12 @@ def scenario_layouts(context):
     """(where, VeleroLayout) for every location of every cluster in the scenario,
     one per distinct bucket prefix."""
     seen = {}
-    for cluster, named in locations(context).items():
+    root = f"{context.driver.scenario_root}/"
+    for cluster, named in context.scenario_state.locations.items():
         for name, location in named.items():
             key = (location.profile, location.prefix)
             if key not in seen:
-                bucket = context.driver.bucket(location.profile)
-                seen[key] = (f"{location.profile}:{location.prefix}",
-                             VeleroLayout(bucket, f"{context.driver.scenario_root}/{location.prefix}"))
+                seen[key] = (f"{location.profile}:{location.prefix[len(root):]}", layout_of(context, location))
     return list(seen.values())
 
 
@@ -41,7 +39,7 @@ def no_secret_objects(context):
 
 @then('no generated secret value appears in any object of any bucket, in plain, base64 or compressed form')
 def no_secret_values(context):
-    values = state(context, "secret_values", list)
+    values = context.scenario_state.secret_values
     assert values, "no secret values were planted in this scenario"
     needles = {value: encodings(value) for value in values}
     checked, leaks = 0, []
@@ -58,18 +56,16 @@ def no_secret_values(context):
 @then('every object plan "{plan:Name}" wrote is under prefix "{prefix:Name}" of the "{profile:Name}" bucket')
 def objects_under_prefix(context, plan, prefix, profile):
     root = f"{context.driver.scenario_root}/"
-    inside = f"{root}{prefix.strip('/')}/"
+    inside = BucketKeys(f"{root}{prefix}")
     names = plan_backup_names(context, plan)
     assert names, f"plan {plan} made no backups"
     outside, backed_up = [], set()
     for other, bucket in scenario_buckets(context).items():
         for info in bucket.list(root):
-            if other != profile or not info.key.startswith(inside):
+            if other != profile or not info.key.startswith(inside.prefix + "/"):
                 outside.append(f"{other}:{info.key[len(root):]}")
                 continue
-            parts = info.key[len(inside):].split("/")
-            if parts[0] == "backups" and len(parts) > 2 and parts[1] in names:
-                backed_up.add(parts[1])
+            backed_up |= {name for name in names if info.key.startswith(inside.backup_dir(name))}
     assert backed_up, f"plan {plan}: none of its backups is under {prefix}/ of the {profile} bucket"
     assert not outside, (f"plan {plan}: objects outside {prefix}/ of the {profile} bucket: "
                          f"{', '.join(outside[:5])}")
@@ -77,17 +73,13 @@ def objects_under_prefix(context, plan, prefix, profile):
 
 @then('locations {names:Names} each hold a complete copy of every backup of plan "{plan:Name}"')
 def complete_copies(context, names, plan):
-    spec = plans(context)[plan]
+    spec = spec_of(context, plan)
     runs = {}
-    for backup in dmaas(context).plan_backups(plan):
+    for backup in context.scenario_state.dmaas.plan_backups(plan):
         if backup.phase == "Completed":
             runs.setdefault(_minute(backup.started), {})[backup.location] = backup.name
     assert runs, f"plan {plan} has no completed backup"
-    layouts = {}
-    for name in names:
-        location = location_of(context, spec.cluster, name)
-        layouts[name] = VeleroLayout(context.driver.bucket(location.profile),
-                                     f"{context.driver.scenario_root}/{location.prefix}")
+    layouts = {name: layout_of(context, location_of(context, spec.cluster, name)) for name in names}
     for when_run, by_location in sorted(runs.items()):
         copies = {}
         for name, layout in layouts.items():
@@ -140,9 +132,10 @@ def no_workloads(context, plan):
 
 
 def on_demand_layout(context, backup):
-    cluster, location_name = state(context, "on_demand", dict)[backup]
-    location = location_of(context, cluster, location_name)
-    return VeleroLayout(context.driver.bucket(location.profile), f"{context.driver.scenario_root}/{location.prefix}")
+    """The layout of the location an on-demand backup of this scenario went to."""
+    on_demand = context.scenario_state.on_demand.get(backup)
+    assert on_demand, f"no on-demand backup {backup} in this scenario"
+    return layout_of(context, location_of(context, *on_demand))
 
 
 @then('backup "{backup:Name}" holds the configmaps, statefulsets and volumes of cortex and cassandra')
@@ -170,19 +163,19 @@ def cortex_backup_holds(context, backup):
 def backup_not_in(context, backup, profile):
     bucket = context.driver.bucket(profile)
     found = [i.key for i in bucket.list(context.driver.scenario_root + "/")
-             if f"/backups/{backup}/" in i.key]
+             if f"/{BucketKeys().backup_dir(backup)}" in i.key]
     assert not found, f"backup {backup} is in the {profile} bucket: {', '.join(found[:3])}"
 
 
 @then('backup "{backup:Name}" is in the "{profile:Name}" bucket, uploaded after the verification passed')
 def backup_promoted(context, backup, profile):
-    result = context.promotion
+    result = context.scenario_state.promotion
     assert result.verified, f"verification of {backup} did not pass: {result.reason}"
     assert result.uploaded, f"backup {backup} was not uploaded to the {profile} bucket: {result.reason}"
     bucket = context.driver.bucket(profile)
     layout = VeleroLayout(bucket, result.prefix)
     assert backup in layout.backup_names(), (
-        f"backup {backup}: no velero-backup.json under {result.prefix}/backups/{backup}/ in the {profile} bucket")
+        f"backup {backup}: no {layout.backup_metadata_key(backup)} in the {profile} bucket")
     verified_at = result.verified_at.replace(microsecond=0)
     early = [i.key for i in layout.keys(backup) if i.last_modified < verified_at]
     assert not early, (f"backup {backup}: objects in the {profile} bucket written before the verification passed "
@@ -193,45 +186,31 @@ def backup_promoted(context, backup, profile):
 def corrupt_volume_data(context, backup, profile):
     layout = on_demand_layout(context, backup)
     assert layout.bucket.profile == profile, f"backup {backup} is in the {layout.bucket.profile} bucket, not {profile}"
-    keys = volume_data_keys(context, layout, backup)
+    keys = layout.volume_data_keys(backup)
     assert keys, f"backup {backup}: no stored volume data found to corrupt in the {profile} bucket"
     for key in keys:
         context.driver.corrupt(profile, key)
 
 
-def volume_data_keys(context, layout, backup):
-    """Keys holding the backup's volume data: the pack files of the
-    repositories its PodVolumeBackups wrote to (file-system backup, restic or
-    kopia as each records) or its snapshot objects (cStor)."""
-    snapshots = layout.volume_snapshots(backup)
-    if snapshots:
-        return [i.key for i in layout.all_keys() if f"-{backup}" in i.key and "/backups/" in i.key
-                and not i.key.endswith((".json", ".gz"))]
-    repositories = {((p.get("spec") or {}).get("pod", {}).get("namespace"),
-                     (p.get("spec") or {}).get("uploaderType") or "restic")
-                    for p in layout.pod_volume_backups(backup)}
-    return sorted({i.key for namespace, uploader in repositories if namespace
-                   for i in layout.repository_data_keys(namespace, uploader)})
-
-
 @given('the "{profile:Name}" bucket has a quota of {size:Size}')
 def bucket_quota(context, profile, size):
-    dmaas(context).set_capacity(profile, size)
+    context.scenario_state.dmaas.set_capacity(profile, size)
 
 
 @when('the team asks whether the "{profile:Name}" bucket has room for a backup of namespace "{namespace:Name}" '
       'on cluster "{cluster:Name}"')
 def capacity_asked(context, profile, namespace, cluster):
-    context.capacity = dmaas(context).capacity_check(cluster, [namespace], profile)
+    context.scenario_state.capacity = context.scenario_state.dmaas.capacity_check(cluster, [namespace], profile)
 
 
 @then('the team is warned that the "{profile:Name}" bucket has not enough space')
 def warned(context, profile):
-    warning = context.capacity
+    warning = context.scenario_state.capacity
     assert warning is not None, f"no capacity warning for the {profile} bucket"
     assert profile in str(warning), f"the warning does not name the {profile} bucket: {warning}"
 
 
 @then('the team is not warned')
 def not_warned(context):
-    assert context.capacity is None, f"unexpected capacity warning: {context.capacity}"
+    warning = context.scenario_state.capacity
+    assert warning is None, f"unexpected capacity warning: {warning}"

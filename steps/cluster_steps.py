@@ -1,5 +1,6 @@
 """Clusters, backup locations, faults and the passing of time."""
-from steplib import Location, dmaas, given, locations, step, when
+from runner.dmaas.locations import Location
+from steplib import given, step, when
 from scenario_time import pass_time
 
 
@@ -17,30 +18,41 @@ def a_cluster_at_versions(context, name, version, dmaas_version):
 
 @step('a new cluster "{name:Name}" is created')
 def a_new_cluster(context, name):
+    """A cluster that did not exist before the step (a real target's clusters
+    are a fixed set of contexts: skipped there)."""
     context.driver.create_cluster(name)
 
 
 @when('cluster "{name:Name}" is destroyed')
 def cluster_destroyed(context, name):
+    """The cluster and all on it are gone; its backups stay in the buckets."""
     context.driver.destroy_cluster(name)
 
 
 @when('cluster "{name:Name}" is cut off')
 def cluster_cut(context, name):
+    """Its API refuses connections until the scenario's cleanup reconnects it."""
     context.driver.cut_cluster(name)
 
 
 @when('the "{profile:Name}" bucket is cut off')
 def bucket_cut(context, profile):
+    """Its S3 endpoint refuses connections until the scenario's cleanup reconnects it."""
     context.driver.cut_bucket(profile)
 
 
 def add_location(context, profile, clusters, name=None, prefix=None):
+    """The location on each cluster; the steps remember where its objects
+    live as the scenario gave it (its own bucket and <scenario root>/<prefix
+    or name>), not as the DMaaS layer says, so oracles look there."""
     name = name or profile
+    state = context.scenario_state
     for cluster in clusters:
         context.driver.cluster(cluster)
-        dmaas(context).add_location(cluster, name, profile, prefix=prefix)
-        locations(context).setdefault(cluster, {})[name] = Location(profile, prefix or name)
+        state.dmaas.add_location(cluster, name, profile, prefix=prefix)
+        state.locations.setdefault(cluster, {})[name] = Location(
+            name, profile, context.driver.bucket_profile(profile).bucket,
+            f"{context.driver.scenario_root}/{(prefix or name).strip('/')}")
 
 
 @step('the "{profile:Name}" bucket is a backup location on cluster "{cluster:Name}"')

@@ -3,38 +3,23 @@ clients only (so they work on a real target too): losing the full snapshot
 an incremental chain stands on, corrupting a backup's stored volume data,
 and a backup copied to a bucket by hand, outside the verified promotion."""
 
-from runner.driver.layout import VeleroLayout
+from runner.driver.layout import BucketKeys
 from scenario_time import plan_backups_seen
-from steplib import as_time, bucket_prefix, dmaas, location_of, plans, state, when
-
-
+from steplib import as_time, layout_of, location_of, spec_of, when
 
 
 def _plan_layouts(context, plan, profile):
-    """(location prefix, VeleroLayout) of each location of the plan in that bucket."""
-    spec = plans(context).get(plan)
-    assert spec is not None, f"no plan {plan} in this scenario"
-    found = []
-    for name in spec.locations:
-        location = location_of(context, spec.cluster, name)
-        if location.profile == profile:
-            prefix = bucket_prefix(context, location)
-            found.append((prefix, VeleroLayout(context.driver.bucket(profile), prefix)))
+    """The VeleroLayout of each location of the plan in that bucket."""
+    spec = spec_of(context, plan)
+    found = [layout_of(context, location) for location in (location_of(context, spec.cluster, name)
+                                                             for name in spec.locations)
+             if location.profile == profile]
     assert found, f"plan {plan} has no location in the {profile} bucket"
     return found
 
 
-def volume_data_keys(layout, prefix, backup):
-    """The objects a volume snapshotter stored for one backup: keys under the
-    location's prefix, outside Velero's own backups/ directory (which Velero
-    deletes whole with the backup), with the backup's name as a path segment."""
-    own = f"{prefix}/backups/"
-    return [info.key for info in layout.all_keys()
-            if not info.key.startswith(own) and backup in info.key[len(prefix):].split("/")]
-
-
 def _completed(context, plan):
-    backups = [b for b in dmaas(context).plan_backups(plan) if b.phase == "Completed"]
+    backups = [b for b in context.scenario_state.dmaas.plan_backups(plan) if b.phase == "Completed"]
     assert backups, f"plan {plan} has no completed backup"
     return sorted(backups, key=lambda b: as_time(b.started))
 
@@ -49,10 +34,10 @@ def full_base_deleted(context, plan, profile):
     assert seen, f"plan {plan}: no full backup seen at or before its oldest backup {oldest.name}"
     base = max(seen, key=lambda b: as_time(b.started)).name
     deleted = []
-    for prefix, layout in _plan_layouts(context, plan, profile):
-        for key in volume_data_keys(layout, prefix, base):
-            layout.bucket.delete(key)
-            deleted.append(key)
+    for layout in _plan_layouts(context, plan, profile):
+        for info in layout.snapshot_keys(base):
+            layout.bucket.delete(info.key)
+            deleted.append(info.key)
     assert deleted, (f"plan {plan}: no stored volume data of full backup {base} (base of {oldest.name}) "
                      f"in the {profile} bucket")
 
@@ -64,11 +49,10 @@ def plan_backup_corrupted(context, which, plan, profile):
     assert which in ("oldest", "latest"), f"choose the oldest or the latest backup, not {which!r}"
     backup = (backups[0] if which == "oldest" else backups[-1]).name
     corrupted = []
-    for prefix, layout in _plan_layouts(context, plan, profile):
-        for key in volume_data_keys(layout, prefix, backup):
-            if not key.endswith(".json"):   # the data, not the snapshotter's record of it
-                context.driver.corrupt(profile, key)
-                corrupted.append(key)
+    for layout in _plan_layouts(context, plan, profile):
+        for key in layout.volume_data_keys(backup):
+            context.driver.corrupt(profile, key)
+            corrupted.append(key)
     assert corrupted, f"plan {plan}: no stored volume data of backup {backup} in the {profile} bucket"
 
 
@@ -76,14 +60,12 @@ def plan_backup_corrupted(context, which, plan, profile):
 def copied_by_hand(context, backup, profile):
     """Copy an on-demand backup's Velero objects to where a promotion to that
     bucket puts them (<scenario root>/<bucket profile>/backups/<name>/)."""
-    on_demand = state(context, "on_demand", dict).get(backup)
+    on_demand = context.scenario_state.on_demand.get(backup)
     assert on_demand, f"no on-demand backup {backup} in this scenario"
     cluster, location_name = on_demand
-    location = location_of(context, cluster, location_name)
-    source = VeleroLayout(context.driver.bucket(location.profile), bucket_prefix(context, location))
-    target = context.driver.bucket(profile)
+    source = layout_of(context, location_of(context, cluster, location_name))
+    target, target_keys = context.driver.bucket(profile), BucketKeys(f"{context.driver.scenario_root}/{profile}")
     keys = source.keys(backup)
     assert keys, f"backup {backup} has no objects in location {location_name}"
     for info in keys:
-        target.put(f"{context.driver.scenario_root}/{profile}/{info.key[len(source.prefix) + 1:]}",
-                   source.bucket.get(info.key))
+        target.put(target_keys.key(source.relative(info.key)), source.bucket.get(info.key))

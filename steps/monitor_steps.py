@@ -6,26 +6,22 @@ import json
 
 import croniter
 
-from scenario_time import plan_backup_names
-from steplib import as_time, dmaas, location_of, plans, then
-
-PLAN_LABEL = "dmaas.openebs.io/plan"
+from runner.dmaas.plans import PLAN_LABEL
+from steplib import as_time, location_of, spec_of, then
 
 
 def view(context):
     """A fresh view from the DMaaS layer (never cached: faults change it)."""
-    views = dmaas(context).monitor()
+    views = context.scenario_state.dmaas.monitor()
     path = context.report_dir / "monitor.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"views": views}, indent=2, default=str))
     return views
 
 
-
-
 def schedule_truth(context, plan):
     """(last run, next run) of a plan, from its Schedules' status and cron on its cluster."""
-    spec = plans(context)[plan]
+    spec = spec_of(context, plan)
     schedules = context.driver.cluster(spec.cluster).velero.schedules(label_selector=f"{PLAN_LABEL}={plan}")
     assert schedules, f"cluster {spec.cluster} has no Schedule labelled {PLAN_LABEL}={plan}"
     lasts = [as_time((s.get("status") or {}).get("lastBackup")) for s in schedules]
@@ -51,45 +47,46 @@ def plans_view(context, team_a, plan_a, team_b, plan_b):
             f"plan {plan}: the view says next run {row.get('next_run')}, the cluster's schedule gives {upcoming}")
 
 
-def team_bytes_in_bucket(context, team, profile):
-    """Bytes under the scenario root of a bucket that belong to a team's
-    plans: their backups' directories (metadata, tarballs; snapshot objects
-    under .../backups/<name>/ of a snapshot path) and the file-system backup
-    repositories of their namespaces."""
-    mine = [(name, spec) for name, spec in plans(context).items() if spec.team == team]
-    backups = set().union(*(plan_backup_names(context, name) for name, _ in mine)) if mine else set()
-    namespaces = {ns for _, spec in mine for ns in spec.namespaces}
-    prefixes = {f"{context.driver.scenario_root}/{location_of(context, spec.cluster, loc).prefix}/"
-                for _, spec in mine for loc in spec.locations
-                if location_of(context, spec.cluster, loc).profile == profile}
-    total = 0
-    for info in context.driver.bucket(profile).list(context.driver.scenario_root + "/"):
-        prefix = next((p for p in prefixes if info.key.startswith(p)), None)
-        if prefix is None:
-            continue
-        parts = info.key[len(prefix):].split("/")
-        # backups/<name>/... holds a backup's metadata and tarball, and (under a
-        # snapshot path) its volume snapshots; restic|kopia/<namespace>/ a repository
-        in_backup = any(part == "backups" and parts[i + 1] in backups for i, part in enumerate(parts[:-2]))
-        in_repository = parts[0] in ("restic", "kopia") and len(parts) > 2 and parts[1] in namespaces
-        if in_backup or in_repository:
-            total += info.size
-    return total
+def team_bytes_in_bucket(context, profile):
+    """({team: bytes}, [keys of no team]) in a bucket, read without the
+    monitor's rule: every object listed under the prefixes of the scenario's
+    own locations in that bucket belongs to the team whose plan made a
+    backup the key names (a path segment equal to the name of a Backup the
+    plan's cluster holds with the plan's label) or takes a namespace the key
+    names (a file-system backup repository); teams and namespaces are the
+    scenario's own plan tables."""
+    state = context.scenario_state
+    owners, prefixes = {}, set()
+    for plan, spec in state.plans.items():
+        backups = context.driver.cluster(spec.cluster).velero.backups(label_selector=f"{PLAN_LABEL}={plan}")
+        for name in [b["metadata"]["name"] for b in backups] + list(spec.namespaces):
+            owners.setdefault(name, set()).add(spec.team)
+        prefixes |= {location.prefix for location in (location_of(context, spec.cluster, name)
+                                                      for name in spec.locations) if location.profile == profile}
+    totals, nobodys = {}, []
+    for prefix in sorted(prefixes):
+        for info in context.driver.bucket(profile).list(prefix + "/"):
+            teams = set().union(*(owners.get(part, set()) for part in info.key[len(prefix) + 1:].split("/")))
+            for team in teams:
+                totals[team] = totals.get(team, 0) + info.size
+            if not teams:
+                nobodys.append(info.key)
+    return totals, nobodys
 
 
 @then('the S3 usage view shows for each team the bytes its backups take in the "{profile:Name}" bucket, '
       'as read from the bucket')
 def usage_view(context, profile):
     rows = [r for r in view(context)["usage"] if r.get("bucket") == profile]
-    teams = sorted({spec.team for spec in plans(context).values()})
-    for team in teams:
+    truth, nobodys = team_bytes_in_bucket(context, profile)
+    for team in sorted({spec.team for spec in context.scenario_state.plans.values()}):
         listed = [r for r in rows if r.get("team") == team]
         assert listed, f"the usage view has no row for team {team} in the {profile} bucket (rows: {rows})"
-        truth = team_bytes_in_bucket(context, team, profile)
-        assert truth > 0, f"team {team} has no bytes in the {profile} bucket; nothing to compare"
-        assert listed[0].get("bytes") == truth, (
+        assert truth.get(team, 0) > 0, f"team {team} has no bytes in the {profile} bucket; nothing to compare"
+        assert listed[0].get("bytes") == truth[team], (
             f"team {team}: the usage view says {listed[0].get('bytes')} bytes in the {profile} bucket, "
-            f"the bucket holds {truth}")
+            f"the bucket holds {truth[team]}"
+            + (f" (objects of no team there: {', '.join(nobodys[:3])})" if nobodys else ""))
 
 
 # the view says what it sees: a cut cluster or bucket is "unreachable"

@@ -2,10 +2,9 @@
 import datetime
 
 from runner.dmaas import PlanSpec
-from runner.driver.layout import VeleroLayout
 from scenario_time import plan_backup_names, plan_backups_seen
-from steplib import (apps, as_time, assert_count, bucket_prefix, counts, dmaas, given, location_names, location_of,
-                     parse_duration, parse_list, plans, record_backup, records, state, then, when)
+from steplib import (as_time, assert_count, given, layout_of, location_names, location_of, parse_duration, parse_list,
+                     record_backup, spec_of, then, when)
 
 SETTINGS = {"namespaces", "resources", "every", "full every", "retention", "keep last", "locations",
             "verify on", "exclude resources", "exclude labels"}
@@ -19,7 +18,8 @@ def plan_spec(context, name, team, cluster, table, data_only=False):
             raise AssertionError(f"plan {name}: unknown setting '{key}' (known: {', '.join(sorted(SETTINGS))})")
         settings[key] = value
     namespaces = parse_list(settings.get("namespaces", ""))
-    engines = {apps(context)[(cluster, ns)].engine for ns in namespaces if (cluster, ns) in apps(context)}
+    apps = context.scenario_state.apps
+    engines = {apps[(cluster, ns)].engine for ns in namespaces if (cluster, ns) in apps}
     labels = parse_list(settings.get("exclude labels", ""))
     return PlanSpec(
         name=name, team=team, cluster=cluster, namespaces=namespaces,
@@ -40,9 +40,10 @@ def create_plan(context, name, team, cluster, data_only=False):
     spec = plan_spec(context, name, team, cluster, context.table, data_only)
     for location in spec.locations:
         location_of(context, cluster, location)
-    dmaas(context).create_plan(spec)
-    plans(context)[name] = spec
-    state(context, "plan_created", dict)[name] = context.driver.clock.now()
+    state = context.scenario_state
+    state.dmaas.create_plan(spec)
+    state.plans[name] = spec
+    state.plan_created[name] = context.driver.clock.now()
 
 
 @given('team "{team:Name}" has a continuity plan "{name:Name}" on cluster "{cluster:Name}":')
@@ -57,21 +58,15 @@ def data_only_plan(context, team, name, cluster):
 
 @given('each backup of plan "{plan:Name}" is moved into namespace "{namespace:Name}" of cluster "{cluster:Name}"')
 def moves_registered(context, plan, namespace, cluster):
-    assert plan in plans(context), f"no plan {plan} in this scenario"
-    state(context, "moves", dict).setdefault(plan, []).append((cluster, namespace))
-
-
-def spec_of(context, plan):
-    spec = plans(context).get(plan)
-    assert spec is not None, f"no plan {plan} in this scenario (plans: {', '.join(plans(context)) or 'none'})"
-    return spec
+    spec_of(context, plan)
+    context.scenario_state.moves.setdefault(plan, []).append((cluster, namespace))
 
 
 def take_backup(context, name, cluster, selection, location=None):
-    record = dmaas(context).backup_now(cluster, name, selection, location)
+    record = context.scenario_state.dmaas.backup_now(cluster, name, selection, location)
     assert record.phase == "Completed", f"on-demand backup {name} on cluster {cluster} ended {record.phase}"
     record_backup(context, name, cluster)
-    state(context, "on_demand", dict)[name] = (cluster, location or location_names(context, cluster)[0])
+    context.scenario_state.on_demand[name] = (cluster, location or location_names(context, cluster)[0])
     return record
 
 
@@ -98,22 +93,20 @@ def backup_like_plan(context, name, plan):
     take_backup(context, name, spec.cluster, {"plan": plan})
 
 
-def layouts(context, cluster, location_list):
-    for location_name in location_list:
-        location = location_of(context, cluster, location_name)
-        yield location_name, VeleroLayout(context.driver.bucket(location.profile), bucket_prefix(context, location))
+def plan_layouts(context, plan, profile):
+    """The Velero layouts of the plan's locations in that bucket (as the scenario made them)."""
+    spec = spec_of(context, plan)
+    return [layout_of(context, location) for location in (location_of(context, spec.cluster, name)
+                                                            for name in spec.locations)
+            if location.profile == profile]
 
 
 def completed_in_bucket(context, plan, profile):
     """The plan's Completed backups whose velero-backup.json is in that bucket, read from the bucket."""
-    spec = spec_of(context, plan)
-    names = {b.name for b in dmaas(context).plan_backups(plan) if b.phase == "Completed"}
+    layouts = plan_layouts(context, plan, profile)
+    names = {b.name for b in context.scenario_state.dmaas.plan_backups(plan) if b.phase == "Completed"}
     found = set()
-    for location_name in spec.locations:
-        location = location_of(context, spec.cluster, location_name)
-        if location.profile != profile:
-            continue
-        layout = VeleroLayout(context.driver.bucket(profile), bucket_prefix(context, location))
+    for layout in layouts:
         for name in set(layout.backup_names()) & names:
             if layout.metadata(name).get("status", {}).get("phase") == "Completed":
                 found.add(name)
@@ -122,13 +115,15 @@ def completed_in_bucket(context, plan, profile):
 
 @then('plan "{plan:Name}" has {count:d} completed backups in the "{profile:Name}" bucket')
 def completed_backups(context, plan, count, profile):
+    """Counted in the bucket itself (the plan's backups whose velero-backup.json
+    there says Completed): a backup the cluster lists but the bucket lost does not count."""
     assert_count(completed_in_bucket(context, plan, profile), count,
                  f"plan {plan}: expected {count} completed backups in the {profile} bucket")
 
 
 @then('plan "{plan:Name}" never had more than {limit:d} backups in the bucket')
 def never_more_than(context, plan, limit):
-    history = counts(context).get(plan, [])
+    history = context.scenario_state.counts.get(plan, [])
     assert history, f"plan {plan}: no observations (did time pass?)"
     worst = max(history, key=lambda item: item[1])
     assert worst[1] <= limit, (f"plan {plan}: expected at most {limit} backups in the bucket at any time, "
@@ -139,11 +134,11 @@ def never_more_than(context, plan, limit):
 def backup_every_hour(context, plan):
     spec = spec_of(context, plan)
     assert spec.every <= 3600, f"plan {plan} runs every {spec.every} s, less often than hourly"
-    created = state(context, "plan_created", dict)[plan].replace(second=0, microsecond=0)
+    created = context.scenario_state.plan_created[plan].replace(second=0, microsecond=0)
     now = context.driver.clock.now()
     oldest_kept = now - datetime.timedelta(seconds=spec.retention_ttl) if spec.retention_ttl else created
     completed = {as_time(b.started).replace(second=0, microsecond=0)
-                 for b in dmaas(context).plan_backups(plan) if b.phase == "Completed"}
+                 for b in context.scenario_state.dmaas.plan_backups(plan) if b.phase == "Completed"}
     # runs fire at creation + k * every (the plan's own cadence)
     due, missing, expected = created, [], 0
     while (due := due + datetime.timedelta(seconds=spec.every)) <= now:
@@ -175,7 +170,7 @@ def _all_plan_backups(context, plan):
     """Every backup of the plan in the order it ran, expired ones included
     (observed after every clock step, so retention does not hide them)."""
     seen = plan_backups_seen(context, plan)
-    for backup in dmaas(context).plan_backups(plan):
+    for backup in context.scenario_state.dmaas.plan_backups(plan):
         seen[backup.name] = backup
     return [b for b in seen.values() if b.phase == "Completed"]
 
@@ -194,12 +189,10 @@ def _kind_text(kinds):
 
 @then('only the backups of plan "{plan:Name}" from the last {retention:Duration} remain in the "{profile:Name}" bucket')
 def only_recent_remain(context, plan, retention, profile):
-    spec = spec_of(context, plan)
     now = context.driver.clock.now()
     cutoff = now - datetime.timedelta(seconds=retention)
     present = {}
-    for _, layout in layouts(context, spec.cluster, [l for l in spec.locations
-                                                      if location_of(context, spec.cluster, l).profile == profile]):
+    for layout in plan_layouts(context, plan, profile):
         for name in set(layout.backup_names()) & plan_backup_names(context, plan):
             present[name] = _started(layout.metadata(name))
     # a backup started exactly at the cutoff may or may not have been collected yet
@@ -214,7 +207,7 @@ def only_recent_remain(context, plan, retention, profile):
 
 
 def _recorded(context, plan):
-    return {name: record for name, record in records(context).items() if record.plan == plan}
+    return {name: record for name, record in context.scenario_state.records.items() if record.plan == plan}
 
 
 def _started(metadata):

@@ -2,9 +2,9 @@
 import datetime
 import re
 
+from scenario_state import App, RestoreDone
 from scenario_time import plan_backup_names, plan_backups_seen
-from steplib import (App, RestoreDone, apps, as_time, assert_count, dmaas, plans, probe, record_of, records, restores, state,
-                     then, when)
+from steplib import as_time, assert_count, probe, record_of, spec_of, then, when
 
 COMPONENT = "app.kubernetes.io/name"
 NOT_SERVED = re.compile(r"not served|does not serve|not supported|could not be resolved|cannot be resolved"
@@ -14,7 +14,8 @@ NOT_SERVED = re.compile(r"not served|does not serve|not supported|could not be r
 def restore(context, backup, cluster, namespace=None, location=None):
     """Restore a backup on a cluster (into `namespace` if given); the restored
     applications become known to later steps under their new namespaces."""
-    record = records(context).get(backup)
+    state = context.scenario_state
+    record = state.records.get(backup)
     source_namespaces = sorted(record.states) if record else []
     mapping = {ns: namespace for ns in source_namespaces} if namespace else {}
     if namespace and len(source_namespaces) > 1:
@@ -22,15 +23,15 @@ def restore(context, backup, cluster, namespace=None, location=None):
                              f"restoring into one namespace {namespace} is ambiguous")
     context.driver.cluster(cluster)
     asked = context.driver.clock.now()
-    result = dmaas(context).restore(cluster, backup, namespace_mapping=mapping or None, location=location)
+    result = state.dmaas.restore(cluster, backup, namespace_mapping=mapping or None, location=location)
     identity = {ns: ns for ns in source_namespaces}
     done = RestoreDone(cluster, backup, {**identity, **mapping}, result, asked)
-    restores(context).append(done)
+    state.restores.append(done)
     if record:
         for source, target in done.mapping.items():
-            app = apps(context).get((record.cluster, source))
+            app = state.apps.get((record.cluster, source))
             if app:
-                apps(context).setdefault((cluster, target), App(app.name, app.engine, app.replicas))
+                state.apps.setdefault((cluster, target), App(app.name, app.engine, app.replicas))
     return done
 
 
@@ -38,13 +39,13 @@ def plan_backups_by_time(context, plan, cluster):
     """The plan's completed backups that can still be restored on `cluster`,
     oldest first: those its own cluster lists, or, once that cluster is gone,
     those `cluster` discovered from the bucket."""
-    spec = plans(context)[plan]
+    spec = spec_of(context, plan)
     seen = plan_backups_seen(context, plan)
     if spec.cluster in context.driver.destroyed():
-        available = state(context, "discovered", dict).get(cluster, set())
+        available = context.scenario_state.discovered.get(cluster, set())
         backups = [b for name, b in seen.items() if name in available and b.phase == "Completed"]
     else:
-        backups = [b for b in dmaas(context).plan_backups(plan) if b.phase == "Completed"]
+        backups = [b for b in context.scenario_state.dmaas.plan_backups(plan) if b.phase == "Completed"]
     assert backups, f"plan {plan}: no completed backup available to cluster {cluster}"
     return sorted(backups, key=lambda b: as_time(b.started))
 
@@ -95,7 +96,7 @@ def restore_latest_from(context, plan, location, cluster):
 
 
 def restore_on(context, cluster):
-    done = [d for d in restores(context) if d.cluster == cluster]
+    done = [d for d in context.scenario_state.restores if d.cluster == cluster]
     assert done, f"no restore was done on cluster {cluster} in this scenario"
     return done[-1]
 
@@ -148,6 +149,7 @@ def restored_versions_served(context, cluster):
 
 @then('cluster "{cluster:Name}" discovers the {count:d} backups of plan "{plan:Name}" from the bucket alone')
 def discovers_count(context, cluster, count, plan):
+    """After Velero's backup sync of each of the cluster's locations; only the plan's backups count."""
     assert_count(discover(context, cluster, plan), count,
                  f"cluster {cluster}: expected to discover {count} backups of plan {plan}")
 
@@ -155,10 +157,10 @@ def discovers_count(context, cluster, count, plan):
 @then('cluster "{cluster:Name}" discovers the backups of plan "{plan:Name}" from the bucket alone')
 def discovers_all(context, cluster, plan):
     found = discover(context, cluster, plan)
-    if plans(context)[plan].cluster in context.driver.destroyed():
+    if spec_of(context, plan).cluster in context.driver.destroyed():
         expected = {n for n, b in plan_backups_seen(context, plan).items() if b.phase == "Completed"}
     else:
-        expected = {b.name for b in dmaas(context).plan_backups(plan) if b.phase == "Completed"}
+        expected = {b.name for b in context.scenario_state.dmaas.plan_backups(plan) if b.phase == "Completed"}
     missing = sorted(expected - found)
     assert found and not missing, (f"cluster {cluster}: did not discover {len(missing)} of plan {plan}'s "
                                    f"{len(expected)} backups: {', '.join(missing[:5]) or '(none found at all)'}")
@@ -166,10 +168,11 @@ def discovers_all(context, cluster, plan):
 
 def discover(context, cluster, plan):
     """Backup names of the plan that `cluster` lists after syncing its locations."""
+    state = context.scenario_state
     names = set()
-    for location in sorted(state(context, "locations", dict).get(cluster, {})):
-        names |= set(dmaas(context).discover(cluster, location))
-    state(context, "discovered", dict).setdefault(cluster, set()).update(names)
+    for location in sorted(state.locations.get(cluster, {})):
+        names |= set(state.dmaas.discover(cluster, location))
+    state.discovered.setdefault(cluster, set()).update(names)
     return names & plan_backup_names(context, plan)
 
 
@@ -197,7 +200,7 @@ def _spec_of(psp):
 
 @then('the custom resources were restored after their definitions')
 def crs_after_crds(context):
-    done = restores(context)[-1]
+    done = context.scenario_state.restores[-1]
     client = context.driver.cluster(done.cluster)
     selector = f"velero.io/restore-name={done.record.name}"
     crds = client.list("apiextensions.k8s.io/v1", "CustomResourceDefinition", label_selector=selector)
@@ -252,19 +255,20 @@ def verify_and_promote(context, backup, cluster, profile):
     record = record_of(context, backup)
     assert len(record.states) == 1, f"backup {backup} holds {len(record.states)} applications; expected one"
     expected = next(iter(record.states.values()))
-    context.promotion = dmaas(context).verify_then_promote(backup, cluster, expected=expected, target_bucket=profile)
-    context.promotion_backup = backup
+    state = context.scenario_state
+    state.promotion = state.dmaas.verify_then_promote(backup, cluster, expected=expected, target_bucket=profile)
+    state.promotion_backup = backup
 
 
 @when('plan "{plan:Name}" verifies its latest backup')
 def plan_verifies(context, plan):
-    context.verification = dmaas(context).verify_plan(plan)
+    context.scenario_state.verification = context.scenario_state.dmaas.verify_plan(plan)
 
 
 @then("the verification found the data recorded at the time of that backup")
 def promotion_data(context):
-    result = context.promotion
-    backup = context.promotion_backup
+    result = context.scenario_state.promotion
+    backup = context.scenario_state.promotion_backup
     assert result.verified, f"verification of {backup} failed: {result.reason}"
     expected = next(iter(record_of(context, backup).states.values()))
     assert result.state is not None, f"verification of {backup} read no data back"
@@ -275,15 +279,15 @@ def promotion_data(context):
 
 @then("the verification failed with a reason")
 def promotion_failed(context):
-    result = context.promotion
-    assert not result.verified, f"verification of {context.promotion_backup} passed; expected it to fail"
+    result = context.scenario_state.promotion
+    assert not result.verified, f"verification of {context.scenario_state.promotion_backup} passed; expected it to fail"
     assert result.reason and str(result.reason).strip(), "the verification failed without a reason"
 
 
 @then('the verification restored statefulset "{statefulset:Name}" and configmap "{configmap:Name}" on '
       'cluster "{cluster:Name}"')
 def verification_restored(context, statefulset, configmap, cluster):
-    result = context.verification
+    result = context.scenario_state.verification
     assert result.cluster == cluster, f"the verification ran on cluster {result.cluster}, expected {cluster}"
     for kind, name in (("StatefulSet", statefulset), ("ConfigMap", configmap)):
         found = result.found.get(kind, [])
@@ -292,7 +296,7 @@ def verification_restored(context, statefulset, configmap, cluster):
 
 @then("the verification found the rows recorded at the time of that backup")
 def verification_rows(context):
-    result = context.verification
+    result = context.scenario_state.verification
     record = record_of(context, result.backup)
     assert result.state is not None, f"verification of {result.backup} read no data back"
     problems = []
@@ -303,7 +307,7 @@ def verification_rows(context):
 
 @then('the verification namespace is gone from cluster "{cluster:Name}"')
 def verification_cleaned(context, cluster):
-    result = context.verification
+    result = context.scenario_state.verification
     client = context.driver.cluster(cluster)
     client.wait_for(f"verification namespace {result.namespace} to be deleted",
                     lambda: client.get("v1", "Namespace", result.namespace) is None, timeout="namespace_gone")
@@ -313,7 +317,7 @@ def verification_cleaned(context, cluster):
       'and equals the data recorded at its time')
 def every_restore_point(context, plan, cluster, title):
     backups = plan_backups_by_time(context, plan, cluster)
-    spec = plans(context)[plan]
+    spec = spec_of(context, plan)
     problems = []
     for index, backup in enumerate(backups):
         record = record_of(context, backup.name)
@@ -326,7 +330,7 @@ def every_restore_point(context, plan, cluster, title):
                 problems.append(f"{backup.name}: restore {done.record.name} ended {done.record.phase}: "
                                 + ("; ".join(done.record.messages[:2]) or "no reason"))
             else:
-                app = apps(context)[(cluster, target)]
+                app = context.scenario_state.apps[(cluster, target)]
                 data = probe(context, cluster, target, app.name)
                 context.driver.cluster(cluster).wait_for(f"{app.name} restored from {backup.name} to be ready",
                                                          data.ready, timeout="app_ready")

@@ -1,30 +1,22 @@
 """Shared pieces of the step definitions: parse types for the words the
-features use, step decorators that turn `Unsupported` into a skip, and the
-scenario state kept on `context`.
+features use, step decorators that turn `Unsupported` into a skip, and
+helpers over the scenario state.
 
 Parse types (use as `{name:Type}` in step texts):
     Name      the inside of `"..."` (no quotes)
     Which     `oldest`, `latest`, `latest-but-one day's`
     Names     `"a"`, `"a" and "b"`, `"a", "b" and "c"` -> ["a", "b", "c"]
-    Duration  `80 hours`, `3 days`, `1h`, `15 minutes`, `72h`, `an hour` -> seconds (int)
+    Duration  `80 hours`, `3 days`, `1h`, `15 minutes`, `72h`, `an hour` -> seconds (int; runner/durations.py)
     Size      `64 KiB`, `2 MiB`, `512 MiB`, `1 GB` -> bytes (int)
 
-Scenario state (all on context, reset per scenario by behave):
-    context.driver          runner.driver.Driver (features/environment.py)
-    dmaas(context)          runner.dmaas.DMaaS over the driver, made on first use
-    context.apps            {(cluster, namespace): App(name, engine, replicas)}
-    context.locations       {cluster: {location name: Location(profile, prefix)}}
-    context.plans           {plan name: PlanSpec}
-    context.records         {backup name: Record(cluster, time, states {namespace: DataState})}
-    context.counts          {plan name: [(time, number of its backups in its buckets)]}
-    context.seen_backups    {plan name: {backup name: BackupRecord}} (scenario_time.py), as last seen
-    context.gone            {plan name: {backup name: time it was first seen missing from the buckets}}
-    context.restores        [RestoreDone(cluster, backup, mapping, record, time)] in order
-The hooks turn plans, seen_backups, gone and restores into the report's
-timeline at the end of the scenario (runner/report/timeline.py).
+Per scenario (features/environment.py makes both before it):
+    context.driver          runner.driver.Driver
+    context.scenario_state  ScenarioState (steps/scenario_state.py): the DMaaS
+                            layer over the driver and everything the steps remember
+The hooks turn the state's plans, seen_backups, gone and restores into the
+report's timeline at the end of the scenario (runner/report/timeline.py).
 """
 import base64
-import collections
 import functools
 import gzip
 import re
@@ -32,26 +24,17 @@ import re
 import behave
 import parse
 
+from runner import durations
+from runner.driver.layout import VeleroLayout
 from runner.driver.reachability import TargetUnreachable, unreachable
 from runner.target import Unsupported
 from runner.times import parse_time
 
-App = collections.namedtuple("App", "name engine replicas")
-Location = collections.namedtuple("Location", "profile prefix")
-Record = collections.namedtuple("Record", "cluster time states plan")
-RestoreDone = collections.namedtuple("RestoreDone", "cluster backup mapping record time")   # time: asked for
+from scenario_state import Record
 
 # ------------------------------------------------------------------ parsing
 
 _NAMES = r'"[^"]+"(?:(?:, | and |, and )"[^"]+")*'
-_UNITS = {
-    "s": 1, "sec": 1, "second": 1, "seconds": 1,
-    "m": 60, "min": 60, "minute": 60, "minutes": 60,
-    "h": 3600, "hour": 3600, "hours": 3600,
-    "d": 86400, "day": 86400, "days": 86400,
-    "w": 604800, "week": 604800, "weeks": 604800,
-}
-_DURATION = r"(?:\d+(?:\.\d+)?|an?) ?(?:seconds?|sec|s|minutes?|min|m|hours?|h|days?|d|weeks?|w)"
 _SIZES = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "kib": 2**10, "mib": 2**20, "gib": 2**30}
 _SIZE = r"\d+(?:\.\d+)? ?(?:[KMG]i?B|B)"
 
@@ -73,14 +56,10 @@ def parse_names(text):
     return re.findall(r'"([^"]+)"', text)
 
 
-@parse.with_pattern(_DURATION)
+@parse.with_pattern(durations.PATTERN)
 def parse_duration(text):
-    """`80 hours`, `3 days`, `1h`, `15 minutes`, `an hour` -> seconds."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?|an?)\s*([a-z]+)\s*", text.lower())
-    if not match or match.group(2) not in _UNITS:
-        raise ValueError(f"not a duration: {text!r} (e.g. 80 hours, 3 days, 1h, 15 minutes)")
-    amount = 1 if match.group(1) in ("a", "an") else float(match.group(1))
-    return int(amount * _UNITS[match.group(2)])
+    """`80 hours`, `3 days`, `1h`, `15 minutes`, `an hour` -> seconds (the one grammar: runner/durations.py)."""
+    return durations.parse_duration(text)
 
 
 @parse.with_pattern(_SIZE)
@@ -144,47 +123,12 @@ def assert_count(names, count, expected):
     assert len(names) == count, f"{expected}, found {len(names)}: {', '.join(sorted(names)) or 'none'}"
 
 
-def state(context, name, factory):
-    """context.<name>, created by factory() on first use in a scenario."""
-    if not hasattr(context, name):
-        setattr(context, name, factory())
-    return getattr(context, name)
-
-
-def dmaas(context):
-    from runner.dmaas import DMaaS
-    return state(context, "dmaas", lambda: DMaaS(context.driver))
-
-
-def apps(context):
-    return state(context, "apps", dict)
-
-
-def locations(context):
-    return state(context, "locations", dict)
-
-
-def records(context):
-    return state(context, "records", dict)
-
-
-def counts(context):
-    return state(context, "counts", dict)
-
-
-def restores(context):
-    return state(context, "restores", list)
-
-
-def plans(context):
-    return state(context, "plans", dict)
-
-
 def app_at(context, cluster, namespace):
-    found = apps(context).get((cluster, namespace))
+    apps = context.scenario_state.apps
+    found = apps.get((cluster, namespace))
     if found is None:
         raise AssertionError(f"no application was deployed in namespace {namespace} of cluster {cluster} "
-                             f"by this scenario (known: {sorted(apps(context))})")
+                             f"by this scenario (known: {sorted(apps)})")
     return found
 
 
@@ -195,40 +139,49 @@ def probe(context, cluster, namespace, app_name=None):
 
 
 def location_names(context, cluster):
-    return sorted(locations(context).get(cluster, {}))
+    return sorted(context.scenario_state.locations.get(cluster, {}))
 
 
 def location_of(context, cluster, name):
-    found = locations(context).get(cluster, {}).get(name)
+    """The Location (runner.dmaas.locations) a step made `name` on `cluster`."""
+    found = context.scenario_state.locations.get(cluster, {}).get(name)
     if found is None:
         raise AssertionError(f"cluster {cluster} has no backup location '{name}' in this scenario "
                              f"(it has: {location_names(context, cluster) or 'none'})")
     return found
 
 
-def bucket_prefix(context, location):
-    """The key prefix a location's objects live under, in its bucket."""
-    return f"{context.driver.scenario_root}/{location.prefix}"
+def layout_of(context, location):
+    """The Velero layout of a location, in its bucket."""
+    return VeleroLayout(context.driver.bucket(location.profile), location.prefix)
+
+
+def spec_of(context, plan):
+    spec = context.scenario_state.plans.get(plan)
+    assert spec is not None, (f"no plan {plan} in this scenario "
+                              f"(plans: {', '.join(context.scenario_state.plans) or 'none'})")
+    return spec
 
 
 def record_backup(context, backup_name, cluster, plan=None):
     """Remember the data of every app of `cluster` now: the state a backup taken now must restore."""
-    states = {namespace: probe(context, c, namespace).state()
-              for (c, namespace) in apps(context) if c == cluster}
-    records(context)[backup_name] = Record(cluster, context.driver.clock.now(), states, plan)
-    return records(context)[backup_name]
+    state = context.scenario_state
+    states = {namespace: probe(context, c, namespace).state() for (c, namespace) in state.apps if c == cluster}
+    state.records[backup_name] = Record(cluster, context.driver.clock.now(), states, plan)
+    return state.records[backup_name]
 
 
 def record_of(context, backup_name):
-    found = records(context).get(backup_name)
+    records = context.scenario_state.records
+    found = records.get(backup_name)
     if found is None:
         raise AssertionError(f"no data was recorded at the time of backup {backup_name} "
-                             f"(recorded: {', '.join(sorted(records(context))) or 'none'})")
+                             f"(recorded: {', '.join(sorted(records)) or 'none'})")
     return found
 
 
 def last_restore(context):
-    done = restores(context)
+    done = context.scenario_state.restores
     if not done:
         raise AssertionError("no restore was done earlier in this scenario")
     return done[-1]

@@ -7,6 +7,7 @@ built on Velero objects (runner.driver) and bucket reads.
     dmaas.add_location(cluster, name, bucket_profile, prefix=None) -> BSL name
     dmaas.create_plan(PlanSpec(...)) -> Plan
     dmaas.reconcile()                                   # after every clock step
+    dmaas.settle(plan_name)                             # wait for the plan's running backups
     dmaas.plan_backups(plan_name, location=None) -> [BackupRecord] oldest first (read from the bucket)
     dmaas.backup_now(cluster, name, selection, location=None) -> BackupRecord
     dmaas.restore(cluster, backup_name, namespace_mapping=None, location=None) -> RestoreRecord
@@ -31,6 +32,7 @@ from runner.dmaas.discovery import BucketBackups, wait_restorable, wait_synced
 from runner.dmaas.locations import Location
 from runner.dmaas.plans import PLAN_LABEL, PlanError, PlanSpec, Selection
 from runner.dmaas.records import BackupRecord
+from runner.driver.velero import BACKUP_TERMINAL
 from runner.target import Unsupported
 
 __all__ = ["DMaaS", "PlanSpec", "Selection", "Plan", "PlanError", "Unsupported"]
@@ -150,6 +152,19 @@ class DMaaS:
         for name in names:
             records += self.bucket_backups.backups(self.location(name), {PLAN_LABEL: plan_name})
         return sorted(records, key=lambda r: (r.started is None, r.started, r.name))
+
+    def settle(self, plan_name):
+        """Waits for the plan's running backups on its cluster (a real cluster
+        takes real time to finish one; on the lab they are done when the clock
+        step returns), so what is read next is what they saw. Nothing to wait
+        for once the plan's cluster is destroyed."""
+        plan = self.plan(plan_name)
+        if plan.spec.cluster in self.driver.destroyed():
+            return
+        velero = self.driver.cluster(plan.spec.cluster).velero
+        for backup in velero.backups(label_selector=f"{PLAN_LABEL}={plan_name}"):
+            if (backup.get("status") or {}).get("phase") not in BACKUP_TERMINAL:
+                velero.wait_backup(backup["metadata"]["name"])
 
     def reconcile(self):
         """Keep-last-N: deletes each plan's oldest backups beyond N per

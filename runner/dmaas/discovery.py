@@ -11,7 +11,6 @@ snapshot (", parent <id>"), none for a full one."""
 from __future__ import annotations
 
 import datetime
-import gzip
 import re
 import time
 
@@ -42,10 +41,8 @@ class BucketBackups:
             return labels[KIND_LABEL]
         if not snapshots:
             return None             # file-system volumes without the layer's mark: no kind
-        key = layout.key("backups", name, f"{name}-logs.gz")
-        try:
-            text = gzip.decompress(layout.bucket.get(key)).decode(errors="replace")
-        except Exception:           # no log (yet): the kind is unknown
+        text = layout.log(name)
+        if text is None:            # no log (yet): the kind is unknown
             return None
         return "incremental" if INCREMENTAL_LOG.search(text) else "full"
 

@@ -32,6 +32,7 @@ from croniter import croniter
 
 from runner.dmaas import locations as loc
 from runner.dmaas.discovery import BucketBackups
+from runner.driver.layout import UPLOADERS
 from runner.times import parse_time
 from runner.dmaas.plans import PLAN_LABEL, TEAM_LABEL
 from runner.errors import UserError
@@ -106,16 +107,16 @@ def usage_view(driver, clients, bucket_backups=None):
             team = record.labels[TEAM_LABEL]
             row = rows.setdefault((team, location.profile), {"team": team, "bucket": location.profile,
                                                               "backups": 0, "backup_bytes": 0, "volume_bytes": 0})
-            directory = layout.key("backups", record.name) + "/"
-            snapshots = layout.key("snapshots", "backups", record.name) + "/"
+            directory = layout.backup_dir(record.name)
+            snapshots = layout.snapshot_dir(record.name)
             row["backups"] += 1
             row["backup_bytes"] += sum(size for key, size in sizes.items() if key.startswith(directory))
             row["volume_bytes"] += sum(size for key, size in sizes.items() if key.startswith(snapshots))
             team_namespaces.setdefault(team, set()).update(record.namespaces)
         for team, namespaces in team_namespaces.items():
             for namespace in namespaces:
-                for uploader in ("restic", "kopia"):
-                    repo = layout.key(uploader, namespace) + "/"
+                for uploader in UPLOADERS:
+                    repo = layout.repository_dir(uploader, namespace)
                     rows[(team, location.profile)]["volume_bytes"] += sum(
                         size for key, size in sizes.items() if key.startswith(repo))
     return [dict(row, bytes=row["backup_bytes"] + row["volume_bytes"]) for _, row in sorted(rows.items())]

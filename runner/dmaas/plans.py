@@ -27,6 +27,8 @@ import dataclasses
 import datetime
 import re
 
+from runner.driver.layout import BucketKeys
+from runner.durations import parse_duration
 from runner.errors import UserError
 
 TEAM_LABEL = "dmaas.openebs.io/team"
@@ -41,23 +43,17 @@ class PlanError(UserError):
     """A plan Velero cannot carry out as given (message names the plan and field)."""
 
 
-_DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d)\s*$")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": DAY}
-
-
 def seconds(value, field="duration"):
-    """3600, "3600", "1h", "30m", "3d" -> seconds."""
+    """Seconds (an int, as the steps pass them) or a duration in the one
+    grammar (runner/durations.py: "1h", "30 minutes", "3d") -> seconds."""
     if value is None:
         return None
     if isinstance(value, (int, float)):
         return int(value)
-    text = str(value).strip()
-    if text.isdigit():
-        return int(text)
-    match = _DURATION.match(text)
-    if not match:
-        raise PlanError(f"{field}: {value!r} is not a duration like 1h, 30m or 3d")
-    return int(match.group(1)) * _UNITS[match.group(2)]
+    try:
+        return parse_duration(value)
+    except ValueError:
+        raise PlanError(f"{field}: {value!r} is not a duration like 1h, 30m or 3d") from None
 
 
 def go_duration(total):
@@ -297,8 +293,8 @@ def schedules(plan, created, every, ttl, vsl_of, engine_backup):
 
 
 def snapshot_path(prefix):
-    """Where a location's cStor snapshot objects live."""
-    return f"{prefix.strip('/')}/snapshots" if prefix.strip("/") else "snapshots"
+    """Where a location's cStor snapshot objects live (runner/driver/layout.py)."""
+    return BucketKeys(prefix).snapshots_path()
 
 
 def vsl_name(location, full_every):

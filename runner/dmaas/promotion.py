@@ -9,29 +9,19 @@ from __future__ import annotations
 import datetime
 
 from runner.dmaas.records import PromotionResult
+from runner.driver.layout import BucketKeys
 
 
 def now():
     return datetime.datetime.now(datetime.timezone.utc)
 
 
-def backup_keys(layout, name, namespaces):
-    """Every key of a backup in a location: backups/<name>/, its cStor
-    snapshot objects and the file-system backup repositories of its namespaces."""
-    keys = [info.key for info in layout.keys(name)]
-    keys += [info.key for info in layout.bucket.list(layout.key("snapshots", "backups", name) + "/")]
-    for namespace in namespaces:
-        for uploader in ("restic", "kopia"):
-            keys += [info.key for info in layout.bucket.list(layout.key(uploader, namespace) + "/")]
-    return keys
-
-
 def copy_keys(source_layout, keys, target_bucket, target_prefix):
+    """Copies keys of the source location to the same places under `target_prefix`."""
+    target = BucketKeys(target_prefix)
     written = []
-    base = (source_layout.prefix.strip("/") + "/") if source_layout.prefix.strip("/") else ""
     for key in keys:
-        relative = key[len(base):] if base and key.startswith(base) else key
-        target_key = f"{target_prefix.strip('/')}/{relative}" if target_prefix.strip("/") else relative
+        target_key = target.key(source_layout.relative(key))
         target_bucket.put(target_key, source_layout.bucket.get(key))
         written.append(target_key)
     return written
@@ -44,7 +34,7 @@ def promote(verification, source_layout, namespaces, target_bucket, target_prefi
                                verified_at=None, uploaded_at=None, state=verification.state,
                                prefix=target_prefix, verification=verification)
     verified_at = now()
-    keys = backup_keys(source_layout, verification.backup, namespaces)
+    keys = source_layout.backup_object_keys(verification.backup, namespaces)
     written = copy_keys(source_layout, keys, target_bucket, target_prefix)
     return PromotionResult(verified=True, uploaded=True, reason=None, verified_at=verified_at,
                            uploaded_at=now(), state=verification.state, keys=written,

@@ -11,8 +11,6 @@ read their data and invariants, record what came back, delete the scratch
 namespaces and wait until they are gone."""
 from __future__ import annotations
 
-import gzip
-import json
 import secrets
 
 from runner.apps.probes import DataProbe, apps_in
@@ -38,10 +36,8 @@ def _flatten(results):
 
 def results_messages(layout, restore_name):
     """(errors, warnings) from the restore's results file, or ([], []) if absent."""
-    key = layout.key("restores", restore_name, f"restore-{restore_name}-results.gz")
-    try:
-        data = json.loads(gzip.decompress(layout.bucket.get(key)))
-    except Exception:       # not written (validation failed before upload) or unreadable
+    data = layout.restore_results(restore_name)
+    if data is None:        # not written (validation failed before upload) or unreadable
         return [], []
     return _flatten(data.get("errors") or {}), _flatten(data.get("warnings") or {})
 

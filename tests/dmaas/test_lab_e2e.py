@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from runner.apps import catalogue
+from runner import apps
 from runner.apps.probes import DataProbe
 from runner.dmaas import DMaaS, PlanSpec
 from runner.dmaas import monitor
@@ -30,12 +30,7 @@ def driver(lab_target, request):
 
 
 def install(driver, cluster, app, namespace, engine, replicas=None):
-    client = driver.cluster(cluster)
-    driver.engine(engine).ensure_storage_class(client)
-    client.ensure_namespace(namespace)
-    for manifest in catalogue.get(app).manifests(namespace, driver.engine(engine).storage_class, replicas):
-        client.apply(manifest)
-    probe = DataProbe(client, namespace, app)
+    probe = apps.install(driver, cluster, app, namespace, engine, replicas)
     probe.wait_ready(60)
     return probe
 

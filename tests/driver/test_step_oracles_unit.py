@@ -13,7 +13,13 @@ T0 = datetime.datetime(2026, 1, 5, tzinfo=datetime.timezone.utc)
 def steps(steplib):
     return types.SimpleNamespace(plan=importlib.import_module("plan_steps"),
                                  bucket=importlib.import_module("bucket_steps"),
-                                 restore=importlib.import_module("restore_steps"))
+                                 restore=importlib.import_module("restore_steps"),
+                                 state=importlib.import_module("scenario_state"))
+
+
+def scenario(steps, driver=None, **state):
+    """A behave context as the steps see it: a driver and the scenario's state."""
+    return types.SimpleNamespace(driver=driver, scenario_state=steps.state.ScenarioState(**state))
 
 
 def record(name, hour, kind, phase="Completed", location="minio"):
@@ -21,9 +27,9 @@ def record(name, hour, kind, phase="Completed", location="minio"):
                                  location=location)
 
 
-def context_with(backups, **extra):
+def context_with(steps, backups, driver=None, **state):
     dmaas = types.SimpleNamespace(plan_backups=lambda plan, location=None: list(backups))
-    return types.SimpleNamespace(dmaas=dmaas, **extra)
+    return scenario(steps, driver, dmaas=dmaas, **state)
 
 
 def chain(count, period=24, wrong_at=None):
@@ -34,23 +40,23 @@ def chain(count, period=24, wrong_at=None):
 
 
 def test_backup_kinds_in_order(steps):
-    steps.plan.kinds_in_order(context_with(chain(30)), "p", 23)
+    steps.plan.kinds_in_order(context_with(steps, chain(30)), "p", 23)
 
 
 def test_a_missing_full_backup_is_named(steps):
     with pytest.raises(AssertionError, match=r"backup #25 is incremental \(sequence: Fx1 Ix29\)"):
-        steps.plan.kinds_in_order(context_with(chain(30, wrong_at=24)), "p", 23)
+        steps.plan.kinds_in_order(context_with(steps, chain(30, wrong_at=24)), "p", 23)
 
 
 def test_too_few_backups_for_the_chain(steps):
     with pytest.raises(AssertionError, match="expected at least 25 backups, found 10"):
-        steps.plan.kinds_in_order(context_with(chain(10)), "p", 23)
+        steps.plan.kinds_in_order(context_with(steps, chain(10)), "p", 23)
 
 
 def test_never_more_than(steps):
-    context = types.SimpleNamespace(counts={"p": [(T0, 4), (T0 + datetime.timedelta(hours=1), 5)]})
+    context = scenario(steps, counts={"p": [(T0, 4), (T0 + datetime.timedelta(hours=1), 5)]})
     steps.plan.never_more_than(context, "p", 5)
-    context.counts["p"].append((T0 + datetime.timedelta(hours=2), 6))
+    context.scenario_state.counts["p"].append((T0 + datetime.timedelta(hours=2), 6))
     with pytest.raises(AssertionError, match="at most 5 backups .* found 6 at 2026-01-05 02:00"):
         steps.plan.never_more_than(context, "p", 5)
 
@@ -69,68 +75,124 @@ class FakeBucket:
         return self.objects[key]
 
 
-def secret_context(objects):
+def secret_context(steps, objects):
     bucket = FakeBucket(objects)
     driver = types.SimpleNamespace(scenario_root="root", bucket=lambda profile: bucket,
                                    target=types.SimpleNamespace(profile_buckets=["minio"]))
-    return types.SimpleNamespace(driver=driver, secret_values=["dmaas-secret-00ff"])
+    return scenario(steps, driver, secret_values=["dmaas-secret-00ff"])
 
 
 def test_a_planted_secret_is_found_in_base64_inside_a_gzip(steps):
     import base64
     import gzip
     clean = {"root/a/backups/b/b.tar.gz": gzip.compress(b"nothing to see")}
-    steps.bucket.no_secret_values(secret_context(clean))
+    steps.bucket.no_secret_values(secret_context(steps, clean))
     leaked = dict(clean, **{"root/a/backups/b/b-logs.gz": gzip.compress(base64.b64encode(b"x dmaas-secret-00ff"))})
     with pytest.raises(AssertionError, match="appears in minio:root/a/backups/b/b-logs.gz"):
-        steps.bucket.no_secret_values(secret_context(leaked))
+        steps.bucket.no_secret_values(secret_context(steps, leaked))
 
 
-def restore_context(messages, served_psp):
+def restore_context(steps, messages, served_psp):
     result = types.SimpleNamespace(name="r1", phase="PartiallyFailed", errors=messages, warnings=[], messages=[])
     served = [types.SimpleNamespace(plural="podsecuritypolicies", group_version="policy/v1beta1")] if served_psp else []
     cluster = types.SimpleNamespace(served=lambda: served)
     done = types.SimpleNamespace(cluster="modern", backup="b", mapping={}, record=result)
-    return types.SimpleNamespace(restores=[done], driver=types.SimpleNamespace(cluster=lambda name: cluster))
+    return scenario(steps, types.SimpleNamespace(cluster=lambda name: cluster), restores=[done])
 
 
 def test_not_served_needs_a_reason_naming_the_resource(steps):
     said = ["podsecuritypolicies.policy: the server does not serve this resource (Kubernetes 1.29.4)"]
-    steps.restore.restore_reports_not_served(restore_context(said, False), "modern", "podsecuritypolicies.policy")
+    steps.restore.restore_reports_not_served(restore_context(steps, said, False), "modern",
+                                             "podsecuritypolicies.policy")
     with pytest.raises(AssertionError, match="expected a reason saying podsecuritypolicies.policy is not served, "
                                              "found: could not restore restricted"):
-        steps.restore.restore_reports_not_served(restore_context(["could not restore restricted"], False),
+        steps.restore.restore_reports_not_served(restore_context(steps, ["could not restore restricted"], False),
                                                  "modern", "podsecuritypolicies.policy")
     with pytest.raises(AssertionError, match="does serve podsecuritypolicies.policy"):
-        steps.restore.restore_reports_not_served(restore_context(said, True), "modern", "podsecuritypolicies.policy")
+        steps.restore.restore_reports_not_served(restore_context(steps, said, True), "modern",
+                                                 "podsecuritypolicies.policy")
 
 
-def hourly_context(hours_present):
+def hourly_context(steps, hours_present):
     spec = types.SimpleNamespace(every=3600, retention_ttl=72 * 3600)
     backups = [record(f"b{h}", h, "full") for h in hours_present]
     clock = types.SimpleNamespace(now=lambda: T0 + datetime.timedelta(hours=6, minutes=30))
-    return context_with(backups, plans={"p": spec}, plan_created={"p": T0},
-                        driver=types.SimpleNamespace(clock=clock))
+    return context_with(steps, backups, types.SimpleNamespace(clock=clock), plans={"p": spec},
+                        plan_created={"p": T0})
 
 
 def test_every_hour_of_the_run(steps):
-    steps.plan.backup_every_hour(hourly_context([1, 2, 3, 4, 5, 6]), "p")
+    steps.plan.backup_every_hour(hourly_context(steps, [1, 2, 3, 4, 5, 6]), "p")
     with pytest.raises(AssertionError, match=r"due at 01-05 04:00 \(1 of 6 missing"):
-        steps.plan.backup_every_hour(hourly_context([1, 2, 3, 5, 6]), "p")
+        steps.plan.backup_every_hour(hourly_context(steps, [1, 2, 3, 5, 6]), "p")
 
 
-def prefix_context(objects):
+def prefix_context(steps, objects):
     bucket = FakeBucket(objects)
     driver = types.SimpleNamespace(scenario_root="root", bucket=lambda profile: bucket,
                                    target=types.SimpleNamespace(profile_buckets=["aws"]))
-    seen = {"p": {"p-1": None, "p-2": None}}
-    return types.SimpleNamespace(driver=driver, seen_backups=seen)
+    return scenario(steps, driver, seen_backups={"p": {"p-1": None, "p-2": None}})
 
 
 def test_objects_stay_under_the_chosen_prefix(steps):
     inside = {"root/teams/dba/mysql/backups/p-1/velero-backup.json": b"{}",
               "root/teams/dba/mysql/restic/mysql-prod/config": b"x"}
-    steps.bucket.objects_under_prefix(prefix_context(inside), "p", "teams/dba/mysql", "aws")
+    steps.bucket.objects_under_prefix(prefix_context(steps, inside), "p", "teams/dba/mysql", "aws")
     stray = dict(inside, **{"root/aws/backups/p-2/velero-backup.json": b"{}"})
     with pytest.raises(AssertionError, match="objects outside teams/dba/mysql/ of the aws bucket: aws:aws/backups/p-2"):
-        steps.bucket.objects_under_prefix(prefix_context(stray), "p", "teams/dba/mysql", "aws")
+        steps.bucket.objects_under_prefix(prefix_context(steps, stray), "p", "teams/dba/mysql", "aws")
+
+
+def usage_context(steps, tmp_path, objects, view_bytes):
+    """Two teams' plans sharing one location; the monitor view gives `view_bytes` per team."""
+    from runner.dmaas.locations import Location
+    bucket = FakeBucket(objects)
+    labelled = {"red-hourly": [{"metadata": {"name": "red-hourly-1"}}],
+                "blue-2h": [{"metadata": {"name": "blue-2h-1"}}]}
+    velero = types.SimpleNamespace(backups=lambda label_selector: labelled[label_selector.split("=")[1]])
+    driver = types.SimpleNamespace(scenario_root="root", bucket=lambda profile: bucket,
+                                   cluster=lambda name: types.SimpleNamespace(velero=velero))
+    plans = {"red-hourly": types.SimpleNamespace(team="red", cluster="w", namespaces=["red-web"], locations=["minio"]),
+             "blue-2h": types.SimpleNamespace(team="blue", cluster="w", namespaces=["blue-db"], locations=["minio"])}
+    rows = [{"team": team, "bucket": "minio", "bytes": size} for team, size in view_bytes.items()]
+    dmaas = types.SimpleNamespace(monitor=lambda: {"plans": [], "usage": rows, "connectivity": []})
+    context = scenario(steps, driver, dmaas=dmaas, plans=plans,
+                       locations={"w": {"minio": Location("minio", "minio", "bkt", "root/minio")}})
+    context.report_dir = tmp_path
+    return context
+
+
+USAGE = {"root/minio/backups/red-hourly-1/velero-backup.json": b"x" * 10,
+         "root/minio/backups/red-hourly-1/red-hourly-1.tar.gz": b"x" * 100,
+         "root/minio/kopia/red-web/p0001": b"x" * 1000,
+         "root/minio/backups/blue-2h-1/velero-backup.json": b"x" * 20,
+         "root/minio/snapshots/backups/blue-2h-1/cstor-pv1-blue-2h-1": b"x" * 5000,
+         "root/other/kopia/red-web/p0001": b"x" * 7}
+
+
+def test_usage_is_read_from_the_bucket_not_from_the_monitors_rule(steps, tmp_path):
+    monitor = importlib.import_module("monitor_steps")
+    monitor.usage_view(usage_context(steps, tmp_path, USAGE, {"red": 1110, "blue": 5020}), "minio")
+    # a monitor that leaves out the file-system backup repositories (or the snapshots) disagrees
+    with pytest.raises(AssertionError, match="team red: the usage view says 110 bytes .* the bucket holds 1110"):
+        monitor.usage_view(usage_context(steps, tmp_path, USAGE, {"red": 110, "blue": 5020}), "minio")
+    with pytest.raises(AssertionError, match="team blue: the usage view says 20 bytes .* the bucket holds 5020"):
+        monitor.usage_view(usage_context(steps, tmp_path, USAGE, {"red": 1110, "blue": 20}), "minio")
+
+
+def test_a_backups_volume_data_is_its_snapshot_objects_else_its_repositories_packs():
+    import gzip
+    import json
+    from runner.driver.layout import VeleroLayout
+    pvbs = [{"spec": {"pod": {"namespace": "web"}, "uploaderType": "kopia"}}]
+    bucket = FakeBucket({
+        "p/snapshots/backups/snap/cstor-pv1-snap": b"data", "p/snapshots/backups/snap/cstor-pv1-snap.meta.json": b"{}",
+        "p/backups/fs/fs-podvolumebackups.json.gz": gzip.compress(json.dumps(pvbs).encode()),
+        "p/kopia/web/p0001": b"pack", "p/kopia/web/q0001": b"meta", "p/kopia/web/kopia.repository": b"r"})
+    bucket.exists = lambda key: key in bucket.objects
+    layout = VeleroLayout(bucket, "p")
+    assert layout.volume_data_keys("snap") == ["p/snapshots/backups/snap/cstor-pv1-snap"]
+    assert [i.key for i in layout.snapshot_keys("snap")] == ["p/snapshots/backups/snap/cstor-pv1-snap",
+                                                             "p/snapshots/backups/snap/cstor-pv1-snap.meta.json"]
+    assert layout.volume_data_keys("fs") == ["p/kopia/web/p0001"]
+    assert layout.volume_data_keys("none") == []

@@ -31,7 +31,7 @@ def test_shipped_profiles_are_valid(name):
     ("kind: lab\nclusters: {a: {context: x}}\n", "(top level)"),
     ("kind: real\n", "(top level)"),
     ("kind: real\nclusters: {a: {context: x}}\nclock: lab\n", "(top level)"),
-    ("kind: real\nclusters: {a: [{context: x}, {context: y, version: bad}]}\n", "clusters.a.1.version"),
+    ("kind: real\nclusters: {a: [{context: x}, {context: y, version: bad}]}\n", "clusters.a[1].version"),
     ("kind: real\nclusters: {a: []}\n", "clusters.a"),
 ])
 def test_validation_errors_name_file_and_field(tmp_path, body, field):
@@ -66,6 +66,19 @@ def test_a_literal_secret_in_a_profile_is_rejected_without_echoing_it(tmp_path):
         load_profile(str(path))
     assert SECRET not in str(error.value)
     assert "buckets.aws" in str(error.value)
+
+
+def test_a_secret_in_a_field_with_a_pattern_is_not_echoed(tmp_path):
+    path = write(tmp_path, f"""\
+        kind: real
+        clusters: {{a: {{context: x}}}}
+        buckets:
+          aws: {{endpoint: "https://s3", bucket: bkt, access_key_env: "{SECRET}", secret_key_env: S}}
+        """)
+    with pytest.raises(TargetError) as error:
+        load_profile(str(path))
+    assert SECRET not in str(error.value)
+    assert str(error.value).startswith(f"{path}: buckets.aws.access_key_env: must match ")
 
 
 def real_target(tmp_path, monkeypatch, **env):

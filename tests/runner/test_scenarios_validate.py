@@ -177,3 +177,20 @@ def test_validate_target_names_engines_the_target_cannot_serve(project, capsys):
                      "plugin (snapshots), which this machine cannot run); `dmaas run` skips them"]
     code, lines, _ = validate(project, capsys, "--no-steps", "--target", "realstack", "--tags", "@mysql")
     assert code == 0, lines
+
+
+def test_a_bad_target_profile_is_one_line_from_the_one_profile_loader(project, capsys):
+    (project / "scenarios/targets/staging.yaml").write_text(
+        "kind: real\nclusters: {a: {context: x}}\nbuckets: {aws: {endpoint: 'https://s3', bucket: bkt, "
+        "access_key_env: 'AKIA/leaked+key', secret_key_env: S}}\n")
+    code, lines, _ = validate(project, capsys, "--no-steps")
+    assert code == 1
+    assert lines == ["scenarios/targets/staging.yaml: buckets.aws.access_key_env: must match ^[A-Za-z_][A-Za-z0-9_]*$"]
+    try:
+        scenarios.load_target_profile(project, "staging")
+    except scenarios.UserError as error:
+        assert error.message == lines[0]
+    else:
+        raise AssertionError("the profile loader accepted a bad profile")
+    code = cli.main(["--root", str(project), "run", "--target", "staging"])
+    assert capsys.readouterr().err.splitlines() == [f"error: {lines[0]}"] and code == 2
