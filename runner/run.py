@@ -201,7 +201,10 @@ def failed_scenarios(root: Path, reports_dir: Path, which: str) -> tuple[str, li
     run's folder. Matched by feature file and scenario name, so that edits
     which move a scenario's line keep it."""
     if which == "last":
-        runs = sorted(d for d in reports_dir.iterdir() if (d / "report.json").is_file()) \
+        # by when each report was written: run ids have whole seconds and a random
+        # suffix, so two runs started in one second do not sort by name
+        runs = sorted((d for d in reports_dir.iterdir() if (d / "report.json").is_file()),
+                      key=lambda d: ((d / "report.json").stat().st_mtime_ns, d.name)) \
             if reports_dir.is_dir() else []
         if not runs:
             raise UserError(f"--rerun-failed: no earlier run with a report.json in {reports_dir}")

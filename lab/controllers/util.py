@@ -1,4 +1,5 @@
 """Small pieces the lab's controllers share."""
+import itertools
 import secrets
 import threading
 
@@ -34,14 +35,21 @@ class Dirty:
         return True
 
 
+_EVENT_SEQUENCE = itertools.count()
+
+
 def emit_event(cluster, obj, event_type, reason, message, component):
-    """Record a core/v1 Event about `obj` (as `kubectl describe` shows them)."""
+    """Record a core/v1 Event about `obj` (as `kubectl describe` shows them),
+    named as client-go's recorder names them: `<object>.<nanoseconds, hex>`
+    (virtual time, plus a sequence so that events of one instant differ)."""
     meta = obj["metadata"]
     namespace = meta.get("namespace") or "default"
-    stamp = format_time(cluster.clock.now())
+    now = cluster.clock.now()
+    stamp = format_time(now)
+    nanos = int(now.timestamp()) * 10**9 + next(_EVENT_SEQUENCE)
     event = {
         "apiVersion": "v1", "kind": "Event",
-        "metadata": {"name": f"{meta['name']}.{random_suffix(16)}", "namespace": namespace},
+        "metadata": {"name": f"{meta['name']}.{nanos:x}", "namespace": namespace},
         "involvedObject": {"apiVersion": obj.get("apiVersion"), "kind": obj.get("kind"),
                            "name": meta["name"], "namespace": meta.get("namespace"),
                            "uid": meta.get("uid"), "resourceVersion": meta.get("resourceVersion")},

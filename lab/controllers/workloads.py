@@ -11,7 +11,8 @@ import json
 
 from lab.apiserver.errors import AlreadyExists, ApiError, NotFound
 from lab.clock import format_time
-from lab.controllers.util import Dirty, NAME_ALPHABET, controller_ref, owned_by, pod_claims, random_suffix
+from lab.controllers.util import (NAME_ALPHABET, Dirty, controller_ref, emit_event, owned_by, pod_claims,
+                                 random_suffix)
 
 POD_TEMPLATE_HASH = "pod-template-hash"
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
@@ -132,17 +133,27 @@ class DeploymentController(_Controller):
         if current is None:
             revision = 1 + max([int((rs["metadata"].get("annotations") or {}).get(REVISION_ANNOTATION, 0))
                                 for rs in owned] or [0])
-            changed |= self._create(self.RS, self._replica_set(deploy, template, pod_hash, desired, revision))
+            replica_set = self._replica_set(deploy, template, pod_hash, desired, revision)
+            if self._create(self.RS, replica_set):
+                changed = True
+                self._scaled(deploy, replica_set["metadata"]["name"], 0, desired)
         elif _replicas(current.get("spec")) != desired:
+            self._scaled(deploy, current["metadata"]["name"], _replicas(current.get("spec")), desired)
             current["spec"]["replicas"] = desired
             self.store.update(*self.RS, current, check_version=False)
             changed = True
         for old in owned:
             if old is not current and _replicas(old.get("spec")) != 0:
+                self._scaled(deploy, old["metadata"]["name"], _replicas(old.get("spec")), 0)
                 old["spec"]["replicas"] = 0
                 self.store.update(*self.RS, old, check_version=False)
                 changed = True
         return self._update_status(deploy, owned, current, desired) or changed
+
+    def _scaled(self, deploy, replica_set, old, new):
+        emit_event(self.cluster, deploy, "Normal", "ScalingReplicaSet",
+                   f"Scaled {'up' if new > old else 'down'} replica set {replica_set} from {old} to {new}",
+                   "deployment-controller")
 
     def _replica_set(self, deploy, template, pod_hash, replicas, revision):
         meta = deploy["metadata"]
@@ -197,13 +208,19 @@ class ReplicaSetController(_Controller):
             desired = _replicas(rs.get("spec"))
             template = (rs.get("spec") or {}).get("template") or {}
             for _ in range(desired - len(pods)):
-                changed |= self._create(("", "pods"), _pod_from_template(
-                    template, f"{meta['name']}-{random_suffix()}", meta["namespace"], rs, {}))
+                name = f"{meta['name']}-{random_suffix()}"
+                if self._create(("", "pods"), _pod_from_template(template, name, meta["namespace"], rs, {})):
+                    changed = True
+                    emit_event(self.cluster, rs, "Normal", "SuccessfulCreate", f"Created pod: {name}",
+                               "replicaset-controller")
             if len(pods) > desired:
                 # Not-ready pods go first, then the newest (controller.ActivePods ordering).
                 doomed = sorted(pods, key=lambda p: (is_ready(p), p["metadata"]["creationTimestamp"]))
                 for pod in doomed[:len(pods) - desired]:
-                    changed |= self._delete(("", "pods"), pod)
+                    if self._delete(("", "pods"), pod):
+                        changed = True
+                        emit_event(self.cluster, rs, "Normal", "SuccessfulDelete",
+                                   f"Deleted pod: {pod['metadata']['name']}", "replicaset-controller")
             pods = _live([p for p in self.store.list("", "pods", namespace=meta["namespace"])
                           if owned_by(p, rs)])
             ready = sum(1 for p in pods if is_ready(p))
@@ -241,7 +258,12 @@ class StatefulSetController(_Controller):
                 continue
             if ordered and any(not is_ready(pods[j]) for j in range(i) if j in pods):
                 break
-            changed |= self._create(("", "pods"), self._pod(sts, i, revision))
+            pod = self._pod(sts, i, revision)
+            if self._create(("", "pods"), pod):
+                changed = True
+                emit_event(self.cluster, sts, "Normal", "SuccessfulCreate",
+                           f"create Pod {pod['metadata']['name']} in StatefulSet {sts['metadata']['name']} "
+                           f"successful", "statefulset-controller")
             if ordered:
                 break
         for i in sorted((i for i in pods if i >= desired), reverse=True):
@@ -284,7 +306,11 @@ class StatefulSetController(_Controller):
                                   "annotations": dict(tmpl["metadata"].get("annotations") or {})},
                      "spec": copy.deepcopy(tmpl.get("spec") or {}),
                      "status": {"phase": "Pending"}}
-            changed |= self._create(("", "persistentvolumeclaims"), claim)
+            if self._create(("", "persistentvolumeclaims"), claim):
+                changed = True
+                emit_event(self.cluster, sts, "Normal", "SuccessfulCreate",
+                           f"create Claim {claim['metadata']['name']} Pod {sts['metadata']['name']}-{ordinal} in "
+                           f"StatefulSet {sts['metadata']['name']} success", "statefulset-controller")
         return changed
 
     def _delete_claims(self, sts, ordinal):

@@ -427,7 +427,10 @@ class RestoreRun:
             return None
         self.restored += 1
         self.log.info(f"Restored {gr} {where} as {rtype.api_version()}")
-        if gr != "namespaces":
+        if gr == "namespaces":
+            self._outcome(rtype.api_version(), rtype.kind, obj["metadata"]["name"], "created")
+            populate(self.store, obj["metadata"]["name"])
+        else:
             self._outcome(rtype.api_version(), rtype.kind, where, "created")
         return created
 

@@ -105,7 +105,7 @@ def test_verify_then_promote_and_capacity(driver):
     assert promoted.uploaded_at >= promoted.verified_at
     assert promoted.verification.found["StatefulSet"] == ["cassandra", "cortex"]
     assert any(k.endswith("backups/good/velero-backup.json") for k in promoted.keys)
-    assert any("/restic/cortex/" in k for k in promoted.keys)
+    assert any("/kopia/cortex/" in k for k in promoted.keys)
     assert all(k.startswith(f"{driver.scenario_root}/aws/") for k in promoted.keys)
 
     dmaas.set_capacity("aws", 64 * 1024)

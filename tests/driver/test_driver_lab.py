@@ -39,7 +39,8 @@ def test_cluster_round_trip(driver, lab_target):
     cluster.apply({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm", "namespace": "work"},
                    "data": {"k": "2"}})
     assert cluster.get("v1", "ConfigMap", "cm", "work")["data"] == {"k": "2"}
-    assert [c["metadata"]["name"] for c in cluster.list("v1", "ConfigMap", "work")] == ["cm"]
+    # kube-root-ca.crt: what Kubernetes' root-CA publisher puts in every namespace
+    assert sorted(c["metadata"]["name"] for c in cluster.list("v1", "ConfigMap", "work")) == ["cm", "kube-root-ca.crt"]
     cluster.apply(deployment("work"))
     pod = running_pod(cluster, "work")
     rc, out, err = cluster.exec("work", pod, ["sh", "-c", "echo hello; echo oops >&2; exit 3"])
