@@ -48,6 +48,8 @@ def profile_credentials(profile):
 
 BACKEND_START_TIMEOUT = 20.0
 CORRUPT_SPAN = 16           # bytes flipped in the middle of a corrupted object
+CORRUPT_EVERY = 512         # ... and one byte in every 512: a pack of many small contents (kopia, restic)
+                            # is damaged in each of them, not only in the one at its middle
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "expect", "te",
                "proxy-connection", "upgrade"}
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/")
@@ -182,7 +184,8 @@ class S3Endpoint:
 
     # corruption ------------------------------------------------------------
     def corrupt(self, bucket, key):
-        """Flip bytes in the middle of an object, keeping key and metadata."""
+        """Flip bytes in the middle of an object and one in every CORRUPT_EVERY,
+        keeping key and metadata."""
         client = self._backend_client()
         try:
             obj = client.get_object(Bucket=bucket, Key=key)
@@ -193,12 +196,13 @@ class S3Endpoint:
             raise S3Error(f"object {key!r} in bucket {bucket!r} is empty: nothing to corrupt")
         start = max(0, len(data) // 2 - CORRUPT_SPAN // 2)
         end = min(len(data), start + CORRUPT_SPAN)
-        for i in range(start, end):
+        flipped = set(range(start, end)) | set(range(CORRUPT_EVERY // 2, len(data), CORRUPT_EVERY))
+        for i in flipped:
             data[i] ^= 0xFF
         client.put_object(Bucket=bucket, Key=key, Body=bytes(data),
                           ContentType=obj.get("ContentType", "binary/octet-stream"),
                           Metadata=obj.get("Metadata", {}))
-        return {"bucket": bucket, "key": key, "flipped": end - start}
+        return {"bucket": bucket, "key": key, "flipped": len(flipped)}
 
     def _backend_client(self):
         """boto3 client straight to moto (bypasses faults and quota)."""
