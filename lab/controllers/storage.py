@@ -36,6 +36,12 @@ def storage_class(engine):
     return manifest
 
 
+def _external_provisioning(provisioner):
+    return (f"Waiting for a volume to be created either by the external provisioner '{provisioner}' or "
+            f"manually by the system administrator. If volume creation is delayed, please verify that the "
+            f"provisioner is running and correctly registered.")
+
+
 def volume_dir(cluster, pv_name):
     """The directory on the node that holds a PV's data."""
     return cluster.node_dir / "volumes" / pv_name
@@ -109,11 +115,7 @@ class StorageController:
                     pvc, "ProvisioningFailed",
                     f"provisioner '{provisioner}' makes volumes of several kinds: StorageClass {class_name} is "
                     f"none of its classes ({', '.join(its_classes)}) and has no one class's parameters and annotations")
-            return self._pending(
-                pvc, "ExternalProvisioning",
-                f"Waiting for a volume to be created either by the external provisioner "
-                f"'{provisioner}' or manually by the system administrator. If volume "
-                f"creation is delayed, please verify that the provisioner is running and correctly registered.")
+            return self._pending(pvc, "ExternalProvisioning", _external_provisioning(provisioner))
         if (storage_class.get("volumeBindingMode") == _WAIT_FOR_CONSUMER
                 and (meta["namespace"], meta["name"]) not in claimed_by_pods):
             return self._pending(pvc, "WaitForFirstConsumer",
@@ -123,6 +125,14 @@ class StorageController:
     def _provision(self, pvc, storage_class, engine):
         meta = pvc["metadata"]
         pv_name = f"pvc-{meta['uid']}"
+        provisioner = storage_class.get("provisioner")
+        # kube-controller-manager's PV controller hands the claim to the
+        # external provisioner (every OpenEBS engine's is one) and says so;
+        # the provisioner then announces its work, as external-provisioner does
+        self._report_once(pvc, "ExternalProvisioning", _external_provisioning(provisioner))
+        emit_event(self.cluster, pvc, "Normal", "Provisioning",
+                   f'External provisioner is provisioning volume for claim "{meta["namespace"]}/{meta["name"]}"',
+                   provisioner)
         capacity = (((pvc.get("spec") or {}).get("resources") or {}).get("requests") or {}).get("storage", "1Gi")
         volume_dir(self.cluster, pv_name).mkdir(parents=True, exist_ok=True)
         pv = self._pv(pvc, pv_name, capacity, storage_class, engine)
@@ -224,12 +234,17 @@ class StorageController:
             pvc["status"] = {"phase": "Pending"}
             self.store.update_status("", "persistentvolumeclaims", pvc)
             changed = True
+        self._report_once(pvc, reason, message)
+        return changed
+
+    def _report_once(self, pvc, reason, message):
+        """The PV controller's event about a claim, once per reason (the
+        recorder folds repeats into one event's count)."""
         key = (pvc["metadata"]["uid"], reason)
         if key not in self._reported:
             self._reported.add(key)
             kind = "Normal" if reason in ("WaitForFirstConsumer", "ExternalProvisioning") else "Warning"
             emit_event(self.cluster, pvc, kind, reason, message, "persistentvolume-controller")
-        return changed
 
     # reclaiming ------------------------------------------------------------
     def _reclaim(self):

@@ -227,8 +227,9 @@ class RestoreRun:
         if errors:
             kube.set_status(self.store, PLURAL, self.restore, phase="FailedValidation", validationErrors=errors)
             return False
+        # hookStatus: an empty one from the start, as Velero 1.16's restores show it when no hook ran
         kube.set_status(self.store, PLURAL, self.restore, phase="InProgress",
-                        startTimestamp=kube.stamp(self.cluster))
+                        startTimestamp=kube.stamp(self.cluster), hookStatus={})
         try:
             contents = self._read_backup(backup)
         except (StorageError, LocationError, TarballError, ValueError, OSError) as exc:
@@ -461,7 +462,7 @@ class RestoreRun:
             return updated
         # Velero merges an existing ServiceAccount's secrets rather than comparing it
         if rtype.plural != "serviceaccounts" and _comparable(current) != _comparable(obj):
-            self.log.warning(f"could not restore, {rtype.kind} \"{meta['name']}\" already exists. Warning: the "
+            self.log.warning(f"could not restore, {rtype.kind}:{meta['name']} already exists. Warning: the "
                              f"in-cluster version is different than the backed-up version",
                              namespace=meta.get("namespace"), scope="cluster")
             self._outcome(rtype.api_version(), rtype.kind, where, "failed")

@@ -10,6 +10,7 @@ one for the crossings). Names the two sides generate differently (pod and
 ReplicaSet suffixes, PV names, kopia's content-addressed blobs) are
 normalised before comparing; every other difference is a finding.
 """
+import datetime
 import gzip
 import io
 import json
@@ -172,15 +173,26 @@ def sides(stack):
 def backups(sides):
     """The same app and the same Backup on both sides, each to its own prefix."""
     ns = f"diff-{RUN}"
+    ttl = _ttl_beyond_both_clocks(sides["lab"])
     for kind in ("real", "lab"):
         side = sides[kind]
         side.location(LOC, prefix=kind)
         side.app(ns)
-        # a long TTL: the lab's clock moves a sync period at every nudge
-        side.create("backups", "Backup", SAME, {"includedNamespaces": [ns], "storageLocation": LOC,
-                                                "ttl": "720h0m0s"})
+        side.create("backups", "Backup", SAME, {"includedNamespaces": [ns], "storageLocation": LOC, "ttl": ttl})
     done = {kind: sides[kind].finished("backups", SAME) for kind in ("real", "lab")}
     return {"ns": ns, "objects": done}
+
+
+def _ttl_beyond_both_clocks(lab):
+    """The same TTL for both sides that keeps either side's backup alive on
+    the other's clock. The lab stamps expiration from its virtual clock
+    (months behind the wall clock); real Velero's GC controller deletes a
+    synced backup whose expiration has passed on its own clock at once,
+    kopia snapshot included (that was the crossing's "snapshot not found")."""
+    lab_now = datetime.datetime.fromisoformat(_control(lab.control, "GET", "/clock")["now"].replace("Z", "+00:00"))
+    behind = datetime.datetime.now(datetime.timezone.utc) - lab_now
+    hours = max(0, int(behind.total_seconds() // 3600)) + 720      # + 30 days, Velero's default TTL
+    return f"{hours}h0m0s"
 
 
 def _keys(bucket, prefix):
@@ -216,10 +228,13 @@ def _normalise(text):
     return text
 
 
-# Events the external provisioner records (OpenEBS's emits them, and so does
-# the lab's storage controller); the real stack's node stand-in provisions
-# without them, so they are no difference between lab and Velero.
-PROVISIONER_REASONS = {"Provisioning", "ProvisioningSucceeded"}
+# Events that tell the two set-ups apart, not the two Velero: the external
+# provisioner's (OpenEBS's emits them, and so does the lab's storage
+# controller; the real stack's node stand-in provisions without them), and
+# the PV controller's WaitForFirstConsumer (the lab's LocalPV classes wait
+# for the first pod as OpenEBS's do; the real stack's bind at once, having
+# no scheduler to pick a node).
+PROVISIONER_REASONS = {"Provisioning", "ProvisioningSucceeded", "WaitForFirstConsumer"}
 
 
 def _tarball(bucket, prefix):
@@ -264,15 +279,12 @@ def test_the_bucket_keys_agree(sides, backups):
     assert sorted(lab - real) == [] and sorted(real - lab) == []
 
 
-@pytest.mark.xfail(reason="open finding: the lab's workload and PV-controller events do not yet match "
-                          "kube-controller-manager's one for one", strict=False)
 def test_the_tarball_entries_agree(sides, backups):
-    def entries(prefix):
-        data = _get(sides["bucket"], f"{prefix}/backups/{SAME}/{SAME}.tar.gz")
-        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
-            return {_normalise(m.name) for m in tar if m.isfile()}
-    lab, real = entries("lab"), entries("real")
+    """Every entry by name, events by (kind, object, reason): their names
+    carry the recording instant."""
+    (lab, lab_events), (real, real_events) = (_split_events(_tarball(sides["bucket"], p)) for p in ("lab", "real"))
     assert sorted(lab - real) == [] and sorted(real - lab) == []
+    assert sorted(lab_events - real_events) == [] and sorted(real_events - lab_events) == []
 
 
 def test_the_pod_volume_backups_agree(sides, backups):
@@ -289,8 +301,6 @@ def test_the_pod_volume_backups_agree(sides, backups):
         _normalise(re.sub(r"/host_pods/[0-9a-f-]{36}/", "/host_pods/<uid>/", real["status"]["path"]))
 
 
-@pytest.mark.xfail(reason="open finding: real Velero counts an existing kube-root-ca.crt as different (a "
-                          "warning, status.warnings); the lab's comparison ignores Velero's own labels", strict=False)
 def test_restored_objects_and_labels_agree(sides, backups):
     ns = backups["ns"]
 
@@ -314,13 +324,25 @@ def test_restored_objects_and_labels_agree(sides, backups):
     for key in lab:
         assert lab[key] == real[key], key
     assert sorted(lab_restore["status"]) == sorted(real_restore["status"])
-    assert lab_restore["status"]["progress"] == real_restore["status"]["progress"]
+    assert lab_restore["status"].get("warnings") == real_restore["status"].get("warnings")
+    assert lab_restore["status"]["progress"]["totalItems"] == real_restore["status"]["progress"]["totalItems"]
     for kind in ("lab", "real"):
         assert (sides[kind].volume(ns + "-r") / "payload.bin").read_bytes() == PAYLOAD
+    RESTORES.update(lab=lab_restore, real=real_restore)
 
 
-@pytest.mark.xfail(reason="open finding: the lab's kopia snapshot manifest is gone from the repository by the "
-                          "time real node-agent restores it ('snapshot not found'); cause not yet found", strict=False)
+RESTORES = {}       # the restores of test_restored_objects_and_labels_agree, by side
+
+
+@pytest.mark.xfail(reason="open finding: real Velero 1.16 restores a ReplicaSet and Pod whose controller is restored "
+                          "too (resource list: created; itemsRestored 11), the lab skips them for their controller to "
+                          "make (itemsRestored 6)", strict=False)
+def test_restored_item_counts_agree(sides, backups):
+    if not RESTORES:
+        pytest.skip("test_restored_objects_and_labels_agree did not get as far as both restores")
+    assert RESTORES["lab"]["status"]["progress"] == RESTORES["real"]["status"]["progress"]
+
+
 def test_a_backup_the_lab_wrote_restores_with_real_velero(sides, backups):
     """Real Velero syncs the lab's backup from the bucket and restores it,
     volume data (a kopia snapshot the lab's kopia CLI took) included."""
