@@ -3,6 +3,8 @@ import itertools
 import secrets
 import threading
 
+from lab.apiserver.errors import Conflict, NotFound
+from lab.apiserver.selectors import label_matcher
 from lab.clock import format_time
 
 # k8s.io/apiserver/pkg/storage/names: random suffixes avoid vowels and look-alikes.
@@ -85,3 +87,28 @@ def controller_ref(owner):
 def owned_by(obj, owner):
     return any(ref.get("uid") == owner["metadata"]["uid"]
                for ref in obj["metadata"].get("ownerReferences") or [])
+
+
+def claim(store, plural_key, owner, objs):
+    """The objects of `objs` that `owner` controls, after adopting the
+    orphans its selector matches, as kube-controller-manager's
+    ControllerRefManager does. Restores make such orphans: Velero strips
+    every ownerReference, and the restored Deployment, ReplicaSet or
+    StatefulSet takes back what it had."""
+    selector = (owner.get("spec") or {}).get("selector")
+    if owner["metadata"].get("deletionTimestamp") or not selector:
+        return [o for o in objs if owned_by(o, owner)]
+    matches = label_matcher(selector)
+    owned = []
+    for obj in objs:
+        meta = obj["metadata"]
+        if owned_by(obj, owner):
+            owned.append(obj)
+        elif (not any(ref.get("controller") for ref in meta.get("ownerReferences") or [])
+              and not meta.get("deletionTimestamp") and matches(meta.get("labels") or {})):
+            meta["ownerReferences"] = (meta.get("ownerReferences") or []) + [controller_ref(owner)]
+            try:
+                owned.append(store.update(*plural_key, obj))
+            except (Conflict, NotFound):
+                pass            # changed or gone meanwhile: the next pass looks again
+    return owned

@@ -11,7 +11,7 @@ import json
 
 from lab.apiserver.errors import AlreadyExists, ApiError, NotFound
 from lab.clock import format_time
-from lab.controllers.util import (NAME_ALPHABET, Dirty, controller_ref, emit_event, owned_by, pod_claims,
+from lab.controllers.util import (NAME_ALPHABET, Dirty, claim, controller_ref, emit_event, owned_by, pod_claims,
                                  random_suffix)
 
 POD_TEMPLATE_HASH = "pod-template-hash"
@@ -126,8 +126,11 @@ class DeploymentController(_Controller):
         meta, spec = deploy["metadata"], deploy.get("spec") or {}
         template = spec.get("template") or {}
         pod_hash = template_hash(template)
-        owned = [rs for rs in self.store.list(*self.RS, namespace=meta["namespace"]) if owned_by(rs, deploy)]
-        current = next((rs for rs in owned if rs["metadata"]["name"] == f"{meta['name']}-{pod_hash}"), None)
+        owned = claim(self.store, self.RS, deploy, self.store.list(*self.RS, namespace=meta["namespace"]))
+        # the new ReplicaSet is the oldest whose template is the Deployment's, hash label aside
+        # (deploymentutil.FindNewReplicaSet): an adopted one keeps the name its own cluster gave it
+        current = next((rs for rs in sorted(owned, key=lambda r: r["metadata"].get("creationTimestamp") or "")
+                        if _same_template(rs, template)), None)
         desired = _replicas(spec)
         changed = False
         if current is None:
@@ -195,6 +198,19 @@ class DeploymentController(_Controller):
         return self._set_status(self.KEY, deploy, status)
 
 
+def _same_template(replica_set, template):
+    """EqualIgnoreHash: the ReplicaSet's pod template is `template` but for its pod-template-hash label."""
+    def without_hash(tmpl):
+        tmpl = copy.deepcopy(tmpl or {})
+        meta = tmpl.setdefault("metadata", {})
+        labels = {k: v for k, v in (meta.get("labels") or {}).items() if k != POD_TEMPLATE_HASH}
+        meta.pop("labels", None)
+        if labels:
+            meta["labels"] = labels
+        return tmpl
+    return without_hash((replica_set.get("spec") or {}).get("template")) == without_hash(template)
+
+
 class ReplicaSetController(_Controller):
     WATCHES = {("apps", "replicasets"), ("", "pods")}
     KEY = ("apps", "replicasets")
@@ -203,8 +219,7 @@ class ReplicaSetController(_Controller):
         changed = False
         for rs in _live(self.store.list(*self.KEY)):
             meta = rs["metadata"]
-            pods = _live([p for p in self.store.list("", "pods", namespace=meta["namespace"])
-                          if owned_by(p, rs)])
+            pods = _live(claim(self.store, ("", "pods"), rs, self.store.list("", "pods", namespace=meta["namespace"])))
             desired = _replicas(rs.get("spec"))
             template = (rs.get("spec") or {}).get("template") or {}
             for _ in range(desired - len(pods)):
@@ -248,8 +263,8 @@ class StatefulSetController(_Controller):
         revision = f"{name}-{template_hash(spec.get('template') or {})}"
         desired = _replicas(spec)
         ordered = spec.get("podManagementPolicy", "OrderedReady") != "Parallel"
-        pods = {self._ordinal(p, name): p for p in _live(self.store.list("", "pods", namespace=namespace))
-                if owned_by(p, sts)}
+        pods = {self._ordinal(p, name): p
+                for p in _live(claim(self.store, ("", "pods"), sts, self.store.list("", "pods", namespace=namespace)))}
         pods.pop(None, None)
         changed = False
         for i in range(desired):

@@ -18,13 +18,11 @@ import hashlib
 import json
 import os
 import subprocess
-import time
 import urllib.parse
 from pathlib import Path
 
-from lab.metrics import METRICS
+from lab.velero import uploader
 
-TIMEOUT_SECONDS = 600
 USER_AT_HOST = "default@default"            # udmrepo.GetRepoUser() @ GetRepoDomain()
 DESCRIPTION = "Kopia Uploader"
 PIN = "velero-pin"
@@ -95,20 +93,7 @@ class KopiaRepository:
         command = [binary(), "--config-file", str(self.config), "--log-dir", str(self.dir / "logs"),
                    "--file-log-level", "error", "--log-level", "error", "--no-persist-credentials",
                    "--no-auto-maintenance", "--no-progress", *args]
-        started = time.perf_counter()
-        try:
-            done = subprocess.run(command, env=self._env, capture_output=True, text=True,
-                                  timeout=TIMEOUT_SECONDS)
-        except subprocess.TimeoutExpired:
-            raise KopiaError(f"kopia {what} timed out after {TIMEOUT_SECONDS}s "
-                             f"(repository {self.identifier})") from None
-        finally:
-            METRICS.add("uploader", f"kopia {what}", time.perf_counter() - started)
-        if done.returncode != 0:
-            lines = [line for line in done.stderr.strip().splitlines() if line.strip()]
-            reason = lines[-1] if lines else f"exit status {done.returncode}"
-            raise KopiaError(f"kopia {what} failed (repository {self.identifier}): {reason}")
-        return done.stdout
+        return uploader.run(command, self._env, f"kopia {what}", self.identifier, KopiaError)
 
     def _storage_flags(self):
         url = urllib.parse.urlsplit(self.endpoint if "://" in self.endpoint else f"https://{self.endpoint}")

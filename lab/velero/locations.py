@@ -64,25 +64,24 @@ def is_read_only(bsl):
     return (bsl.get("spec") or {}).get("accessMode") == READ_ONLY
 
 
-def check_bsl(store, bsl):
-    """None if the BSL's bucket answers with its credentials, else the reason."""
+def _answers(storage_of, store, location, prefix_of):
+    """None if the location's bucket answers under its prefix with its credentials, else the reason."""
     try:
-        storage, layout = bsl_storage(store, bsl)
-        storage.check(layout.prefix)
+        storage, layout = storage_of(store, location)
+        storage.check(prefix_of(layout))
     except (LocationError, StorageError) as exc:
         return str(exc)
     return None
+
+
+def check_bsl(store, bsl):
+    return _answers(bsl_storage, store, bsl, lambda layout: layout.prefix)
 
 
 def check_vsl(store, vsl):
     if (vsl.get("spec") or {}).get("provider") != CSTOR_PROVIDER:
         return f"volume snapshot provider {(vsl.get('spec') or {}).get('provider')!r} is not available in this lab"
-    try:
-        storage, layout = vsl_storage(store, vsl)
-        storage.check(layout.path_prefix)
-    except (LocationError, StorageError) as exc:
-        return str(exc)
-    return None
+    return _answers(vsl_storage, store, vsl, lambda layout: layout.path_prefix)
 
 
 def validate_bsl(cluster, bsl):

@@ -5,15 +5,12 @@ inside the new volume directory, `restic forget <id>` when a backup goes.
 Credentials travel in the environment only; nothing logs them."""
 import json
 import os
-import subprocess
-import time
 from pathlib import Path
 
 from lab.clock import format_time
-from lab.metrics import METRICS
+from lab.velero import uploader
 
 RESTIC = "restic"
-TIMEOUT_SECONDS = 600
 
 
 class ResticError(Exception):
@@ -37,20 +34,7 @@ class ResticRepository:
 
     def _run(self, args, cwd=None):
         command = [RESTIC, "--cache-dir", self.cache_dir, *args]
-        started = time.perf_counter()
-        try:
-            done = subprocess.run(command, cwd=cwd, env=self._env, capture_output=True,
-                                  text=True, timeout=TIMEOUT_SECONDS)
-        except subprocess.TimeoutExpired:
-            raise ResticError(f"restic {args[0]} timed out after {TIMEOUT_SECONDS}s "
-                              f"(repository {self.identifier})") from None
-        finally:
-            METRICS.add("uploader", f"restic {args[0]}", time.perf_counter() - started)
-        if done.returncode != 0:
-            lines = [line for line in done.stderr.strip().splitlines() if line.strip()]
-            reason = lines[-1] if lines else f"exit status {done.returncode}"
-            raise ResticError(f"restic {args[0]} failed (repository {self.identifier}): {reason}")
-        return done.stdout
+        return uploader.run(command, self._env, f"restic {args[0]}", self.identifier, ResticError, cwd=cwd)
 
     def init(self):
         self._run(["init"])

@@ -55,10 +55,6 @@ def priority(group_resource_name):
     return (1, 0, group_resource_name)
 
 
-def _controller_owner(obj):
-    return next((o for o in obj["metadata"].get("ownerReferences") or [] if o.get("controller")), None)
-
-
 def _comparable(obj):
     """An object without the fields a cluster sets, to tell "same" from "different"."""
     obj = copy.deepcopy(obj)
@@ -132,7 +128,6 @@ class RestoreRun:
         self.name = kube.name_of(restore)
         self.spec = restore.get("spec") or {}
         self.log = OperationLog(cluster, f"restore=velero/{self.name}")
-        self.restored = 0
         self.total = 0
         self.pending = []           # volume data waiting for its claim to bind
         self.deadline = None
@@ -305,11 +300,9 @@ class RestoreRun:
 
     def _restore_items(self, backup, items, snapshots, pvbs):
         chosen = self._selected(items)
-        chosen_keys = {(i["obj"].get("kind"), i["namespace"], i["name"]) for i in chosen}
         claims = {(i["namespace"], i["name"]) for i in chosen if i["group_resource"] == "persistentvolumeclaims"}
         mapping = self.spec.get("namespaceMapping") or {}
         self.total = len(chosen)
-        new_uids = {}
         snapshots_by_pv = {} if self.spec.get("restorePVs") is False else {
             s["spec"]["persistentVolumeName"]: s for s in snapshots
             if (s.get("status") or {}).get("phase") == "Completed"}
@@ -319,12 +312,6 @@ class RestoreRun:
             where = f"{mapping.get(ns, ns)}/{item['name']}" if ns else item["name"]
             if gr == "pods" and (obj.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
                 self.log.info(f"Skipping pod {ns}/{item['name']}: it has completed")
-                self._outcome(obj.get("apiVersion"), obj.get("kind"), where, "skipped")
-                continue
-            owner = _controller_owner(obj)
-            if owner and (owner.get("kind"), ns, owner.get("name")) in chosen_keys:
-                # its controller is restored too and will create it
-                self.log.info(f"Skipping {gr} {ns}/{item['name']}: owned by {owner.get('kind')} {owner.get('name')}")
                 self._outcome(obj.get("apiVersion"), obj.get("kind"), where, "skipped")
                 continue
             if gr == "persistentvolumes":
@@ -341,9 +328,7 @@ class RestoreRun:
             if gr == "secrets" and obj.get("type") == "kubernetes.io/service-account-token":
                 continue
             target_ns = mapping.get(ns, ns) if ns else None
-            created = self._restore_one(item, target_ns, new_uids)
-            if created:
-                new_uids[(obj.get("kind"), target_ns, item["name"])] = created["metadata"]["uid"]
+            self._restore_one(item, target_ns)
         self._plan_volumes(backup, items, chosen, snapshots, pvbs, mapping)
 
     def _ensure_namespace(self, namespace):
@@ -356,12 +341,17 @@ class RestoreRun:
         self._outcome("v1", "Namespace", namespace, "created")
         populate(self.store, namespace)
 
+    def items_restored(self):
+        """status.progress.itemsRestored: every item Velero tracked, created or
+        not (restoredItems, the entries of the resource list)."""
+        return sum(len(entries) for entries in self.outcomes.values())
+
     def _outcome(self, api_version, kind, where, result):
         """<restore>-resource-list.json: what became of each item
         (created | updated | skipped | failed), as Velero records it."""
         self.outcomes.setdefault(f"{api_version}/{kind}", []).append(f"{where}({result})")
 
-    def _prepare(self, item, target_ns, new_uids):
+    def _prepare(self, item, target_ns):
         obj = copy.deepcopy(item["obj"])
         meta = obj.setdefault("metadata", {})
         for key in STRIPPED_METADATA:
@@ -369,14 +359,9 @@ class RestoreRun:
         obj.pop("status", None)
         if target_ns:
             meta["namespace"] = target_ns
-        references = []
-        for ref in meta.get("ownerReferences") or []:
-            uid = new_uids.get((ref.get("kind"), target_ns, ref.get("name")))
-            if uid:
-                references.append(dict(ref, uid=uid))
+        # Velero's resetMetadata drops every ownerReference (the owners' uids
+        # are the source cluster's); restored controllers adopt their orphans
         meta.pop("ownerReferences", None)
-        if references:
-            meta["ownerReferences"] = references
         labels = meta.setdefault("labels", {}) or {}
         meta["labels"] = labels
         labels[kube.LABEL_BACKUP_NAME] = self.spec["backupName"]
@@ -390,6 +375,11 @@ class RestoreRun:
                 obj.setdefault("spec", {}).pop("volumeName", None)
             for key in PVC_BINDING_ANNOTATIONS:
                 (meta.get("annotations") or {}).pop(key, None)
+        elif gr == "pods":
+            # Velero's pod restore item action: the target's scheduler places it afresh
+            spec = obj.setdefault("spec", {})
+            spec.pop("nodeName", None)
+            spec.pop("priority", None)
         elif gr == "services":
             spec = obj.setdefault("spec", {})
             if spec.get("clusterIP") != "None":
@@ -402,7 +392,7 @@ class RestoreRun:
                     claim.pop(key, None)
         return obj
 
-    def _restore_one(self, item, target_ns, new_uids):
+    def _restore_one(self, item, target_ns):
         gr = item["group_resource"]
         plural, _, group = gr.partition(".")
         where = f"{target_ns}/{item['name']}" if target_ns else item["name"]
@@ -412,7 +402,7 @@ class RestoreRun:
                            f"could not restore {where}", namespace=target_ns, scope="cluster")
             self._outcome(item["obj"].get("apiVersion"), item["obj"].get("kind"), where, "failed")
             return None
-        obj = self._prepare(item, target_ns, new_uids)
+        obj = self._prepare(item, target_ns)
         obj["apiVersion"], obj["kind"] = rtype.api_version(), rtype.kind
         try:
             if target_ns:
@@ -426,7 +416,6 @@ class RestoreRun:
             self.log.error(f"error restoring {gr} {where}: {exc.message}", namespace=target_ns, scope="cluster")
             self._outcome(rtype.api_version(), rtype.kind, where, "failed")
             return None
-        self.restored += 1
         self.log.info(f"Restored {gr} {where} as {rtype.api_version()}")
         if gr == "namespaces":
             self._outcome(rtype.api_version(), rtype.kind, obj["metadata"]["name"], "created")
@@ -441,7 +430,6 @@ class RestoreRun:
         if current is None:
             return None
         if rtype.plural == "namespaces":
-            self.restored += 1
             self._outcome(rtype.api_version(), rtype.kind, where, "skipped")
             return current
         if self.spec.get("existingResourcePolicy") == "update":
@@ -456,7 +444,6 @@ class RestoreRun:
                 self.log.warning(f"could not update existing {group_resource(rtype)} {where}: {exc.message}",
                                  namespace=meta.get("namespace"), scope="cluster")
                 return current
-            self.restored += 1
             self.log.info(f"Updated existing {group_resource(rtype)} {where}")
             self._outcome(rtype.api_version(), rtype.kind, where, "updated")
             return updated
@@ -491,7 +478,7 @@ class RestoreRun:
         claim["namespace"] = mapping.get(claim["namespace"], claim["namespace"])
         if (obj["spec"].get("csi") or {}).get("volumeHandle"):
             obj["spec"]["csi"]["volumeHandle"] = name
-        created = self._restore_one(dict(item, name=name, obj=obj), None, {})
+        created = self._restore_one(dict(item, name=name, obj=obj), None)
         if created:
             self.volumes_from_snapshots[claim_key] = name
     def _plan_volumes(self, backup, items, chosen, snapshots, pvbs, mapping):
@@ -603,7 +590,7 @@ class RestoreRun:
         kube.set_status(self.store, PLURAL, self.restore, phase=phase, failureReason=failure,
                         completionTimestamp=kube.stamp(self.cluster),
                         errors=self.log.error_count() or None, warnings=self.log.warning_count() or None,
-                        progress={"totalItems": self.total, "itemsRestored": self.restored})
+                        progress={"totalItems": self.total, "itemsRestored": self.items_restored()})
 
 
 def _crd_group_resource(crd):

@@ -194,3 +194,35 @@ def test_deployment_template_change_rolls_to_a_new_replicaset(core, apps, namesp
     assert replica_sets == {"1": 0, "2": 1}
     deploy = apps.read_namespaced_deployment("api", namespace)
     assert deploy.status.observed_generation == 2 and deploy.status.updated_replicas == 1
+
+
+def test_controllers_adopt_the_orphans_a_restore_leaves(core, apps, namespace):
+    """Velero restores ReplicaSets and pods without ownerReferences, before
+    their Deployment; kube-controller-manager adopts them by selector and
+    makes nothing new (the ReplicaSet's name is another cluster's hash)."""
+    template = {"metadata": {"labels": {"app": "kept"}}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}}
+    hashed = {"metadata": {"labels": {"app": "kept", "pod-template-hash": "6ddf8545b9"}},
+              "spec": template["spec"]}
+    core.create_namespaced_pod(namespace, {"metadata": {"name": "kept-6ddf8545b9-ghxwg", **hashed["metadata"]},
+                                           "spec": template["spec"]})
+    apps.create_namespaced_replica_set(namespace, {
+        "metadata": {"name": "kept-6ddf8545b9", "labels": hashed["metadata"]["labels"]},
+        "spec": {"replicas": 1, "template": hashed,
+                 "selector": {"matchLabels": {"app": "kept", "pod-template-hash": "6ddf8545b9"}}}})
+    apps.create_namespaced_deployment(namespace, {
+        "metadata": {"name": "kept"},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "kept"}}, "template": template}})
+    wait_for("deployment available", lambda: apps.read_namespaced_deployment("kept", namespace).status.available_replicas == 1)
+    [replica_set] = apps.list_namespaced_replica_set(namespace).items
+    assert replica_set.metadata.name == "kept-6ddf8545b9"
+    assert [(o.kind, o.name, o.controller) for o in replica_set.metadata.owner_references] == [("Deployment", "kept", True)]
+    [pod] = core.list_namespaced_pod(namespace).items
+    assert pod.metadata.name == "kept-6ddf8545b9-ghxwg" and pod.status.phase == "Running"
+    assert [(o.kind, o.name) for o in pod.metadata.owner_references] == [("ReplicaSet", "kept-6ddf8545b9")]
+
+    core.create_namespaced_pod(namespace, {"metadata": {"name": "db-0", "labels": {"app": "db"}},
+                                           "spec": {"containers": [{"name": "main", "image": "busybox"}]}})
+    apps.create_namespaced_stateful_set(namespace, statefulset("db", 1))
+    wait_for("statefulset ready", lambda: apps.read_namespaced_stateful_set("db", namespace).status.ready_replicas == 1)
+    pods = core.list_namespaced_pod(namespace, label_selector="app=db").items
+    assert [(p.metadata.name, p.metadata.owner_references[0].kind) for p in pods] == [("db-0", "StatefulSet")]
