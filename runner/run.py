@@ -383,6 +383,10 @@ def _handle_interrupts() -> dict:
     handlers = {signum: signal.getsignal(signum) for signum in INTERRUPTS}
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, _raise_interrupted)
+    # Ctrl-C too, even when started with SIGINT ignored (a shell's `dmaas run &`,
+    # a CI step's background job): the behave workers handle it anyway, so the
+    # run must too, or they stop while it reports an ordinary failure
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     return handlers
 
 

@@ -260,7 +260,9 @@ class Target:
     def now(self):
         raise NotImplementedError
 
-    def advance(self, seconds):
+    def advance(self, seconds, until=None):
+        """Move scenario time by `seconds`; a waiting target waits until the
+        monotonic time `until` instead when given (runner.driver.clock.Passage)."""
         raise NotImplementedError
 
     def _no_faults(self, what):
@@ -388,7 +390,7 @@ class LabTarget(LabBucketFaults, Target):
     def now(self):
         return parse_time(self.control.call("GET", "/clock")["now"])
 
-    def advance(self, seconds):
+    def advance(self, seconds, until=None):
         reply = self.control.call("POST", "/clock/advance", {"seconds": seconds},
                                   timeout=CONTROL_TIMEOUT)
         return parse_time(reply["now"])
@@ -550,13 +552,14 @@ class RealTarget(Target):
             return parse_time(self._clock.call("GET", "/clock")["now"])
         return datetime.datetime.now(datetime.timezone.utc)
 
-    def advance(self, seconds):
+    def advance(self, seconds, until=None):
         if self._clock:
             reply = self._clock.call("POST", "/clock/advance", {"seconds": seconds},
                                      timeout=CONTROL_TIMEOUT)
             return parse_time(reply["now"])
         wait = seconds * self.time_scale
-        deadline = time.monotonic() + wait
+        deadline = time.monotonic() + wait if until is None else until
+        wait = max(0.0, deadline - time.monotonic())
         print(f"[clock] {seconds:g} s of scenario time = {wait:.0f} s of real waiting "
               f"(time_scale {self.time_scale:g})", file=sys.stderr, flush=True)
         while (left := deadline - time.monotonic()) > 0:

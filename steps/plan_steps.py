@@ -2,7 +2,7 @@
 import datetime
 
 from runner.dmaas import PlanSpec
-from scenario_time import plan_backup_names, plan_backups_seen
+from scenario_time import made_while_time_passed, plan_backup_names, plan_backups_seen
 from steplib import (as_time, assert_count, given, layout_of, location_names, location_of, parse_duration, parse_list,
                      record_backup, spec_of, then, when)
 
@@ -102,9 +102,11 @@ def plan_layouts(context, plan, profile):
 
 
 def completed_in_bucket(context, plan, profile):
-    """The plan's Completed backups whose velero-backup.json is in that bucket, read from the bucket."""
+    """The plan's Completed backups whose velero-backup.json is in that bucket,
+    read from the bucket, of those made while scenario time passed."""
     layouts = plan_layouts(context, plan, profile)
-    names = {b.name for b in context.scenario_state.dmaas.plan_backups(plan) if b.phase == "Completed"}
+    names = {b.name for b in context.scenario_state.dmaas.plan_backups(plan)
+             if b.phase == "Completed" and made_while_time_passed(context, b)}
     found = set()
     for layout in layouts:
         for name in set(layout.backup_names()) & names:

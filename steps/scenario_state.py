@@ -33,6 +33,7 @@ class ScenarioState:
     seen_backups: dict = dataclasses.field(default_factory=dict)   # {plan: {backup: BackupRecord}}, expired included
     gone: dict = dataclasses.field(default_factory=dict)        # {plan: {backup: time first seen missing from its buckets}}
     counts: dict = dataclasses.field(default_factory=dict)      # {plan: [(time, backups in its buckets)]}
+    time_passed_until: object = None         # scenario time (datetime) when time last stopped passing
     on_demand: dict = dataclasses.field(default_factory=dict)   # {backup: (cluster, location name)}
     restores: list = dataclasses.field(default_factory=list)    # [RestoreDone] in order
     discovered: dict = dataclasses.field(default_factory=dict)  # {cluster: {backup names it synced}}

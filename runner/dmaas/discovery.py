@@ -60,7 +60,8 @@ class BucketBackups:
         kind = self._kind(layout, name, labels, status.get("volumeSnapshotsAttempted"))
         record = BackupRecord(name=name, location=location.name, started=parse_time(status.get("startTimestamp")),
                               completed=parse_time(status.get("completionTimestamp")), phase=status.get("phase"),
-                              kind=kind, labels=labels, namespaces=list(spec.get("includedNamespaces") or []))
+                              kind=kind, labels=labels, namespaces=list(spec.get("includedNamespaces") or []),
+                              created=parse_time((meta.get("metadata") or {}).get("creationTimestamp")))
         if record.phase in ("Completed", "PartiallyFailed", "Failed"):
             self._records[cache_key] = record
         return record

@@ -15,6 +15,7 @@ class BackupRecord:
     kind: str | None                 # "full" | "incremental" (see discovery: fs mark or snapshot log)
     labels: dict = dataclasses.field(default_factory=dict)
     namespaces: list = dataclasses.field(default_factory=list)
+    created: datetime.datetime | None = None   # when the Schedule (or a user) made the Backup object
 
 
 @dataclasses.dataclass

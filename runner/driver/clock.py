@@ -3,10 +3,12 @@
     Clock(target)                      # driver.clock
     .now() -> aware UTC datetime       # lab: the virtual clock; real: wall clock
     .advance(seconds) -> now           # lab: POST /clock/advance; real: waits seconds * time_scale
+    .passage() -> Passage              # time passing in steps: .advance(seconds) -> the time reached
     .time_scale -> float               # real seconds per scenario second (1.0 on the lab)
     .scaled(seconds) -> float          # a scenario duration in the target's seconds; what a
                                        # DMaaS layer uses to turn "every 1h" into a real cron/TTL
 """
+import time
 
 
 class Clock:
@@ -27,3 +29,26 @@ class Clock:
         if seconds < 0:
             raise ValueError(f"time never goes backwards (advance by {seconds} s)")
         return self._target.advance(seconds)
+
+    def passage(self):
+        return Passage(self)
+
+
+class Passage:
+    """Scenario time passing in several steps with work between them (the
+    applications write, backups are observed). On a real target each step
+    waits until the passage's own deadline, not a full step from its call:
+    the work between steps is part of the waiting, so N scenario hours end
+    N scaled hours after the passage began, as the clusters' schedules count
+    them. On the lab the virtual clock stands still during that work anyway."""
+
+    def __init__(self, clock):
+        self._clock = clock
+        self._began = time.monotonic()
+        self._total = 0.0
+
+    def advance(self, seconds):
+        if seconds < 0:
+            raise ValueError(f"time never goes backwards (advance by {seconds} s)")
+        self._total += seconds
+        return self._clock._target.advance(seconds, until=self._began + self._clock.scaled(self._total))

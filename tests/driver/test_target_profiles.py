@@ -179,3 +179,24 @@ def test_cli_style_failure_is_one_line_without_traceback(tmp_path):
                           env={"PYTHONPATH": str(__import__('pathlib').Path(__file__).resolve().parents[2])})
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "clusters.a" in done.stderr and "bogus" in done.stderr
+
+
+def test_a_passage_of_time_on_a_real_target_absorbs_the_work_between_its_steps(tmp_path, monkeypatch):
+    """Three scenario hours in hourly steps with work between them end three
+    scaled hours after the passage began, not three hours plus the work (a
+    real cluster's hourly schedule would otherwise fire a fourth time)."""
+    import time
+    from runner.driver.clock import Clock
+    target = real_target(tmp_path, monkeypatch, T_ACCESS="a", T_SECRET="b")
+    target.time_scale = 1 / 60                 # one hour -> one minute
+    now = [1000.0]                             # a monotonic clock that moves only by sleeping and working
+    monkeypatch.setattr(time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(time, "sleep", lambda s: now.__setitem__(0, now[0] + s))
+    passage = Clock(target).passage()
+    for _ in range(3):
+        passage.advance(3600)
+        now[0] += 20                            # observing backups between the steps
+    assert now[0] - 20 == pytest.approx(1000 + 180)
+    now[0] += 100                               # a step late beyond its deadline waits nothing
+    passage.advance(3600)
+    assert now[0] == pytest.approx(1000 + 180 + 20 + 100)
