@@ -398,14 +398,30 @@ class Stack:
                 subprocess.run([sys.executable, "-m", "lab", "down", "--state-dir", p["lab_dir"]],
                                cwd=self.root, capture_output=True)
             if alive(p):
-                os.kill(p["pid"], signal.SIGTERM)
+                _signal_session(p, signal.SIGTERM)
                 deadline = time.monotonic() + STOP_TIMEOUT
                 while _reap(p) and time.monotonic() < deadline:
                     time.sleep(0.05)
-                if _reap(p):
-                    os.kill(p["pid"], signal.SIGKILL)
-                    while _reap(p):
-                        time.sleep(0.05)
+                # what it started goes too: velero server's plugin processes outlive a server killed
+                # by the netns wrapper's death signal, and nothing else would ever stop them
+                _signal_session(p, signal.SIGKILL)
+                while _reap(p):
+                    time.sleep(0.05)
+
+
+def _signal_session(p: dict, signum: int) -> None:
+    """Signal a recorded process and every process of its session (each was
+    started as a session leader, so its pid is its process group's id)."""
+    try:
+        if os.getpgid(p["pid"]) == p["pid"]:
+            os.killpg(p["pid"], signum)
+        else:                       # not a group leader (a lab that put itself elsewhere): the process alone
+            os.kill(p["pid"], signum)
+    except ProcessLookupError:      # the leader is gone: what is left of its group
+        try:
+            os.killpg(p["pid"], signum)
+        except (ProcessLookupError, PermissionError):
+            pass
 
 
 def _reap(p: dict) -> bool:

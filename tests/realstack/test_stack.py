@@ -60,6 +60,8 @@ def test_up_serves_the_built_release_and_down_leaves_nothing(realstack_built, tm
     assert not state_dir.exists()
     assert not any(alive(p) for p in processes)
     assert not _listening(port)
+    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    assert str(state_dir) not in ps, "a process of the stack (e.g. a Velero plugin) is still running"
 
 
 def test_kubectl_works_against_it(stack, realstack_built, tmp_path):
