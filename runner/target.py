@@ -557,8 +557,7 @@ class RealTarget(Target):
             reply = self._clock.call("POST", "/clock/advance", {"seconds": seconds},
                                      timeout=CONTROL_TIMEOUT)
             return parse_time(reply["now"])
-        wait = seconds * self.time_scale
-        deadline = time.monotonic() + wait if until is None else until
+        deadline = time.monotonic() + seconds * self.time_scale if until is None else until
         wait = max(0.0, deadline - time.monotonic())
         print(f"[clock] {seconds:g} s of scenario time = {wait:.0f} s of real waiting "
               f"(time_scale {self.time_scale:g})", file=sys.stderr, flush=True)

@@ -201,13 +201,11 @@ class DeploymentController(_Controller):
 def _same_template(replica_set, template):
     """EqualIgnoreHash: the ReplicaSet's pod template is `template` but for its pod-template-hash label."""
     def without_hash(tmpl):
-        tmpl = copy.deepcopy(tmpl or {})
-        meta = tmpl.setdefault("metadata", {})
-        labels = {k: v for k, v in (meta.get("labels") or {}).items() if k != POD_TEMPLATE_HASH}
-        meta.pop("labels", None)
+        meta = dict((tmpl or {}).get("metadata") or {})
+        labels = {k: v for k, v in (meta.pop("labels", None) or {}).items() if k != POD_TEMPLATE_HASH}
         if labels:
             meta["labels"] = labels
-        return tmpl
+        return {**(tmpl or {}), "metadata": meta}
     return without_hash((replica_set.get("spec") or {}).get("template")) == without_hash(template)
 
 

@@ -25,10 +25,11 @@ class Clock:
     def now(self):
         return self._target.now()
 
-    def advance(self, seconds):
+    def advance(self, seconds, until=None):
+        """`until` (monotonic): where a waiting target's wait ends instead (a Passage's deadline)."""
         if seconds < 0:
             raise ValueError(f"time never goes backwards (advance by {seconds} s)")
-        return self._target.advance(seconds)
+        return self._target.advance(seconds, until=until)
 
     def passage(self):
         return Passage(self)
@@ -48,7 +49,5 @@ class Passage:
         self._total = 0.0
 
     def advance(self, seconds):
-        if seconds < 0:
-            raise ValueError(f"time never goes backwards (advance by {seconds} s)")
         self._total += seconds
-        return self._clock._target.advance(seconds, until=self._began + self._clock.scaled(self._total))
+        return self._clock.advance(seconds, until=self._began + self._clock.scaled(self._total))
