@@ -53,6 +53,7 @@ def before_all(context):
     name = context.config.userdata.get("target") or os.environ.get("DMAAS_TARGET") or "lab"
     try:
         profile = load_profile(name)
+        context.skip_tags = dict(profile.data.get("skip_tags") or {})
         state = os.environ.get("DMAAS_LAB_STATE")
         timeouts.configure(profile.data.get("timeouts"))
         if profile.kind == "lab" and state:
@@ -98,6 +99,9 @@ def before_scenario(context, scenario):
     context.driver = Driver(context.target, context.run_id, scenario.name)
     context.scenario_state = ScenarioState(dmaas=DMaaS(context.driver))
     context.scenario_slug = f"{context.driver.slug}-{context.driver.id}"
+    skipped = [tag for tag in scenario.effective_tags if tag in context.skip_tags]
+    if skipped:   # before any step: nothing is set up for a scenario this target does not run
+        scenario.skip(f"not run on target '{context.target.name}' (@{skipped[0]}): {context.skip_tags[skipped[0]]}")
 
 
 def _timeline(context, driver):

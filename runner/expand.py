@@ -53,6 +53,8 @@ def render(root: Path, model: Scenarios) -> list[Rendered]:
     for mid, matrix in model.matrices.items():
         template = _template(env, matrix["template"])
         plan = {**model.plans[matrix["plan"]], "name": matrix["plan"]}
+        short_plan = ({**model.plans[matrix["short_plan"]], "name": matrix["short_plan"]}
+                      if matrix.get("short_plan") else None)
         for names in combinations(matrix):
             tcid = tcid_of(matrix, names)
             if tcid in seen:
@@ -60,7 +62,7 @@ def render(root: Path, model: Scenarios) -> list[Rendered]:
                                 f"matrix {seen[tcid]}")
             seen[tcid] = mid
             context = {axis: model.entry(axis, value) for axis, value in names.items()}
-            context.update(tcid=tcid, tags=list(matrix.get("tags", [])), plan=plan,
+            context.update(tcid=tcid, tags=list(matrix.get("tags", [])), plan=plan, short_plan=short_plan,
                            story=model.stories[matrix["story"]])
             try:
                 body = template.render(**context)

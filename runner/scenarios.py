@@ -178,8 +178,10 @@ def reference_problems(root: Path, model: Scenarios) -> list[str]:
             problems += _unknown(rel, f"{at}.fixed.{axis}", axis, value, model)
             if axis in matrix.get("axes", {}):
                 problems.append(f"{rel}: {at}.fixed.{axis}: '{axis}' is both an axis and fixed")
-        if matrix["plan"] not in model.plans:
-            problems.append(f"{rel}: {at}.plan: unknown plan '{matrix['plan']}' (known: {', '.join(model.plans)})")
+        for field in ("plan", "short_plan"):
+            if field in matrix and matrix[field] not in model.plans:
+                problems.append(f"{rel}: {at}.{field}: unknown plan '{matrix[field]}' "
+                                f"(known: {', '.join(model.plans)})")
         if not (Path(root) / TEMPLATES_DIR / matrix["template"]).is_file():
             problems.append(f"{rel}: {at}.template: no such template {TEMPLATES_DIR}/{matrix['template']}")
         if matrix["story"] not in known_stories:

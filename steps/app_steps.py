@@ -15,6 +15,7 @@ def deploy(context, app_name, namespace, cluster_name, engine_name, replicas=Non
     # a running application has data: its first write happens as it starts
     context.scenario_state.ticks[(cluster_name, namespace)] = 1
     data.write(1)
+    context.driver.let_velero_discover(cluster_name)
 
 
 def wait_ready(context, cluster_name, namespace, app_name):

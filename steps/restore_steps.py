@@ -57,9 +57,10 @@ def pick(context, plan, which, cluster):
     if which == "latest":
         return backups[-1].name
     if which == "latest-but-one day's":
-        # the newest backup at least a day older than the latest one
+        # the newest backup at least a (scenario) day older than the latest one
         latest = as_time(backups[-1].started)
-        earlier = [b for b in backups if as_time(b.started) <= latest - datetime.timedelta(days=1)]
+        day = datetime.timedelta(seconds=context.driver.clock.scaled(86400))
+        earlier = [b for b in backups if as_time(b.started) <= latest - day]
         assert earlier, f"plan {plan}: no backup a day older than the latest ({backups[-1].name})"
         return earlier[-1].name
     raise AssertionError(f"unknown backup choice {which!r}")

@@ -20,6 +20,7 @@ Feature: TCID-DIR-DMAAS-SCHD-JIVA-MINIO-BUCKET
 
   _NOTE: This setup involves two workload setups_
 
+  @long-form
   Scenario: TCID-DIR-DMAAS-SCHD-JIVA-MINIO-BUCKET hourly full and incremental backups of Jiva volumes to the MinIO bucket, kept 72h, restored on a separate cluster
     Given a cluster "workload"
     And a cluster "separate"
@@ -34,6 +35,33 @@ Feature: TCID-DIR-DMAAS-SCHD-JIVA-MINIO-BUCKET
     When 80 hours pass while the applications write data every hour
     Then the backups of plan "schd-hourly" are of the kinds full, then 23 incremental, then full again, in that order
     And only the backups of plan "schd-hourly" from the last 72h remain in the "minio" bucket
+    When the "minio" bucket is a backup location on cluster "separate"
+    Then cluster "separate" discovers the backups of plan "schd-hourly" from the bucket alone
+    When the oldest backup of plan "schd-hourly" is restored on cluster "separate" into namespace "schd"
+    Then the application "mysql" in namespace "schd" of cluster "separate" is ready
+    And its data equals the data recorded at the time of that backup
+    When the latest-but-one day's backup of plan "schd-hourly" is restored on cluster "separate" into namespace "schd-day-before"
+    Then the application "mysql" in namespace "schd-day-before" of cluster "separate" is ready
+    And its data equals the data recorded at the time of that backup
+    When the latest backup of plan "schd-hourly" is restored on cluster "separate" into namespace "schd-latest"
+    Then the application "mysql" in namespace "schd-latest" of cluster "separate" is ready
+    And its data equals the data recorded at the time of that backup
+
+  @short-form
+  Scenario: TCID-DIR-DMAAS-SCHD-JIVA-MINIO-BUCKET hourly full and incremental backups of Jiva volumes to the MinIO bucket, kept 26h, restored on a separate cluster (short form)
+    Given a cluster "workload"
+    And a cluster "separate"
+    And the "minio" bucket is a backup location on cluster "workload"
+    And the application "mysql" runs in namespace "schd" of cluster "workload" on "jiva" volumes
+    And team "schd" has a continuity plan "schd-hourly" on cluster "workload":
+      | setting    | value                 |
+      | namespaces | schd                  |
+      | every      | 1h      |
+      | full every | 4 |
+      | retention  | 26h  |
+    When 30 hours pass while the applications write data every hour
+    Then the backups of plan "schd-hourly" are of the kinds full, then 3 incremental, then full again, in that order
+    And only the backups of plan "schd-hourly" from the last 26h remain in the "minio" bucket
     When the "minio" bucket is a backup location on cluster "separate"
     Then cluster "separate" discovers the backups of plan "schd-hourly" from the bucket alone
     When the oldest backup of plan "schd-hourly" is restored on cluster "separate" into namespace "schd"

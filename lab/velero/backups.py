@@ -89,9 +89,9 @@ class ItemCollector:
     """The items a BackupSpec selects on one cluster (pkg/backup/item_collector.go
     plus the PVC->PV and CR->CRD additional items)."""
 
-    def __init__(self, cluster, spec):
+    def __init__(self, cluster, spec, served):
         self.store = cluster.store
-        self.served = cluster.registry.served()
+        self.served = served           # the kinds the server's discovery knows (lab.velero.discovery)
         self.spec = spec
         self.namespaces = IncludesExcludes(spec.get("includedNamespaces"), spec.get("excludedNamespaces"))
         self.resources = resource_filter(spec.get("includedResources"), spec.get("excludedResources"),
@@ -160,8 +160,9 @@ class ItemCollector:
 
 
 class BackupController:
-    def __init__(self, cluster):
+    def __init__(self, cluster, discovery):
         self.cluster = cluster
+        self.discovery = discovery
         self.store = cluster.store
         self.dirty = Dirty(self.store, {(kube.GROUP, PLURAL)})
 
@@ -175,7 +176,7 @@ class BackupController:
         for backup in kube.list_velero(self.store, PLURAL):
             if (backup.get("status") or {}).get("phase") in (None, "", "New"):
                 try:
-                    BackupRun(self.cluster, backup).run()
+                    BackupRun(self.cluster, backup, self.discovery).run()
                 except ApiError:
                     continue     # the Backup changed or went away under us; that change marks us dirty
                 except Exception:
@@ -187,8 +188,9 @@ class BackupController:
 class BackupRun:
     """One Backup from New to its final phase."""
 
-    def __init__(self, cluster, backup):
+    def __init__(self, cluster, backup, discovery):
         self.cluster = cluster
+        self.discovery = discovery
         self.store = cluster.store
         self.backup = backup
         self.name = kube.name_of(backup)
@@ -345,7 +347,7 @@ class BackupRun:
         if storage.exists(layout.backup_metadata(self.name)):
             self._finish("Failed", failure="backup already exists in object storage")
             return
-        items = ItemCollector(self.cluster, self.spec).collect()
+        items = ItemCollector(self.cluster, self.spec, self.discovery.served()).collect()
         self.log.info(f"Collected {len(items)} items matching the backup spec")
         self._volume_data(items, bsl, vsls.get(CSTOR_PROVIDER), storage, layout)
         phase = "PartiallyFailed" if self.log.error_count() else "Completed"

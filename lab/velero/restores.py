@@ -70,8 +70,9 @@ def _comparable(obj):
 
 
 class RestoreController:
-    def __init__(self, cluster):
+    def __init__(self, cluster, discovery):
         self.cluster = cluster
+        self.discovery = discovery
         self.store = cluster.store
         self.running = {}       # restore uid -> RestoreRun waiting for volumes
 
@@ -93,7 +94,7 @@ class RestoreController:
             phase = (restore.get("status") or {}).get("phase")
             uid = restore["metadata"]["uid"]
             if phase in (None, "", "New"):
-                run = RestoreRun(self.cluster, restore)
+                run = RestoreRun(self.cluster, restore, self.discovery)
                 try:
                     if run.start():
                         self.running[uid] = run
@@ -121,8 +122,9 @@ class RestoreController:
 class RestoreRun:
     """One Restore: items at once, volume data as claims bind."""
 
-    def __init__(self, cluster, restore):
+    def __init__(self, cluster, restore, discovery):
         self.cluster = cluster
+        self.discovery = discovery
         self.store = cluster.store
         self.restore = restore
         self.name = kube.name_of(restore)
@@ -350,6 +352,11 @@ class RestoreRun:
         """<restore>-resource-list.json: what became of each item
         (created | updated | skipped | failed), as Velero records it."""
         self.outcomes.setdefault(f"{api_version}/{kind}", []).append(f"{where}({result})")
+        if kind == "CustomResourceDefinition" and result in ("created", "updated"):
+            # restore.go refreshes the server's discovery after creating or updating CRDs, so
+            # later backups know the new kinds; this restore's own items resolve against the
+            # registry, as they do after that refresh
+            self.discovery.refresh()
 
     def _prepare(self, item, target_ns):
         obj = copy.deepcopy(item["obj"])

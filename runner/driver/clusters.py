@@ -6,6 +6,7 @@
     .version() -> "1.29.4"                     # the server's gitVersion without "v"
     .reachable(timeout=3) -> bool
     .apply(manifest: dict) -> dict             # create, or replace if it exists; tracks what it created
+    .newest_kind_created -> datetime | None    # creationTimestamp of the newest CRD apply created
     .get(api_version, kind, name, namespace=None) -> dict | None
     .list(api_version, kind, namespace=None, label_selector=None) -> [dict]
     .delete(api_version, kind, name, namespace=None) -> bool   # False if it was not there
@@ -36,6 +37,7 @@ from kubernetes.stream import stream
 
 from runner.driver import timeouts
 from runner.driver.waits import WaitTimeout, wait_until
+from runner.times import parse_time
 
 _STDOUT, _STDERR, _STATUS = 1, 2, 3      # channels of the v4.channel.k8s.io exec protocol
 
@@ -59,6 +61,7 @@ class ClusterClient:
         self.custom = k8s.CustomObjectsApi(self.api)
         self._dynamic = None
         self._velero = None
+        self.newest_kind_created = None
 
     def __repr__(self):
         return f"<cluster {self.name} ({self.info.context})>"
@@ -133,6 +136,7 @@ class ClusterClient:
             self._tracker(manifest["apiVersion"], manifest["kind"], self.name, namespace, metadata["name"])
             if manifest["kind"] == "CustomResourceDefinition":
                 self.refresh_discovery()
+                self.newest_kind_created = parse_time(created["metadata"]["creationTimestamp"])
             return created
         except ConflictError:
             current = resource.get(name=metadata["name"], namespace=namespace).to_dict()

@@ -8,19 +8,24 @@
     <directory>/<cluster>/velero.yaml           Velero objects with status (BSLs, schedules,
                                                 backups, restores, ...)
     <directory>/buckets.txt                     keys and sizes under the scenario's root
+    <directory>/velero-logs/<profile>/<key>     the backup and restore logs Velero wrote there
+                                                (the newest MAX_LOGS of each bucket), as text
     <directory>/errors.txt                      what could not be collected, and why
 
 Secret values are masked (runner/redact.py); bucket credentials are never written.
 """
+import gzip
 import pathlib
 
 import yaml
 
 from runner import redact
+from runner.driver.layout import is_log_key
 from runner.driver.waits import describe
 from runner.driver.velero import KINDS as VELERO_KINDS
 
 SKIPPED_KINDS = {"Event", "Binding", "ComponentStatus"}
+MAX_LOGS = 40       # per bucket: a long plan's failure is near its end
 
 
 def _dump(path, documents):
@@ -37,7 +42,9 @@ def collect(driver, directory):
     def attempt(what, action, *args):
         try:
             result = action(*args)
-            if result:
+            if isinstance(result, list):
+                written.extend(result)
+            elif result:
                 written.append(result)
         except Exception as error:   # collect what we can; say what we could not
             errors.append(f"{what}: {describe(error)}")
@@ -58,6 +65,8 @@ def collect(driver, directory):
                 base / "cluster-objects.yaml")
         attempt(f"cluster {name}: velero objects", _velero_objects, client, base / "velero.yaml")
     attempt("buckets", _bucket_listing, driver, directory / "buckets.txt")
+    for profile in driver.target.profile_buckets:
+        attempt(f"bucket {profile}: velero logs", _velero_logs, driver, profile, directory / "velero-logs" / profile)
     if errors:
         (directory / "errors.txt").write_text("\n".join(errors) + "\n")
         written.append(directory / "errors.txt")
@@ -117,3 +126,19 @@ def _bucket_listing(driver, path):
         lines.extend(f"{info.size:>12}  {info.key}" for info in infos)
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def _velero_logs(driver, profile, directory):
+    """Velero's own account of each backup and restore (what an admin reads
+    with `velero backup logs`), from the bucket: it outlives the cluster."""
+    bucket = driver.bucket(profile)
+    logs = sorted((info for info in bucket.list(driver.scenario_root + "/") if is_log_key(info.key)),
+                  key=lambda info: info.last_modified)[-MAX_LOGS:]
+    written = []
+    for info in logs:
+        path = directory / info.key[len(driver.scenario_root) + 1:].removesuffix(".gz")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        text = gzip.decompress(bucket.get(info.key)).decode("utf-8", errors="replace")
+        path.write_text("\n".join(redact.text(line) for line in text.splitlines()) + "\n")
+        written.append(path)
+    return written

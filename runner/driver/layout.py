@@ -40,6 +40,7 @@ tooling would have:
     .volume_data_keys(name) -> [str]                   # the objects holding a backup's volume data
     .backup_object_keys(name, namespaces) -> [str]     # a backup's directory, snapshot objects and repositories
     .all_keys() -> [ObjectInfo]                        # everything under the prefix
+    is_log_key(key) -> bool                            # a backup's or a restore's log, under any prefix
     BackupContents.members -> [str]; .items -> [Item(group_resource, namespace, name, obj)]
     BackupContents.of(group_resource) -> [Item]; .kinds() -> {group_resource}
 """
@@ -57,6 +58,17 @@ SNAPSHOTS = "snapshots"             # the VSL backupPathPrefix DMaaS gives a loc
 
 def join(*parts):
     return "/".join(p.strip("/") for p in parts if p and p.strip("/"))
+
+
+def is_log_key(key):
+    """Whether `key` is a backup's log (backups/<n>/<n>-logs.gz) or a
+    restore's (restores/<n>/restore-<n>-logs.gz), under any prefix."""
+    parts = key.split("/")
+    if len(parts) < 3:
+        return False
+    kind, name, file = parts[-3:]
+    return ((kind == "backups" and file == f"{name}-logs.gz")
+            or (kind == "restores" and file == f"restore-{name}-logs.gz"))
 
 
 class LayoutError(Exception):

@@ -35,6 +35,7 @@ VELERO_NAMESPACE = "velero"
 HOST_PODS = Path("/host_pods")  # node-agent's fixed path (a bind mount in its own mount namespace)
 READY_TIMEOUT = 120.0
 STOP_TIMEOUT = 10.0
+GC_FREQUENCY_SECONDS = 60    # velero server --garbage-collection-frequency: one scaled hour at 1 h = 1 min
 
 
 class StackError(RuntimeError):
@@ -330,7 +331,8 @@ class Stack:
             *netns, "--", velero, "server", *global_flags, "--plugin-dir", str(plugins),
             # short periods: real time is all there is here, and tests wait on these
             "--uploader-type", "kopia", "--backup-sync-period", "10s", "--store-validation-frequency", "10s",
-            "--garbage-collection-frequency", "1m", "--log-level", "info"], logs / "velero-server.log", env=env)
+            "--garbage-collection-frequency", f"{GC_FREQUENCY_SECONDS}s", "--log-level", "info"],
+            logs / "velero-server.log", env=env)
         HOST_PODS.mkdir(exist_ok=True)
         # node-agent reads pod volumes at the fixed path /host_pods: give it this
         # cluster's host_pods there in a mount namespace of its own

@@ -1,5 +1,7 @@
 """Driver round trips against a started lab: clusters (apply/get/list/exec),
 buckets (list/usage/delete), the clock, faults, cleanup and diagnostics."""
+import gzip
+
 import pytest
 
 from runner.driver import Driver
@@ -96,6 +98,8 @@ def test_diagnostics_dump_the_scenario_and_redact_secrets(driver, tmp_path):
     cluster.apply({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db", "namespace": "shop"},
                    "stringData": {"password": "hunter2-very-secret"}})
     driver.bucket("minio").put(f"{driver.scenario_root}/backups/b1/velero-backup.json", b"{}")
+    driver.bucket("minio").put(f"{driver.scenario_root}/backups/b1/b1-logs.gz", gzip.compress(
+        b'level=info msg="Backing up item" backup=velero/b1\nlevel=error msg="bad" password=hunter2-very-secret\n'))
     written = driver.diagnostics(tmp_path / "diag")
     names = {p.name for p in written}
     assert {"objects-shop.yaml", "velero.yaml", "events.yaml", "buckets.txt"} <= names
@@ -104,6 +108,8 @@ def test_diagnostics_dump_the_scenario_and_redact_secrets(driver, tmp_path):
     everything = "".join(p.read_text() for p in written)
     assert "hunter2-very-secret" not in everything and "aHVudGVyMi" not in everything
     assert "backups/b1/velero-backup.json" in (tmp_path / "diag" / "buckets.txt").read_text()
+    log = (tmp_path / "diag" / "velero-logs" / "minio" / "backups" / "b1" / "b1-logs").read_text()
+    assert 'msg="Backing up item"' in log and "hunter2" not in log
     assert driver.cleanup() == []
 
 

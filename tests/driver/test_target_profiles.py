@@ -200,3 +200,28 @@ def test_a_passage_of_time_on_a_real_target_absorbs_the_work_between_its_steps(t
     now[0] += 100                               # a step late beyond its deadline waits nothing
     passage.advance(3600)
     assert now[0] == pytest.approx(1000 + 180 + 20 + 100)
+
+
+def test_velero_is_given_one_discovery_period_after_a_new_crd(tmp_path, monkeypatch):
+    """A backup sees only the kinds of Velero's last discovery refresh (every
+    5 minutes of the cluster's clock): after a CRD the driver waits until 310 s
+    have passed since it was made, in real seconds whatever the time scale."""
+    import datetime
+    import types
+    from runner.driver import Driver
+    target = real_target(tmp_path, monkeypatch, T_ACCESS="a", T_SECRET="b")
+    target.time_scale = 1 / 60
+    made = datetime.datetime(2026, 12, 3, 6, 0, tzinfo=datetime.timezone.utc)
+    wall = [made + datetime.timedelta(seconds=40)]            # app readiness took 40 s
+    advanced = []
+    monkeypatch.setattr(target, "now", lambda: wall[0])
+    monkeypatch.setattr(target, "advance", lambda seconds, until=None: advanced.append(seconds))
+    driver = Driver(target)
+    driver._clusters["a"] = types.SimpleNamespace(newest_kind_created=made)
+    driver.let_velero_discover("a")
+    assert advanced == [pytest.approx(270 * 60)]              # 270 real s = 270 scaled minutes
+    wall[0] = made + datetime.timedelta(seconds=400)
+    driver.let_velero_discover("a")                            # already past: no wait
+    driver._clusters["b"] = types.SimpleNamespace(newest_kind_created=None)
+    driver.let_velero_discover("b")                            # no CRD: no wait
+    assert len(advanced) == 1

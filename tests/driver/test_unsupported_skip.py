@@ -37,26 +37,49 @@ current-context: prod
 """
 
 
-def test_unsupported_becomes_a_skip_with_the_reason(tmp_path):
+def run_behave(tmp_path, feature, profile_extra=""):
+    """behave on one feature with the project's environment.py and steps and a
+    real-target profile whose one cluster is unreachable -> (process, {name: scenario})."""
     features = tmp_path / "features"
     features.mkdir()
-    (features / "real.feature").write_text(FEATURE)
+    (features / "probe.feature").write_text(feature)
     (features / "environment.py").symlink_to(REPO / "features" / "environment.py")
     (features / "steps").symlink_to(REPO / "steps")
     kubeconfig = tmp_path / "kubeconfig"
     kubeconfig.write_text(KUBECONFIG)
     profile = tmp_path / "real.yaml"
-    profile.write_text(PROFILE.replace("KUBECONFIG", str(kubeconfig)))
+    profile.write_text(PROFILE.replace("KUBECONFIG", str(kubeconfig)) + profile_extra)
     env = dict(os.environ, PYTHONPATH=str(REPO), DMAAS_REPORT_DIR=str(tmp_path / "reports"))
     env.pop("DMAAS_LAB_STATE", None)
     done = subprocess.run(
         [sys.executable, "-m", "behave", "--no-capture", "-D", f"target={profile}", "-f", "json", "-o",
          str(tmp_path / "out.json"), "-f", "plain", "features"],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stdout + done.stderr
     scenarios = {e["name"]: e for f in json.loads((tmp_path / "out.json").read_text()) for e in f["elements"]}
+    return done, scenarios
+
+
+def test_unsupported_becomes_a_skip_with_the_reason(tmp_path):
+    done, scenarios = run_behave(tmp_path, FEATURE)
+    assert done.returncode == 0, done.stdout + done.stderr
     assert {s["status"] for s in scenarios.values()} == {"skipped"}, done.stdout
     output = done.stdout + done.stderr
     assert "target 'real' has no cluster 'nowhere' (it has: backup)" in output
     assert "target 'real' (real) cannot destroy cluster 'backup'" in output
     assert "Traceback" not in output
+
+
+def test_a_tag_the_profile_skips_skips_before_any_step(tmp_path):
+    """skip_tags: the long form of SCHD on a target with real time; no
+    step runs (the first one would fail here: the cluster is unreachable)."""
+    done, scenarios = run_behave(
+        tmp_path,
+        "Feature: two forms\n"
+        "  @long-form\n  Scenario: the long form\n    Given a cluster \"backup\"\n\n"
+        "  @other\n  Scenario: another\n    Given a cluster \"backup\"\n",
+        profile_extra="skip_tags:\n  long-form: 80 hours are too long here\n")
+    long_form, other = scenarios["the long form"], scenarios["another"]
+    assert long_form["status"] == "skipped"
+    assert all(step.get("result", {}).get("status", "skipped") == "skipped" for step in long_form["steps"])
+    assert "not run on target 'real' (@long-form): 80 hours are too long here" in done.stdout + done.stderr
+    assert other["status"] != "skipped", "a scenario without the tag is run"

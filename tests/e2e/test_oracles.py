@@ -118,7 +118,7 @@ def test_source_cluster_gone_rescue_on_another_bucket(run_feature):
         ("When 6 hours pass", "When 2 hours pass"),
         ("has 6 completed backups", "has 2 completed backups"),
         ("discovers the 6 backups", "discovers the 2 backups"),
-    ])
+    ], name="of cstor volumes")
     run.assert_fails_at('cluster "rescue" discovers the 2 backups', "expected to discover 2", "found 0")
 
 

@@ -34,6 +34,26 @@ def test_a_generated_feature_is_named_tagged_and_headed_after_its_tcid():
     assert 'on "local-dev" volumes' in text and "LocalPV device" in text
 
 
+def test_a_short_plan_adds_a_short_form_of_the_same_shape():
+    text = (ROOT / "features/generated/tcid-dir-dmaas-schd-jiva-minio-bucket.feature").read_text()
+    long_form, short_form = text.split("  @long-form\n")[1].split("  @short-form\n")
+    for form, plan in ((long_form, scenarios.load(ROOT).plans["hourly-3-days"]),
+                       (short_form, scenarios.load(ROOT).plans["hourly-short"])):
+        assert form.startswith("  Scenario: TCID-DIR-DMAAS-SCHD-JIVA-MINIO-BUCKET ")
+        assert f"When {plan['run_for']} pass" in form
+        assert f"then {plan['full_every'] - 1} incremental, then full again" in form
+        assert f"from the last {plan['retention']} remain" in form
+        # the same steps, numbers aside
+        assert len(form.strip().splitlines()) == len(long_form.strip().splitlines())
+    assert short_form.splitlines()[0].endswith("(short form)")
+
+
+def test_an_unknown_short_plan_is_named(project, edit_yaml):
+    edit_yaml(project / "scenarios/matrices.yaml", lambda d: d["matrices"]["schd"].update(short_plan="nope"))
+    _, problems = scenarios.collect(project)
+    assert any("matrices.schd.short_plan: unknown plan 'nope'" in p for p in problems), problems
+
+
 def test_a_fifth_engine_adds_two_schd_scenarios_without_code(project, edit_yaml, capsys):
     edit_yaml(project / "scenarios/engines.yaml", lambda d: d["engines"].update(
         zfs={"title": "ZFS LocalPV", "storage_class": "openebs-zfspv", "provisioner": "zfs.csi.openebs.io",

@@ -60,7 +60,7 @@ def test_unknown_plan_and_template_in_a_matrix(project, capsys, edit_yaml):
     edit_yaml(project / "scenarios/matrices.yaml", change)
     code, lines, _ = validate(project, capsys, "--no-steps")
     assert code == 1
-    assert "scenarios/matrices.yaml: matrices.soak.plan: unknown plan 'weekly' (known: hourly-3-days, soak-2-days)" in lines
+    assert "scenarios/matrices.yaml: matrices.soak.plan: unknown plan 'weekly' (known: hourly-3-days, hourly-short, soak-2-days)" in lines
     assert "scenarios/matrices.yaml: matrices.soak.template: no such template features/templates/nope.feature.j2" in lines
 
 

@@ -260,7 +260,10 @@ def test_two_snapshot_locations_need_one_named(clusters, bucket):
         src.delete("volumesnapshotlocations", second)
 
 
-def test_custom_resources_restore_after_their_crd(clusters, bucket):
+def test_custom_resources_restore_after_their_crd(lab, clusters, bucket):
+    """Also Velero's discovery: the server knows the kinds of its last
+    refresh (at start, every 5 minutes, and after a restore creates CRDs),
+    so a backup right after a new CRD lacks it and its custom resources."""
     src, dst = clusters["src"], clusters["dst"]
     group, plural = f"{unique('lab')}.example.com", "widgets"
     crd = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
@@ -275,11 +278,20 @@ def test_custom_resources_restore_after_their_crd(clusters, bucket):
     src.custom.create_namespaced_custom_object(group, "v1", ns, plural, {
         "apiVersion": f"{group}/v1", "kind": "Widget", "metadata": {"name": "w1"}, "spec": {"size": 3}})
     location = src.location(bucket)
-    name = unique("bk")
-    src.create("backups", name, {"storageLocation": location, "includedNamespaces": [ns]})
-    assert src.wait_phase("backups", name)["status"]["phase"] == "Completed"
-    members = bucket.tar_members(f"backups/{name}/{name}.tar.gz")
-    assert f"resources/customresourcedefinitions.apiextensions.k8s.io/cluster/{plural}.{group}.json" in members
+    crd_entry = f"resources/customresourcedefinitions.apiextensions.k8s.io/cluster/{plural}.{group}.json"
+    widget_entry = f"resources/{plural}.{group}/namespaces/{ns}/w1.json"
+
+    def backup(cluster, where):
+        name = unique("bk")
+        cluster.create("backups", name, {"storageLocation": where, "includedNamespaces": [ns]})
+        assert cluster.wait_phase("backups", name)["status"]["phase"] == "Completed"
+        return name, bucket.tar_members(f"backups/{name}/{name}.tar.gz")
+
+    _, members = backup(src, location)
+    assert crd_entry not in members and widget_entry not in members   # not discovered yet
+    advance(lab, 300)
+    name, members = backup(src, location)
+    assert crd_entry in members and widget_entry in members
     dst_location = dst.location(bucket)
     try:
         wait_for("backup synced", lambda: dst.get("backups", name))
@@ -288,6 +300,9 @@ def test_custom_resources_restore_after_their_crd(clusters, bucket):
         assert dst.wait_phase("restores", restore)["status"]["phase"] == "Completed"
         widget = dst.custom.get_namespaced_custom_object(group, "v1", ns, plural, "w1")
         assert widget["spec"] == {"size": 3}
+        # the restore created the CRD and refreshed discovery: dst backs the kind up at once
+        _, members = backup(dst, dst_location)
+        assert crd_entry in members and widget_entry in members
     finally:
         dst.delete("backupstoragelocations", dst_location)
 
