@@ -268,7 +268,8 @@ class DMaaS:
     def discover(self, cluster, location):
         """Waits until `cluster` lists every backup the location's bucket holds."""
         where = self.location(location, cluster)
-        return wait_synced(self.driver, self.driver.cluster(cluster), where, self.bucket_backups.names(where))
+        return wait_synced(self.driver, self.driver.cluster(cluster), where, self.bucket_backups.names(where),
+                           in_bucket=lambda: self.bucket_backups.names(where))
 
     def _backup_namespaces(self, backup):
         namespaces = list((backup.get("spec") or {}).get("includedNamespaces") or [])

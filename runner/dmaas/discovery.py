@@ -80,21 +80,28 @@ class BucketBackups:
         return self.layout(location).backup_names()
 
 
-def wait_synced(driver, client, location, names, timeout="sync"):
+def wait_synced(driver, client, location, names, in_bucket=None, timeout="sync"):
     """Waits until `client` has a Backup object of `location` for every name
-    (Velero's backup sync). When nothing changes for a few seconds the
-    clock is advanced by one sync period (the lab syncs on its virtual
-    clock; a real target just waits that scaled period)."""
+    (Velero's backup sync) -> the names it has. With `in_bucket` (a callable
+    listing the location's backups now), a name that left the bucket
+    meanwhile is no longer waited for: on a real cluster a plan's oldest
+    backups expire and its garbage collector deletes them while the other
+    cluster syncs, and sync brings only what the bucket holds. When nothing
+    changes for a few seconds the clock is advanced by one sync period (the
+    lab syncs on its virtual clock; a real target just waits that scaled period)."""
     limit, timeout = timeout, timeouts.seconds(timeout)
     deadline = time.monotonic() + timeout
     last_progress, seen = time.monotonic(), -1
     pause = FIRST_POLL
+    wanted = set(names)
     while True:
         present = {b["metadata"]["name"] for b in client.velero.backups()
                    if (b.get("spec") or {}).get("storageLocation") == location.name}
-        missing = sorted(set(names) - present)
+        if in_bucket is not None and wanted - present:
+            wanted &= set(in_bucket())
+        missing = sorted(wanted - present)
         if not missing:
-            return sorted(names)
+            return sorted(wanted)
         if len(present) != seen:
             seen, last_progress = len(present), time.monotonic()
         if time.monotonic() > deadline:
