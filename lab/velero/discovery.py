@@ -15,10 +15,10 @@ standing still, counts as made after it)."""
 import datetime
 import threading
 
+from lab.apiserver.registry import CRD_GROUP, CRD_PLURAL
 from lab.clock import parse_time
 
 REFRESH_PERIOD = datetime.timedelta(minutes=5)
-CRD_GROUP, CRD_PLURAL = "apiextensions.k8s.io", "customresourcedefinitions"
 
 
 class Discovery:
