@@ -235,6 +235,8 @@ class Target:
         # real seconds between two passes of Velero's garbage collector: how long an
         # expired backup may still be there (the lab's collects at expiration itself)
         self.velero_gc_period = 0.0
+        # whether scenario time passes while steps work (real clocks) or stands still (the lab's)
+        self.real_time = False
 
     def check_engine(self, name):
         """Unsupported with the profile's reason when this target cannot serve
@@ -425,6 +427,7 @@ class RealTarget(Target):
         # velero server --garbage-collection-frequency (Velero's default: 1h); the lab's
         # collector, when its clock is the lab's, collects at expiration
         self.velero_gc_period = 0.0 if data.get("clock") == "lab" else float(data.get("velero_gc_period", 3600))
+        self.real_time = data.get("clock") != "lab"
         self._lab = None            # a lab this profile started (from_lab_state without a running lab)
         self._clusters = {}         # scenario cluster name -> [candidate entries]
         self._lab_clusters = {}     # lab.json clusters (from_lab_state)
@@ -601,6 +604,7 @@ class RealStackTarget(LabBucketFaults, RealTarget):
         self.time_scale = float(data.get("time_scale", 1.0))
         self.unsupported_engines = dict(data.get("unsupported_engines") or {})
         self.velero_gc_period = stack.GC_FREQUENCY_SECONDS
+        self.real_time = True
         self._clusters, self._lab_clusters, self._buckets, self._clock, self._lab = {}, {}, {}, None, None
         self._versions = stack.build.versions(REPO)
         attached = os.environ.get("DMAAS_REALSTACK_DIR")

@@ -50,8 +50,21 @@ def plan_backups_by_time(context, plan, cluster):
     return sorted(backups, key=lambda b: as_time(b.started))
 
 
+# real seconds a restore needs its backup to stay in the bucket (tarball, then the kopia snapshots)
+RESTORE_LIFETIME = 180
+
+
 def pick(context, plan, which, cluster):
     backups = plan_backups_by_time(context, plan, cluster)
+    target = context.driver.target
+    if target.real_time:
+        # where time passes, the plan's retention keeps expiring its oldest backups and Velero's GC
+        # deletes them, kopia snapshots included, while a restore runs: pick among those that outlive it
+        until = context.driver.clock.now() + datetime.timedelta(seconds=RESTORE_LIFETIME + target.velero_gc_period)
+        lasting = [b for b in backups if b.expires is None or b.expires > until]
+        assert lasting, (f"plan {plan}: every backup available to cluster {cluster} expires before "
+                         f"{until:%H:%M:%S}, too soon to restore")
+        backups = lasting
     if which == "oldest":
         return backups[0].name
     if which == "latest":

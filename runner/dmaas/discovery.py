@@ -61,7 +61,8 @@ class BucketBackups:
         record = BackupRecord(name=name, location=location.name, started=parse_time(status.get("startTimestamp")),
                               completed=parse_time(status.get("completionTimestamp")), phase=status.get("phase"),
                               kind=kind, labels=labels, namespaces=list(spec.get("includedNamespaces") or []),
-                              created=parse_time((meta.get("metadata") or {}).get("creationTimestamp")))
+                              created=parse_time((meta.get("metadata") or {}).get("creationTimestamp")),
+                              expires=parse_time(status.get("expiration")))
         if record.phase in ("Completed", "PartiallyFailed", "Failed"):
             self._records[cache_key] = record
         return record

@@ -16,6 +16,7 @@ class BackupRecord:
     labels: dict = dataclasses.field(default_factory=dict)
     namespaces: list = dataclasses.field(default_factory=list)
     created: datetime.datetime | None = None   # when the Schedule (or a user) made the Backup object
+    expires: datetime.datetime | None = None   # status.expiration: Velero's GC deletes it after that
 
 
 @dataclasses.dataclass
