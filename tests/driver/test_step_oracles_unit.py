@@ -196,3 +196,25 @@ def test_a_backups_volume_data_is_its_snapshot_objects_else_its_repositories_pac
                                                              "p/snapshots/backups/snap/cstor-pv1-snap.meta.json"]
     assert layout.volume_data_keys("fs") == ["p/kopia/web/p0001"]
     assert layout.volume_data_keys("none") == []
+
+
+def restore_point_context(steps, real_time, now_hour):
+    """Hourly backups b1..b10 kept 3 hours, seen from a target whose time is real or stands still."""
+    backups = [record(f"b{h}", h, "full") for h in range(1, 11)]
+    for b in backups:
+        b.expires = b.started + datetime.timedelta(hours=3)
+    clock = types.SimpleNamespace(now=lambda: T0 + datetime.timedelta(hours=now_hour))
+    target = types.SimpleNamespace(real_time=real_time, velero_gc_period=60)
+    driver = types.SimpleNamespace(clock=clock, target=target, destroyed=lambda: set())
+    return context_with(steps, backups, driver, plans={"p": types.SimpleNamespace(cluster="w")})
+
+
+def test_where_time_is_real_restore_points_outlive_their_restore(steps):
+    # the lab's clock stands still while a restore runs: the oldest is the oldest
+    assert steps.restore.pick(restore_point_context(steps, False, 10), "p", "oldest", "w") == "b1"
+    # real time: b7 expires at hour 10, inside the restore's 180 s plus the GC period; b8 outlives it
+    real = restore_point_context(steps, True, 10)
+    assert steps.restore.pick(real, "p", "oldest", "w") == "b8"
+    assert steps.restore.pick(real, "p", "latest", "w") == "b10"
+    with pytest.raises(AssertionError, match="every backup available to cluster w expires before"):
+        steps.restore.pick(restore_point_context(steps, True, 14), "p", "oldest", "w")
