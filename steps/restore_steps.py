@@ -38,7 +38,10 @@ def restore(context, backup, cluster, namespace=None, location=None):
 def plan_backups_by_time(context, plan, cluster):
     """The plan's completed backups that can still be restored on `cluster`,
     oldest first: those its own cluster lists, or, once that cluster is gone,
-    those `cluster` discovered from the bucket."""
+    those `cluster` discovered from the bucket; of them, those whose data this
+    scenario recorded when it saw them made (where time is real, the plan's
+    Schedule goes on making backups after the scenario stopped watching: a
+    restore of one of those would have nothing to compare with)."""
     spec = spec_of(context, plan)
     seen = plan_backups_seen(context, plan)
     if spec.cluster in context.driver.destroyed():
@@ -47,6 +50,9 @@ def plan_backups_by_time(context, plan, cluster):
     else:
         backups = [b for b in context.scenario_state.dmaas.plan_backups(plan) if b.phase == "Completed"]
     assert backups, f"plan {plan}: no completed backup available to cluster {cluster}"
+    recorded = context.scenario_state.records
+    backups = [b for b in backups if b.name in recorded]
+    assert backups, f"plan {plan}: none of the completed backups available to cluster {cluster} was seen made"
     return sorted(backups, key=lambda b: as_time(b.started))
 
 
