@@ -18,6 +18,10 @@ def restore(context, backup, cluster, namespace=None, location=None):
     record = state.records.get(backup)
     source_namespaces = sorted(record.states) if record else []
     mapping = {ns: namespace for ns in source_namespaces} if namespace else {}
+    if namespace and not source_namespaces:
+        # without a mapping Velero would restore into the backup's own namespaces, not into `namespace`
+        raise AssertionError(f"backup {backup}: this scenario recorded no application namespace of it; "
+                             f"cannot restore it into namespace {namespace}")
     if namespace and len(source_namespaces) > 1:
         raise AssertionError(f"backup {backup} holds {len(source_namespaces)} application namespaces; "
                              f"restoring into one namespace {namespace} is ambiguous")

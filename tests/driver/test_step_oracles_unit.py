@@ -223,3 +223,10 @@ def test_restore_points_were_seen_made_and_where_time_is_real_outlive_their_rest
     assert steps.restore.pick(real, "p", "latest", "w") == "b10"     # not b11: nothing to compare it with
     with pytest.raises(AssertionError, match="every backup available to cluster w expires before"):
         steps.restore.pick(restore_point_context(steps, True, 14), "p", "oldest", "w")
+
+
+def test_a_backup_of_unknown_namespaces_is_not_restored_into_a_namespace(steps):
+    context = scenario(steps, types.SimpleNamespace(cluster=lambda name: None))
+    with pytest.raises(AssertionError, match="backup b1: this scenario recorded no application namespace of it; "
+                                             "cannot restore it into namespace x"):
+        steps.restore.restore(context, "b1", "separate", namespace="x")
