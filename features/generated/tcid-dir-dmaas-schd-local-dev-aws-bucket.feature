@@ -48,7 +48,7 @@ Feature: TCID-DIR-DMAAS-SCHD-LOCAL-DEV-AWS-BUCKET
     And its data equals the data recorded at the time of that backup
 
   @short-form
-  Scenario: TCID-DIR-DMAAS-SCHD-LOCAL-DEV-AWS-BUCKET hourly full and incremental backups of LocalPV device volumes to the AWS S3 bucket, kept 30h, restored on a separate cluster (short form)
+  Scenario: TCID-DIR-DMAAS-SCHD-LOCAL-DEV-AWS-BUCKET hourly full and incremental backups of LocalPV device volumes to the AWS S3 bucket, kept 36h, restored on a separate cluster (short form)
     Given a cluster "workload"
     And a cluster "separate"
     And the "aws" bucket is a backup location on cluster "workload"
@@ -58,10 +58,10 @@ Feature: TCID-DIR-DMAAS-SCHD-LOCAL-DEV-AWS-BUCKET
       | namespaces | schd                  |
       | every      | 1h      |
       | full every | 4 |
-      | retention  | 30h  |
-    When 34 hours pass while the applications write data every hour
+      | retention  | 36h  |
+    When 40 hours pass while the applications write data every hour
     Then the backups of plan "schd-hourly" are of the kinds full, then 3 incremental, then full again, in that order
-    And only the backups of plan "schd-hourly" from the last 30h remain in the "aws" bucket
+    And only the backups of plan "schd-hourly" from the last 36h remain in the "aws" bucket
     When the "aws" bucket is a backup location on cluster "separate"
     Then cluster "separate" discovers the backups of plan "schd-hourly" from the bucket alone
     When the oldest backup of plan "schd-hourly" is restored on cluster "separate" into namespace "schd"
