@@ -125,3 +125,12 @@ def test_pod_exec_reaches_the_nodes_kubelet_endpoint(stack, realstack_built, tmp
     pv = json.loads(subprocess.run(kubectl + ["get", "pv", volume, "-o", "json"], check=True,
                                    capture_output=True, text=True).stdout)
     assert Path(pv["spec"]["local"]["path"], "f").read_text() == "written\n"
+
+
+def test_velero_server_starts_early_in_a_minute():
+    from runner.realstack import stack
+    slept = []
+    stack._start_early_in_a_minute(now=lambda: 1_800_000_012.5, sleep=slept.append)   # :12.5 of a minute
+    assert slept == []
+    stack._start_early_in_a_minute(now=lambda: 1_800_000_052.0, sleep=slept.append)   # :52: wait for :00
+    assert slept == [8.0]
