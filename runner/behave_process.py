@@ -15,10 +15,17 @@ INTERRUPTS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 received = []
 
 
+def _ignore(_signum, _frame):
+    pass
+
+
 def _interrupt(signum, _frame):
     received.append(signum)
+    # a no-op handler, not SIG_IGN: a second signal that arrived before this
+    # line runs its Python handler later, and finding SIG_IGN there makes
+    # CPython raise "OSError: Signal 2 ignored due to race condition"
     for each in INTERRUPTS:
-        signal.signal(each, signal.SIG_IGN)
+        signal.signal(each, _ignore)
     raise KeyboardInterrupt
 
 
@@ -35,5 +42,5 @@ if __name__ == "__main__":
     # done: an interrupt now has nothing to stop, and one that lands in the
     # interpreter's shutdown would print "Exception ignored ... Traceback"
     for _signum in INTERRUPTS:
-        signal.signal(_signum, signal.SIG_IGN)
+        signal.signal(_signum, _ignore)
     sys.exit(code)
