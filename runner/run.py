@@ -63,7 +63,9 @@ def _now() -> str:
 
 def behave_command(run_dir: Path, tags: list[str], target: str) -> list[str]:
     command = [sys.executable, "-m", "runner.behave_process", "--no-summary", "--no-snippets", "--show-skipped",
-               "-D", f"target={target}",
+               # the driver's progress on long steps ([clock], [realstack]) goes to stderr; behave would
+               # hold it until a failure
+               "--no-capture-stderr", "-D", f"target={target}",
                "-f", "json", "-o", str(run_dir / model.BEHAVE_JSON),
                "-f", "runner.report.formatters:ExtrasFormatter", "-o", str(run_dir / model.EXTRAS),
                "-f", "runner.report.formatters:ProgressFormatter", "-o", "-"]

@@ -26,7 +26,8 @@ from behave import given, then
 
 @given("a passing step")
 def step_pass(context):
-    pass
+    import sys
+    print("[probe] a long step's progress", file=sys.stderr, flush=True)
 
 @then("it fails with {message}")
 def step_fail(context, message):
@@ -115,6 +116,8 @@ def test_failures_give_exit_1_progress_lines_and_all_reports(small_project, capf
 
 def test_all_selected_passing_gives_exit_0(small_project, capfd):
     assert run(small_project, "--target", "example-real", "--tags", "@mysql") == 0
+    # a passing step's progress (the driver's [clock] and [realstack] lines) is shown as it comes
+    assert "[probe] a long step's progress" in capfd.readouterr().err
     report = json.loads((run_dir(small_project) / "report.json").read_text())
     assert report["counts"]["passed"] == 1 and report["target"] == "example-real"
 
