@@ -10,6 +10,7 @@ week(s). Amounts are whole and positive (a zero retention would silently
 mean Velero's default TTL), lower case, no surrounding spaces.
 
     parse_duration("80 hours") -> 288000       # seconds; ValueError "not a duration: ..."
+    format_duration(5400) -> "1.5 h"           # for progress lines: h, min or s, whichever reads best
     PATTERN                                    # the regex (no anchors, no groups) behave's
                                                # {x:Duration} and the schema use
 """
@@ -36,3 +37,11 @@ def parse_duration(text) -> int:
         raise ValueError(f"not a duration: {text!r} ({EXAMPLES})")
     amount, unit = _PARTS.fullmatch(text).groups()
     return (1 if amount in ("a", "an") else int(amount)) * UNITS[unit]
+
+
+def format_duration(seconds) -> str:
+    if seconds >= 3600:
+        return f"{seconds / 3600:.3g} h"
+    if seconds >= 120:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds:.0f} s"

@@ -568,11 +568,13 @@ class RealTarget(Target):
             return parse_time(reply["now"])
         deadline = time.monotonic() + seconds * self.time_scale if until is None else until
         wait = max(0.0, deadline - time.monotonic())
-        print(f"[clock] {seconds:g} s of scenario time = {wait:.0f} s of real waiting "
-              f"(time_scale {self.time_scale:g})", file=sys.stderr, flush=True)
+        alone = until is None        # a passage of several steps reports its own progress, once a step
+        if alone:
+            print(f"[clock] {seconds:g} s of scenario time = {wait:.0f} s of real waiting "
+                  f"(time_scale {self.time_scale:g})", file=sys.stderr, flush=True)
         while (left := deadline - time.monotonic()) > 0:
             time.sleep(min(left, 30))
-            if left > 30:
+            if alone and left > 30:
                 print(f"[clock] {max(0, left - 30):.0f} s left", file=sys.stderr, flush=True)
         return self.now()
 

@@ -20,7 +20,7 @@ def pass_time(context, seconds, write_every=None, clusters=None):
     step = min(write_every or MAX_STEP, MAX_STEP)
     writers = [(cluster, namespace) for (cluster, namespace) in sorted(state.apps)
                if clusters is None or cluster in clusters] if write_every else []
-    elapsed, passage = 0, context.driver.clock.passage()
+    elapsed, passage = 0, context.driver.clock.passage(seconds)
     while elapsed < seconds:
         for cluster, namespace in writers:
             state.ticks[(cluster, namespace)] = state.ticks.get((cluster, namespace), 0) + 1

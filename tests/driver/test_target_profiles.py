@@ -202,6 +202,23 @@ def test_a_passage_of_time_on_a_real_target_absorbs_the_work_between_its_steps(t
     assert now[0] == pytest.approx(1000 + 180 + 20 + 100)
 
 
+def test_a_passage_of_time_on_a_real_target_shows_one_progress_line_a_step(tmp_path, monkeypatch, capsys):
+    import time
+    from runner.driver.clock import Clock
+    target = real_target(tmp_path, monkeypatch, T_ACCESS="a", T_SECRET="b")
+    target.time_scale = 1 / 60
+    now = [1000.0]
+    monkeypatch.setattr(time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(time, "sleep", lambda s: now.__setitem__(0, now[0] + s))
+    passage = Clock(target).passage(3 * 3600)
+    for _ in range(3):
+        passage.advance(3600)
+    assert capsys.readouterr().err.splitlines() == [
+        "[clock] scenario time passing to 1 h of 3 h, 3 min of real waiting left",
+        "[clock] scenario time passing to 2 h of 3 h, 2 min of real waiting left",
+        "[clock] scenario time passing to 3 h of 3 h, 60 s of real waiting left"]
+
+
 def test_velero_is_given_one_discovery_period_after_a_new_crd(tmp_path, monkeypatch):
     """A backup sees only the kinds of Velero's last discovery refresh (every
     5 minutes of the cluster's clock): after a CRD the driver waits until 310 s
