@@ -1,7 +1,7 @@
 """Restores, discovery from a bucket, and what a restore brought back."""
-import datetime
 import re
 
+from runner.dmaas import restore_points
 from scenario_state import App, RestoreDone
 from scenario_time import plan_backup_names, plan_backups_seen
 from steplib import as_time, assert_count, probe, record_of, spec_of, then, when
@@ -60,33 +60,16 @@ def plan_backups_by_time(context, plan, cluster):
     return sorted(backups, key=lambda b: as_time(b.started))
 
 
-# real seconds a restore needs its backup to stay in the bucket (tarball, then the kopia snapshots)
-RESTORE_LIFETIME = 180
-
-
 def pick(context, plan, which, cluster):
-    backups = plan_backups_by_time(context, plan, cluster)
+    """The name of the plan's backup `which` names, among those available to `cluster`."""
     target = context.driver.target
-    if target.real_time:
-        # where time passes, the plan's retention keeps expiring its oldest backups and Velero's GC
-        # deletes them, kopia snapshots included, while a restore runs: pick among those that outlive it
-        until = context.driver.clock.now() + datetime.timedelta(seconds=RESTORE_LIFETIME + target.velero_gc_period)
-        lasting = [b for b in backups if b.expires is None or b.expires > until]
-        assert lasting, (f"plan {plan}: every backup available to cluster {cluster} expires before "
-                         f"{until:%H:%M:%S}, too soon to restore")
-        backups = lasting
-    if which == "oldest":
-        return backups[0].name
-    if which == "latest":
-        return backups[-1].name
-    if which == "latest-but-one day's":
-        # the newest backup at least a (scenario) day older than the latest one
-        latest = as_time(backups[-1].started)
-        day = datetime.timedelta(seconds=context.driver.clock.scaled(86400))
-        earlier = [b for b in backups if as_time(b.started) <= latest - day]
-        assert earlier, f"plan {plan}: no backup a day older than the latest ({backups[-1].name})"
-        return earlier[-1].name
-    raise AssertionError(f"unknown backup choice {which!r}")
+    until = restore_points.outlive_until(context.driver.clock.now(), target.velero_gc_period) \
+        if target.real_time else None
+    day = context.driver.clock.scaled(86400)
+    try:
+        return restore_points.choose(plan_backups_by_time(context, plan, cluster), which, day, until).name
+    except restore_points.NoRestorePoint as error:
+        raise AssertionError(f"plan {plan}, restore on cluster {cluster}: {error}") from None
 
 
 @when('backup "{backup:Name}" is restored on cluster "{cluster:Name}"')

@@ -203,7 +203,7 @@ def restore_point_context(steps, real_time, now_hour):
     backups = [record(f"b{h}", h, "full") for h in range(1, 11)]
     for b in backups:
         b.expires = b.started + datetime.timedelta(hours=3)
-    clock = types.SimpleNamespace(now=lambda: T0 + datetime.timedelta(hours=now_hour))
+    clock = types.SimpleNamespace(now=lambda: T0 + datetime.timedelta(hours=now_hour), scaled=lambda seconds: seconds)
     target = types.SimpleNamespace(real_time=real_time, velero_gc_period=60)
     driver = types.SimpleNamespace(clock=clock, target=target, destroyed=lambda: set())
     # b11: made by the plan's Schedule after the scenario last looked (no data recorded for it)
@@ -221,7 +221,7 @@ def test_restore_points_were_seen_made_and_where_time_is_real_outlive_their_rest
     real = restore_point_context(steps, True, 10)
     assert steps.restore.pick(real, "p", "oldest", "w") == "b8"
     assert steps.restore.pick(real, "p", "latest", "w") == "b10"     # not b11: nothing to compare it with
-    with pytest.raises(AssertionError, match="every backup available to cluster w expires before"):
+    with pytest.raises(AssertionError, match="plan p, restore on cluster w: every backup expires before"):
         steps.restore.pick(restore_point_context(steps, True, 14), "p", "oldest", "w")
 
 
