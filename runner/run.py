@@ -278,7 +278,8 @@ def _plan(order: list, options: Options, profile: dict | None, reports_dir: Path
     if len(order) <= 1:
         return 1, None, []
     fs_engines = frozenset(name for name, engine in model_.engines.items() if engine.get("backup") == "fs")
-    plan = workers_.partition(order, jobs, workers_.past_durations(reports_dir), fs_engines)
+    skip_tags = frozenset((profile or {}).get("skip_tags") or {})
+    plan = workers_.partition(order, jobs, workers_.past_durations(reports_dir), fs_engines, skip_tags)
     return len(plan), plan, order
 
 

@@ -8,7 +8,8 @@ into the one behave.json and extras.jsonl a serial run would have written.
 
 Split: longest expected duration first onto the least loaded worker, with
 durations from the newest earlier report that ran the scenario (else a
-guess by area: schedules run long). The merged files list features in the
+guess by area: schedules run long; a scenario the target skips by tag,
+next to nothing). The merged files list features in the
 serial order and each feature's scenarios by line, whichever worker ran them.
 """
 from __future__ import annotations
@@ -24,6 +25,7 @@ LONG_AREAS = ("schd", "soak")          # tags of scenarios that let days of sche
 # seconds, only until a report says better: days of schedules on an engine
 # whose backups run the uploader, days of schedules otherwise, a single story
 GUESS_UPLOADER, GUESS_LONG, GUESS_SHORT = 120.0, 60.0, 10.0
+SKIPPED = 0.5       # a scenario the target skips by tag (profile `skip_tags`) costs behave's start of it
 
 
 def default_jobs() -> int:
@@ -50,7 +52,10 @@ def past_durations(reports_dir: Path) -> dict[str, float]:
     return durations
 
 
-def expected_seconds(entry: ScenarioEntry, durations: dict[str, float], fs_engines=frozenset()) -> float:
+def expected_seconds(entry: ScenarioEntry, durations: dict[str, float], fs_engines=frozenset(),
+                     skip_tags=frozenset()) -> float:
+    if skip_tags.intersection(entry.tags):
+        return SKIPPED
     if entry.name in durations:
         return durations[entry.name]
     if not any(t in LONG_AREAS for t in entry.tags):
@@ -60,15 +65,17 @@ def expected_seconds(entry: ScenarioEntry, durations: dict[str, float], fs_engin
 
 
 def partition(entries: list[ScenarioEntry], jobs: int, durations: dict[str, float],
-              fs_engines=frozenset()) -> list[list[ScenarioEntry]]:
+              fs_engines=frozenset(), skip_tags=frozenset()) -> list[list[ScenarioEntry]]:
     """At most `jobs` non-empty groups, balanced by expected duration
-    (`fs_engines`: engines whose backups are file-system backups)."""
+    (`fs_engines`: engines whose backups are file-system backups; `skip_tags`:
+    tags of scenarios the target skips, which cost next to nothing)."""
     groups: list[list[ScenarioEntry]] = [[] for _ in range(max(1, min(jobs, len(entries))))]
     loads = [0.0] * len(groups)
-    for entry in sorted(entries, key=lambda e: -expected_seconds(e, durations, fs_engines)):
+    expected = {e.location: expected_seconds(e, durations, fs_engines, skip_tags) for e in entries}
+    for entry in sorted(entries, key=lambda e: -expected[e.location]):
         least = loads.index(min(loads))
         groups[least].append(entry)
-        loads[least] += expected_seconds(entry, durations, fs_engines)
+        loads[least] += expected[entry.location]
     # behave opens a feature file once per run of consecutive locations in it:
     # each group in serial order, so no feature is opened twice
     rank = {entry.location: i for i, entry in enumerate(entries)}

@@ -29,6 +29,22 @@ def test_partition_guesses_schedules_long_and_never_makes_empty_workers():
     assert [e.location for e in plan[0]] == ["f/y.feature:1"]
 
 
+def test_partition_counts_scenarios_the_target_skips_by_tag_as_next_to_nothing():
+    """The lab skips SCHD's @short-form rows; guessed as schedules on an uploader engine (120 s each) they
+    would unbalance the workers' real work."""
+    fs = frozenset({"local-hp"})
+    order = [ScenarioEntry(f"f/s{i}.feature:1", f"S{i}", ("schd", "engine-local-hp", "short-form"))
+             for i in range(3)] + [ScenarioEntry(f"f/l.feature:{i}", f"L{i}", ("schd", "engine-local-hp"))
+                                   for i in range(3)]
+    past = {"L0": 100.0, "L1": 60.0, "L2": 40.0}
+
+    def real_work(plan):
+        return sorted(sum(past.get(e.name, 0) for e in group) for group in plan)
+
+    assert real_work(partition(order, 2, past, fs, frozenset({"short-form"}))) == [100, 100]
+    assert real_work(partition(order, 2, past, fs)) == [40, 160]
+
+
 def test_past_durations_prefers_the_newest_report(tmp_path):
     for run, seconds in (("old", 5.0), ("new", 7.0)):
         (tmp_path / run).mkdir()
