@@ -22,7 +22,7 @@ from botocore.config import Config  # noqa: E402
 from kubernetes import client, config  # noqa: E402
 
 from lab import process  # noqa: E402
-from lab.velero.kopia import binary as kopia_binary  # noqa: E402
+from lab.tools import binary as _tool_binary  # noqa: E402
 
 NS, BUCKET, TIMEOUT = "bench", "bench", 300.0
 FILE_MIB = 4
@@ -84,7 +84,7 @@ def plain_kopia(directory, s3, add_data):
                AWS_SECRET_ACCESS_KEY=s3["secret_key"], KOPIA_CHECK_FOR_UPDATES="false")
     with tempfile.TemporaryDirectory(prefix="kopia-config-") as home:
         def kopia(*args):
-            subprocess.run([kopia_binary(), "--config-file", f"{home}/repo.config", "--log-dir", home, *args],
+            subprocess.run([_tool_binary("kopia"), "--config-file", f"{home}/repo.config", "--log-dir", home, *args],
                            env=dict(env, HOME=home), check=True, capture_output=True, timeout=TIMEOUT)
         began = time.monotonic()
         kopia("repository", "create", "s3", "--bucket", BUCKET, "--prefix", "plain-kopia/",

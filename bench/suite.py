@@ -12,7 +12,8 @@ whole process tree twice a second, then prints:
   controller passes and clock stops; seconds the driver slept in polls;
 - totals, S3 requests by operation, uploader calls by command, controller
   seconds by controller;
-- peak RSS of the lab, of behave, of moto, and of the whole tree.
+- peak RSS of the lab, of behave, of the S3 servers, of the uploader, and
+  of the whole tree.
 
 It prints figures and never asserts a time (the README's figures come from
 here). Exit status is dmaas run's.
@@ -67,7 +68,7 @@ def _kind(pid):
     except OSError:
         return "other"
     text = b" ".join(words).decode(errors="replace")
-    for marker, kind in (("-m lab.s3", "moto"), ("-m lab serve", "lab"), ("-m behave", "behave"),
+    for marker, kind in (("versitygw", "S3 server"), ("velero-uploader", "uploader"), ("-m lab serve", "lab"), ("-m behave", "behave"),
                          ("restic", "uploader"), ("dmaas", "dmaas run")):
         if marker in text:
             return kind

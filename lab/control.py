@@ -182,6 +182,8 @@ def _cluster_fault(control, body, name):
 def _s3_fault(control, body, profile):
     endpoint = control.lab.endpoint(profile)
     bucket = _field(body, "bucket", str, required=False)
+    if body.get("action") == "cut":
+        endpoint.damaged(bucket)       # what keeps its repositories open opens them again, afterwards
     return 200, {"s3": profile, "faults": _apply_fault(endpoint.faults, body, bucket)}
 
 

@@ -19,7 +19,9 @@ from lab.cluster import Cluster
 from lab.config import LabConfig, check_cluster
 from lab.metrics import METRICS
 from lab.s3 import S3Endpoint
-from lab.velero.kopia import require_binary
+from lab import tools
+from lab.velero.kopia import Uploader
+from lab.velero.objectstorage import forget_bodies
 
 log = logging.getLogger("lab")
 
@@ -51,16 +53,19 @@ class Lab:
         self._ticker = None
         self._settled_at = None              # _revision() when the controllers last went idle
         self._wake = threading.Event()       # set by any object write in any cluster
+        self.uploader = Uploader(self.state_dir / "uploader")   # node-agent's, for every cluster
 
     # lifecycle -------------------------------------------------------------
     def start(self):
-        require_binary()                # node-agent's uploader, before anything starts
+        tools.require("velero-uploader")     # node-agent's uploader, before anything starts
         self.state_dir.mkdir(parents=True, exist_ok=True)
         # A lab that died without shutting down leaves its clusters: start empty.
         shutil.rmtree(self.state_dir / "clusters", ignore_errors=True)
+        shutil.rmtree(self.state_dir / "s3", ignore_errors=True)
         (self.state_dir / "lab.json").unlink(missing_ok=True)
-        for profile in self.config.s3:            # moto children start while clusters are built
-            endpoint = S3Endpoint(profile, self.host)
+        for profile in self.config.s3:            # S3 servers start while clusters are built
+            endpoint = S3Endpoint(profile, self.state_dir / "s3" / profile, self.host)
+            endpoint.on_damage = self.bucket_damaged
             endpoint.spawn()
             self.s3[profile] = endpoint
         for spec in self.config.clusters:
@@ -88,6 +93,7 @@ class Lab:
             for cluster in self.clusters.values():
                 cluster.stop()
             self.clusters.clear()
+        self.uploader.stop()
         for endpoint in self.s3.values():
             endpoint.stop()
         self.s3.clear()
@@ -98,6 +104,13 @@ class Lab:
                     "clusters": {name: c.state() for name, c in self.clusters.items()},
                     "s3": {name: e.state() for name, e in self.s3.items()},
                     "engines": {name: e.as_mapping() for name, e in self.config.engines.items()}}
+
+    def bucket_damaged(self, bucket, wiped=False):
+        """A bucket is about to be corrupted or cut, or a repository in it was
+        wiped: what the lab keeps of it (open repositories, bodies by ETag)
+        is read again."""
+        self.uploader.drop(bucket, wiped)
+        forget_bodies(bucket)
 
     # clusters --------------------------------------------------------------
     def create_cluster(self, name, version=None, velero_version=None, publish=True):

@@ -3,8 +3,8 @@ the driver): counts and seconds per area (s3, api, uploader, controllers,
 clock) and name, served at the control API's GET /metrics.
 
 One process-wide instance: the lab is one process, its S3 proxies and API
-servers are threads of it (moto runs in child processes; the proxy in front
-of it sees every request)."""
+servers are threads of it (versitygw runs in child processes; the proxy in
+front of it sees every request)."""
 import contextlib
 import resource
 import threading

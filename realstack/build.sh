@@ -1,17 +1,24 @@
 #!/usr/bin/env bash
-# Builds the real stack's upstream binaries from the Go module proxy into
+# Builds upstream binaries from the Go module proxy into
 #   ${DMAAS_CACHE:-~/.cache/dmaas}/realstack/<key>/bin/
-# where <key> hashes versions.env, this script and every wrapper go.mod/go.sum,
-# so a changed pin builds into a fresh directory and an unchanged one is a no-op.
+# where <key> hashes versions.env (the pins). Each component is rebuilt when
+# its own inputs change (its package, link flags, and its wrapper module's
+# go.mod, go.sum and Go files: stamp.<component> holds their hash), so adding
+# a component or editing this script relinks nothing else, and an unchanged
+# component is a no-op.
 #
-#   realstack/build.sh [--print-dir] [COMPONENT...]   (default: every component)
+#   realstack/build.sh [--print-dir] [COMPONENT...]   build (default: every component)
+#   realstack/build.sh --check [COMPONENT...]         exit 0 when they are built and current
 #
-# Components: etcd kube-apiserver kube-controller-manager kubectl velero
-# velero-plugin-for-aws kopia (kubectl: the client of the same release, for
-# people and tests; machines here need not have one. kopia: the CLI of the
-# kopia fork Velero links in, the lab's file-system uploader; built alone by
-# scripts/setup.sh, 2-4 min cold). Progress goes to stderr, one line per component; a
-# failed build prints one line naming the component and its log, exits 1.
+# The lab's tools (scripts/setup.sh builds them; 3-6 min cold):
+#   kopia            the CLI of the kopia fork Velero links in (tests, diagnostics)
+#   velero-uploader  Velero's own file-system uploader (pkg/uploader/kopia) kept
+#                    open for the lab's node-agent (realstack/velero/uploader)
+#   versitygw        the S3 server of the lab's bucket profiles
+# The real stack: etcd kube-apiserver kube-controller-manager kubectl velero
+# velero-plugin-for-aws (kubectl: the client of the same release, for people
+# and tests). Progress goes to stderr, one line per component; a failed build
+# prints one line naming the component and its log, exits 1.
 # Go runs under `nice -n 19` (a shared machine) unless REALSTACK_NICE=0.
 set -euo pipefail
 
@@ -19,19 +26,21 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=versions.env
 source "$here/versions.env"
 
-key="$(cat "$here/versions.env" "$here/build.sh" "$here"/*/go.mod "$here"/*/go.sum | sha256sum | cut -c1-12)"
+key="$(sha256sum <"$here/versions.env" | cut -c1-12)"
 out="${DMAAS_CACHE:-$HOME/.cache/dmaas}/realstack/$key"
 bin="$out/bin"
 logs="$out/logs"
 
-all=(etcd kube-apiserver kube-controller-manager kubectl velero velero-plugin-for-aws kopia)
+lab_tools=(kopia velero-uploader versitygw)
+stack=(etcd kube-apiserver kube-controller-manager kubectl velero velero-plugin-for-aws)
+all=("${stack[@]}" "${lab_tools[@]}")
 
-if [[ "${1:-}" == "--print-dir" ]]; then
-    echo "$out"
-    exit 0
-fi
+mode=build
+case "${1:-}" in
+    --print-dir) echo "$out"; exit 0 ;;
+    --check) mode=check; shift ;;
+esac
 want=("$@")
-[[ ${#want[@]} -gt 0 ]] || want=("${all[@]}")
 
 # The go.mod files are what Go builds; versions.env is what people read. A pin
 # changed in one and not the other would build something nobody asked for.
@@ -43,6 +52,7 @@ check_pin kube k8s.io/kubernetes "$K8S_VERSION"
 check_pin kube go.etcd.io/etcd/server/v3 "$ETCD_VERSION"
 check_pin velero github.com/vmware-tanzu/velero "$VELERO_VERSION"
 check_pin velero-aws github.com/vmware-tanzu/velero-plugin-for-aws "$VELERO_AWS_VERSION"
+check_pin versitygw github.com/versity/versitygw "$VERSITYGW_VERSION"
 for m in velero kopia; do
     grep -q "=> ${VELERO_KOPIA_REPLACE/@/ }" "$here/$m/go.mod" \
         || { echo "realstack: $m/go.mod lacks the kopia replace $VELERO_KOPIA_REPLACE" >&2; exit 1; }
@@ -74,8 +84,9 @@ kube_ldflags() {
     echo "$x"
 }
 
-build_one() {   # component
-    local c="$1" dir pkg ldflags="-s -w" start
+recipe() {   # component -> sets dir, pkg and ldflags
+    local c="$1"
+    ldflags="-s -w"
     case "$c" in
         etcd) dir=kube; pkg=go.etcd.io/etcd/server/v3
               ldflags+=" -X go.etcd.io/etcd/api/v3/version.GitSHA=$ETCD_VERSION" ;;
@@ -85,13 +96,32 @@ build_one() {   # component
               ldflags+=" -X github.com/vmware-tanzu/velero/pkg/buildinfo.Version=$VELERO_VERSION"
               ldflags+=" -X github.com/vmware-tanzu/velero/pkg/buildinfo.GitSHA=$VELERO_GIT_COMMIT"
               ldflags+=" -X github.com/vmware-tanzu/velero/pkg/buildinfo.GitTreeState=clean" ;;
+        velero-uploader) dir=velero; pkg=dmaas.local/realstack/velero/uploader ;;
         velero-plugin-for-aws) dir=velero-aws
               pkg=github.com/vmware-tanzu/velero-plugin-for-aws/velero-plugin-for-aws ;;
         # kopia unstamped, as inside Velero (its repository format blob records the build)
         kopia) dir=kopia; pkg=github.com/kopia/kopia ;;
+        versitygw) dir=versitygw; pkg=github.com/versity/versitygw/cmd/versitygw ;;
         *) echo "realstack: unknown component '$c' (one of: ${all[*]})" >&2; exit 2 ;;
     esac
-    if [[ -x "$bin/$c" && -f "$out/stamp.$c" ]]; then
+}
+
+# What a component is built from: its package, its link flags (minus the
+# build date) and its wrapper module's files.
+component_key() {   # component (after recipe)
+    { echo "$pkg"; echo "${ldflags//$build_date/}"
+      find "$here/$dir" -type f \( -name '*.go' -o -name go.mod -o -name go.sum \) | LC_ALL=C sort | xargs cat
+    } | sha256sum | cut -c1-16
+}
+
+current() {   # component (after recipe) -> 0 when built from these inputs
+    [[ -x "$bin/$1" && -f "$out/stamp.$1" && "$(cat "$out/stamp.$1")" == "$(component_key)" ]]
+}
+
+build_one() {   # component
+    local c="$1" start
+    recipe "$c"
+    if current "$c"; then
         echo "realstack: $c up to date" >&2
         return 0
     fi
@@ -104,13 +134,21 @@ build_one() {   # component
         exit 1
     fi
     echo "build: $((SECONDS - start))s" >>"$logs/$c.log"
-    date -u +%FT%TZ >"$out/stamp.$c"
+    component_key >"$out/stamp.$c"
     echo "realstack: built $c in $((SECONDS - start))s" >&2
 }
 
-for c in "${want[@]}"; do build_one "$c"; done
-if [[ ${#want[@]} -eq ${#all[@]} ]]; then
-    # the whole set is in: the stamp dmaas realstack up looks for
-    cp "$here/versions.env" "$out/stamp"
+if [[ "$mode" == check ]]; then
+    [[ ${#want[@]} -gt 0 ]] || want=("${stack[@]}")
+    missing=()
+    for c in "${want[@]}"; do recipe "$c"; current "$c" || missing+=("$c"); done
+    if [[ ${#missing[@]} -gt 0 ]]; then
+        echo "realstack: not built for the pinned versions: ${missing[*]} (in $out)" >&2
+        exit 1
+    fi
+    echo "$bin"
+    exit 0
 fi
+[[ ${#want[@]} -gt 0 ]] || want=("${all[@]}")
+for c in "${want[@]}"; do build_one "$c"; done
 echo "$bin"

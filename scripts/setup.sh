@@ -3,9 +3,10 @@
 # machine: restic (file-system backup in the lab's Velero before 1.12),
 # chromium (the HTML report check), npm (Cucumber's own tools read
 # cucumber.json in a test), the Python package with its pinned dependencies,
-# those Cucumber tools, and the kopia CLI (file-system backup in the lab's
-# Velero 1.12+), built with Go from the fork Velero links in (2-4 min cold,
-# a no-op afterwards).
+# those Cucumber tools, and the lab's programs built with Go from their
+# modules (realstack/build.sh): Velero's file-system uploader (the lab's
+# node-agent data path), versitygw (the lab's S3 server) and the kopia CLI
+# (tests and diagnostics); 3-6 min cold, a no-op afterwards.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,8 +33,8 @@ if [ ! -d "$npm_dir/node_modules/cucumber-junit-convert" ] || [ ! -d "$npm_dir/n
     cucumber-junit-convert@2.1.1 cucumber-html-reporter@7.2.0 >/dev/null
 fi
 if ! command -v go >/dev/null 2>&1; then
-  echo "setup: error: Go is needed to build the kopia CLI (the lab's file-system uploader); install Go 1.24+" >&2
+  echo "setup: error: Go is needed to build the lab's uploader and S3 server; install Go 1.24+" >&2
   exit 1
 fi
-bash realstack/build.sh kopia >/dev/null
+bash realstack/build.sh velero-uploader versitygw kopia >/dev/null
 echo "setup: done"

@@ -487,12 +487,12 @@ class BackupRun:
                 raise OSError(f"volume {volume_name} of pod {namespace}/{pod_name} has no data directory")
             repo = open_repository(self.cluster, bsl, namespace, storage, layout, uploader)
             source = host_path(pod, pv)
+            parent = _parent_snapshot(self.store, pvb)
             if uploader == "restic":
                 pvb["spec"]["repoIdentifier"] = repo.identifier
-                snap, total = repo.backup(path, tags, kube.now(self.cluster),
-                                          parent=_parent_snapshot(self.store, pvb))
+                snap, total = repo.backup(path, tags, kube.now(self.cluster), parent=parent)
             else:
-                snap, total = repo.backup(path, source, tags, kube.now(self.cluster))
+                snap, total = repo.backup(path, source, tags, kube.now(self.cluster), parent=parent)
         except VOLUME_DATA_ERRORS as exc:
             pvb["status"].update(phase="Failed", message=str(exc), completionTimestamp=kube.stamp(self.cluster))
             self.log.error(f"Error backing up volume {volume_name} of pod {namespace}/{pod_name}: {exc}",

@@ -10,7 +10,11 @@ import botocore.config
 import botocore.exceptions
 
 # Fail fast: a cut endpoint must turn into a phase, not a hung tick loop.
-_CLIENT_CONFIG = dict(connect_timeout=3, read_timeout=30, retries={"max_attempts": 1, "mode": "standard"})
+# Stored CRCs are not checked on reads: what reads the data checks it (gzip,
+# kopia's hashes, the snapshot chains' checksums), as the plugins' older SDKs
+# and gocloud leave it to them, so a corrupted object fails with their reason.
+_CLIENT_CONFIG = dict(connect_timeout=3, read_timeout=30, retries={"max_attempts": 1, "mode": "standard"},
+                      response_checksum_validation="when_required")
 
 
 CACHE_BYTES = 64 << 20     # bodies kept by ETag across every bucket the lab reads
@@ -18,7 +22,7 @@ CACHE_BYTES = 64 << 20     # bodies kept by ETag across every bucket the lab rea
 
 class _BodyCache:
     """Object bodies by (endpoint, bucket, key, ETag). An ETag names one
-    content (moto's is the MD5 of the body), so a body found here is what a
+    content (versitygw's is the MD5 of the body), so a body found here is what a
     GET would return for a listing that shows that ETag: a changed or
     corrupted object has another ETag and is read again. Used only where a
     fresh listing supplies the ETags."""
@@ -35,6 +39,12 @@ class _BodyCache:
                 self._bodies.move_to_end(key)
             return body
 
+    def forget(self, bucket):
+        """Drop every body of `bucket` (the lab damaged it: ETags may no longer name the content)."""
+        with self._lock:
+            for key in [k for k in self._bodies if k[1] == bucket or bucket is None]:
+                self.size -= len(self._bodies.pop(key))
+
     def put(self, key, body):
         if not key[-1] or len(body) > self.limit // 8:
             return
@@ -47,6 +57,11 @@ class _BodyCache:
 
 
 _BODIES = _BodyCache(CACHE_BYTES)
+
+
+def forget_bodies(bucket=None):
+    """After the lab corrupted, cut or wiped a bucket (every bucket: None)."""
+    _BODIES.forget(bucket)
 
 
 class StorageError(Exception):

@@ -57,12 +57,8 @@ def open_repository(cluster, bsl, namespace, storage, layout, uploader, create=T
     password = repository_password(cluster.store)
     state = Path(cluster.node_dir) / "velero"
     if uploader == "kopia":
-        repo = KopiaRepository(s3_url, storage.bucket, layout.kopia_prefix(namespace), region, password,
-                               access_key, secret_key, state / "kopia")
-        exists = storage.exists(layout.kopia_format_blob(namespace))
-        if not exists and not create:
-            raise KopiaError(f"no kopia repository at {repo.identifier}")
-        repo.connect(exists)
+        repo = KopiaRepository(cluster.lab.uploader, s3_url, storage.bucket, layout.kopia_prefix(namespace), region,
+                               password, access_key, secret_key, create=create)
     elif uploader == "restic":
         (state / "restic-cache").mkdir(parents=True, exist_ok=True)
         repo = ResticRepository(identifier, password, access_key, secret_key, region, state / "restic-cache")

@@ -29,9 +29,8 @@ def build(root: Path, components: list[str] | None = None) -> int:
 
 def bin_dir(root: Path) -> Path:
     """The bin/ of the pinned versions; UserError when they are not built yet."""
-    out = Path(subprocess.run(["bash", str(script(root)), "--print-dir"], capture_output=True, text=True,
-                              check=True).stdout.strip())
-    if not (out / "stamp").is_file():
-        raise UserError(f"the real stack is not built for the pinned versions ({out}); "
-                        f"run `dmaas realstack build` first")
-    return out / "bin"
+    done = subprocess.run(["bash", str(script(root)), "--check"], capture_output=True, text=True)
+    if done.returncode != 0:
+        missing = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "not built"
+        raise UserError(f"{missing.removeprefix('realstack: ')}; run `dmaas realstack build` first")
+    return Path(done.stdout.strip())

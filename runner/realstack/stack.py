@@ -193,7 +193,7 @@ class Stack:
 
     def _s3(self, progress) -> tuple[dict, str]:
         self.step = "s3 (lab process)"
-        progress("s3: lab process with no clusters (moto behind the quota/cut proxy)")
+        progress("s3: lab process with no clusters (versitygw behind the quota/cut proxy)")
         config = self.dir / "lab-config.yaml"
         from runner.target import lab_config     # every bucket profile of scenarios/buckets.yaml
         config.write_text(yaml.safe_dump({"lab": lab_config({"clusters": []})}))
@@ -453,9 +453,7 @@ def _reap(p: dict) -> bool:
 
 
 def bsl_config(s3: dict) -> dict:
-    return {"region": s3["region"], "s3ForcePathStyle": "true", "s3Url": s3["endpoint"],
-            # newer AWS SDKs add CRC checksums moto's S3 may not take
-            "checksumAlgorithm": ""}
+    return {"region": s3["region"], "s3ForcePathStyle": "true", "s3Url": s3["endpoint"]}
 
 
 def alive(p: dict) -> bool:

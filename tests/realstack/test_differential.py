@@ -5,7 +5,7 @@ crossing between the two through one bucket.
 The real side is the stack's cluster "backup" (real kube-apiserver,
 kube-controller-manager and Velero 1.16.2 with node-agent); the lab side is
 a cluster of the lab process that serves the stack's S3, so both write to
-the same moto endpoint and bucket (each under its own prefix, or a shared
+the same S3 endpoint and bucket (each under its own prefix, or a shared
 one for the crossings). Names the two sides generate differently (pod and
 ReplicaSet suffixes, PV names, kopia's content-addressed blobs) are
 normalised before comparing; every other difference is a finding.

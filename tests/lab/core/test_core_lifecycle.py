@@ -45,7 +45,7 @@ def start_and_stop(state_dir):
     up = time.monotonic() - started
     pids = {handle.pid} | descendants(handle.pid)
     assert len(handle.state["clusters"]) == 2 and len(handle.state["s3"]) == 2
-    assert len(pids) >= 3                        # the lab and one moto server per S3 profile
+    assert len(pids) >= 3                        # the lab and one S3 server (versitygw) per profile
     stopping = time.monotonic()
     handle.stop()
     down = time.monotonic() - stopping

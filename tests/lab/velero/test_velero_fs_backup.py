@@ -12,7 +12,7 @@ import tempfile
 
 import pytest
 
-from lab.velero.kopia import binary as kopia_binary
+from lab.tools import binary as _tool_binary
 from lab_http import wait_for
 from velero_lab import advance, tree, unique, Bucket
 
@@ -68,7 +68,7 @@ def repository_snapshots(fs_app):
             # Velero records restic's short id (`restic snapshots` ShortID)
             return [{"id": s["short_id"], "full_id": s["id"], "parent": s.get("parent"), "tags": s.get("tags") or []}
                     for s in sorted(found, key=lambda s: s["time"])]
-        kopia = [kopia_binary(), "--config-file", f"{home}/repo.config", "--log-dir", home,
+        kopia = [_tool_binary("kopia"), "--config-file", f"{home}/repo.config", "--log-dir", home,
                  "--no-persist-credentials"]
         endpoint = s3["endpoint"].split("://", 1)[1]
         subprocess.run([*kopia, "repository", "connect", "s3", "--bucket", bucket, "--prefix", f"fs/kopia/{ns}/",
@@ -115,7 +115,9 @@ def test_pod_volume_backup_recorded(fs_app):
     if uploader == "kopia":
         assert snapshot["source"] == {"host": "default", "userName": "default", "path": pvb["status"]["path"]}
         assert snapshot["pins"] == ["velero-pin"]
-        assert snapshot["tags"]["tag:backup"] == name and snapshot["tags"]["tag:snapshot-uploader"] == "kopia"
+        # Velero's uploader stores the tags as given (the kopia CLI would prefix them "tag:")
+        assert snapshot["tags"]["backup"] == name and snapshot["tags"]["snapshot-uploader"] == "kopia"
+        assert snapshot["tags"]["snapshot-requester"] == "pod-volume-backup-restore"
     else:
         assert f"backup={name}" in snapshot["tags"]
     # no password or key in any log
