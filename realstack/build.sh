@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Builds upstream binaries from the Go module proxy into
-#   ${DMAAS_CACHE:-~/.cache/dmaas}/realstack/<key>/bin/
-# where <key> hashes versions.env (the pins). Each component is rebuilt when
-# its own inputs change (its package, link flags, and its wrapper module's
-# go.mod, go.sum and Go files: stamp.<component> holds their hash), so adding
-# a component or editing this script relinks nothing else, and an unchanged
-# component is a no-op.
+#   ${DMAAS_CACHE:-~/.cache/dmaas}/realstack/bin/
+# Each component is rebuilt when its own inputs change (its package, cgo, link
+# flags with the pinned versions, and its wrapper module's go.mod, go.sum and
+# Go files: stamp.<component> holds their hash), so a changed pin rebuilds
+# what it pins, adding a component or editing this script relinks nothing
+# else, and an unchanged component is a no-op.
 #
 #   realstack/build.sh [--print-dir] [COMPONENT...]   build (default: every component)
 #   realstack/build.sh --check [COMPONENT...]         exit 0 when they are built and current
@@ -26,13 +26,13 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=versions.env
 source "$here/versions.env"
 
-key="$(sha256sum <"$here/versions.env" | cut -c1-12)"
-out="${DMAAS_CACHE:-$HOME/.cache/dmaas}/realstack/$key"
+out="${DMAAS_CACHE:-$HOME/.cache/dmaas}/realstack"
 bin="$out/bin"
 logs="$out/logs"
 
 lab_tools=(kopia velero-uploader versitygw)
-stack=(etcd kube-apiserver kube-controller-manager kubectl velero velero-plugin-for-aws)
+stack=(etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl
+       coredns local-path-provisioner velero velero-restore-helper velero-plugin-for-aws)
 all=("${stack[@]}" "${lab_tools[@]}")
 
 mode=build
@@ -53,6 +53,8 @@ check_pin kube go.etcd.io/etcd/server/v3 "$ETCD_VERSION"
 check_pin velero github.com/vmware-tanzu/velero "$VELERO_VERSION"
 check_pin velero-aws github.com/vmware-tanzu/velero-plugin-for-aws "$VELERO_AWS_VERSION"
 check_pin versitygw github.com/versity/versitygw "$VERSITYGW_VERSION"
+check_pin coredns github.com/coredns/coredns "$COREDNS_VERSION"
+check_pin localpv github.com/rancher/local-path-provisioner "$LOCALPV_PROVISIONER_VERSION"
 for m in velero kopia; do
     grep -q "=> ${VELERO_KOPIA_REPLACE/@/ }" "$here/$m/go.mod" \
         || { echo "realstack: $m/go.mod lacks the kopia replace $VELERO_KOPIA_REPLACE" >&2; exit 1; }
@@ -84,21 +86,27 @@ kube_ldflags() {
     echo "$x"
 }
 
-recipe() {   # component -> sets dir, pkg and ldflags
+recipe() {   # component -> sets dir, pkg, ldflags and cgo
     local c="$1"
     ldflags="-s -w"
+    cgo=1       # what runs in the real stack's images is static (CGO_ENABLED=0), as upstream builds it
     case "$c" in
         etcd) dir=kube; pkg=go.etcd.io/etcd/server/v3
               ldflags+=" -X go.etcd.io/etcd/api/v3/version.GitSHA=$ETCD_VERSION" ;;
-        kube-apiserver|kube-controller-manager|kubectl)
+        kube-apiserver|kube-controller-manager|kube-scheduler|kubelet|kube-proxy|kubectl)
               dir=kube; pkg=k8s.io/kubernetes/cmd/$c; ldflags="$(kube_ldflags)" ;;
-        velero) dir=velero; pkg=github.com/vmware-tanzu/velero/cmd/velero
+        coredns) dir=coredns; pkg=github.com/coredns/coredns; cgo=0
+              ldflags+=" -X github.com/coredns/coredns/coremain.GitCommit=$COREDNS_VERSION" ;;
+        local-path-provisioner) dir=localpv; pkg=github.com/rancher/local-path-provisioner; cgo=0
+              ldflags+=" -X main.VERSION=$LOCALPV_PROVISIONER_VERSION" ;;
+        velero-restore-helper) dir=velero; pkg=github.com/vmware-tanzu/velero/cmd/velero-restore-helper; cgo=0 ;;
+        velero) dir=velero; pkg=github.com/vmware-tanzu/velero/cmd/velero; cgo=0
               ldflags+=" -X github.com/vmware-tanzu/velero/pkg/buildinfo.Version=$VELERO_VERSION"
               ldflags+=" -X github.com/vmware-tanzu/velero/pkg/buildinfo.GitSHA=$VELERO_GIT_COMMIT"
               ldflags+=" -X github.com/vmware-tanzu/velero/pkg/buildinfo.GitTreeState=clean" ;;
         velero-uploader) dir=velero; pkg=dmaas.local/realstack/velero/uploader ;;
         velero-plugin-for-aws) dir=velero-aws
-              pkg=github.com/vmware-tanzu/velero-plugin-for-aws/velero-plugin-for-aws ;;
+              pkg=github.com/vmware-tanzu/velero-plugin-for-aws/velero-plugin-for-aws; cgo=0 ;;
         # kopia unstamped, as inside Velero (its repository format blob records the build)
         kopia) dir=kopia; pkg=github.com/kopia/kopia ;;
         versitygw) dir=versitygw; pkg=github.com/versity/versitygw/cmd/versitygw ;;
@@ -109,7 +117,7 @@ recipe() {   # component -> sets dir, pkg and ldflags
 # What a component is built from: its package, its link flags (minus the
 # build date) and its wrapper module's files.
 component_key() {   # component (after recipe)
-    { echo "$pkg"; echo "${ldflags//$build_date/}"
+    { echo "$pkg cgo=$cgo"; echo "${ldflags//$build_date/}"
       find "$here/$dir" -type f \( -name '*.go' -o -name go.mod -o -name go.sum \) | LC_ALL=C sort | xargs cat
     } | sha256sum | cut -c1-16
 }
@@ -128,7 +136,7 @@ build_one() {   # component
     start=$SECONDS
     echo "realstack: building $c ($pkg) ..." >&2
     # go build downloads what it needs from the proxy on the way (go.sum pins it)
-    if ! (cd "$here/$dir" && "${nice[@]}" go build -ldflags "$ldflags" -o "$bin/$c.tmp" "$pkg" \
+    if ! (cd "$here/$dir" && CGO_ENABLED=$cgo "${nice[@]}" go build -ldflags "$ldflags" -o "$bin/$c.tmp" "$pkg" \
             && mv "$bin/$c.tmp" "$bin/$c") >"$logs/$c.log" 2>&1; then
         echo "realstack: building $c failed; see $logs/$c.log" >&2
         exit 1
