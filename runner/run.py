@@ -411,7 +411,14 @@ def _conclude(result: model.Run, paths: list[Path], behave_rc, interrupted: int 
         print("skipped:")
         for s in skipped:
             print(f"  {s.tcid or s.name}: {s.reason}")
-    print(f"{len(result.scenarios)} scenarios: " + ", ".join(f"{n} {k}" for k, n in counts.items() if n or k == "passed")
+    by_design: dict[str, int] = {}      # the forms for other targets: one line per reason, not per scenario
+    for s in result.scenarios:
+        if s.status == model.NOT_FOR_TARGET:
+            by_design[s.reason] = by_design.get(s.reason, 0) + 1
+    for reason, n in by_design.items():
+        print(f"{model.LABELS[model.NOT_FOR_TARGET]}: {n} scenario(s): {reason}")
+    print(f"{len(result.scenarios)} scenarios: "
+          + ", ".join(f"{n} {model.LABELS.get(k, k)}" for k, n in counts.items() if n or k == "passed")
           + f" ({result.duration:.1f}s)")
     print("reports: " + " ".join(str(p) for p in paths))
     if interrupted:
