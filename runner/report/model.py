@@ -238,16 +238,17 @@ def _scenario(feature_tags: list[str], data: dict, extra: dict, target: str) -> 
                     target=extra.get("target") or target)
 
 
-def features_from_behave(behave_json: list[dict], extras: dict[str, dict], target: str = "") -> list[Feature]:
-    """behave's `-f json` output (+ extras by scenario location) -> Features; a
-    scenario's target is its extras' (a merged run's), else `target`."""
+def features_from_behave(behave_json: list[dict], extras: dict[tuple[str, str], dict], target: str = "") \
+        -> list[Feature]:
+    """behave's `-f json` output (+ extras by (target, scenario location), read_extras) -> Features; a
+    scenario's target is the one a merged run's files name (runner/merge.py), else `target`."""
     features = []
     for fdata in behave_json:
         tags = list(fdata.get("tags", []))
         feature = Feature(name=fdata.get("name", ""), tcid=_tcid(tags), tags=tags,
                           location=fdata.get("location", ""), description=list(fdata.get("description", [])))
         for element in fdata.get("elements", []):
-            extra = extras.get(element.get("location", ""), {})
+            extra = extras.get((element.get("target", ""), element.get("location", "")), {})
             # behave lists scenarios the tags did not select too (--show-skipped, so that
             # a feature skipped by a hook still shows up); the report leaves them out
             if element.get("type") == "scenario" and extra.get("selected", True):
@@ -276,13 +277,16 @@ def sanitize_behave_json(path: Path) -> None:
     path.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
 
 
-def read_extras(path: Path) -> dict[str, dict]:
-    extras: dict[str, dict] = {}
+def read_extras(path: Path) -> dict[tuple[str, str], dict]:
+    """extras.jsonl by (target, location): a merged run of several targets holds
+    a scenario once per target, and names the target in its records (and in
+    behave.json's elements); a run's own files name none ("")."""
+    extras: dict[tuple[str, str], dict] = {}
     if path.is_file():
         for line in path.read_text(encoding="utf-8").splitlines():
             if line.strip():
                 record = json.loads(line)
-                extras[record["location"]] = record
+                extras[(record.get("target", ""), record["location"])] = record
     return extras
 
 

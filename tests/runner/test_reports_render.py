@@ -174,10 +174,10 @@ def _scenario(status: str) -> Scenario:
     (["undefined"], 1), (["skipped"], 1),
 ])
 def test_exit_code_rules(statuses, expected, capsys):
-    from runner.run import Options, _conclude
+    from runner.run import conclude
     run = Run(run_id="r", target="lab", tags=[], started="", finished="",
               features=[model.Feature("F", "TCID-X", [], "f:1", [], [_scenario(s) for s in statuses])])
-    assert _conclude(run, [], 0, False, Options(root=ROOT, tags=[])) == expected
+    assert conclude(run, [], 0, False, []) == expected
 
 
 @pytest.mark.parametrize("text, expected", [

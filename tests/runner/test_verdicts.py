@@ -6,7 +6,6 @@ missing is counted apart and keeps the TCID from passing; a failure wins."""
 from __future__ import annotations
 
 import pytest
-from runner_paths import ROOT
 
 from runner.report import model
 from runner.report.model import NOT_FOR_TARGET, Feature, Run, Scenario, tcid_verdict
@@ -83,10 +82,10 @@ def test_a_run_counts_scenarios_not_for_the_target_apart_and_gives_verdicts_per_
     (["passed", NOT_FOR_TARGET], 0), ([NOT_FOR_TARGET], 1), (["passed", "skipped", NOT_FOR_TARGET], 0),
 ])
 def test_exit_code_with_scenarios_not_for_the_target(statuses, expected, capsys):
-    from runner.run import Options, _conclude
+    from runner.run import conclude
     run = Run(run_id="r", target="lab", tags=[], started="", finished="",
               features=[Feature("F", "TCID-X", [], "f:1", [], [scenario(s, i) for i, s in enumerate(statuses)])])
-    assert _conclude(run, [], 0, False, Options(root=ROOT, tags=[])) == expected
+    assert conclude(run, [], 0, False, []) == expected
     out = capsys.readouterr().out
     assert "not for this target: 1 scenario(s): not run on target 'lab' (@short-form)" in out
     assert "1 not for this target" in out
