@@ -44,12 +44,16 @@ def default_jobs() -> int:
 def past_durations(reports_dir: Path, target: str | None = None) -> dict[str, float]:
     """{scenario name: seconds} from earlier runs' report.json, newest run winning;
     with a target, only of the scenarios that target ran (a real target's
-    schedules wait real time: its seconds say nothing of the lab's)."""
+    schedules wait real time: its seconds say nothing of the lab's). Shards
+    are left out (their merge holds the same seconds): the shards of one run
+    made one after another into one folder split the scenarios alike."""
     durations: dict[str, float] = {}
     reports = sorted(Path(reports_dir).glob("*/report.json"), key=lambda p: p.stat().st_mtime)
     for path in reports:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
+            if data.get("shard"):
+                continue
             for feature in data.get("features", []):
                 for scenario in feature.get("scenarios", []):
                     if target is not None and scenario.get("target", data.get("target")) != target:

@@ -7,6 +7,7 @@ of the real stack) into the TCID x target view."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -21,14 +22,17 @@ from test_cli_run import _content, _junit_cases, _timeless, small_project  # noq
 
 from runner import cli, features
 from runner.run import Options, shard_of
+from runner.workers import past_durations
 
 # ------------------------------------------------------------------ shard selection
 
 
-def _past_report(reports: Path, durations: dict[str, float], target: str = "lab") -> None:
-    (reports / "earlier").mkdir(parents=True)
-    (reports / "earlier" / "report.json").write_text(json.dumps({"target": target, "features": [{"scenarios": [
-        {"name": name, "status": "passed", "duration": seconds} for name, seconds in durations.items()]}]}))
+def _past_report(reports: Path, folder: str, durations: dict[str, float], target: str = "lab",
+                 shard: bool = False) -> None:
+    (reports / folder).mkdir(parents=True)
+    (reports / folder / "report.json").write_text(json.dumps({"target": target, "features": [{"scenarios": [
+        {"name": name, "status": "passed", "duration": seconds} for name, seconds in durations.items()]}],
+        **({"shard": {"index": 1, "count": 2}} if shard else {})}))
 
 
 @pytest.mark.parametrize("with_durations", [False, True], ids=["guessed", "from-an-earlier-report"])
@@ -39,8 +43,12 @@ def test_shards_are_deterministic_disjoint_covering_and_balanced(tmp_path, with_
     profile = {"kind": "lab", "skip_tags": {"short-form": "the lab runs the long form"}}
     durations = {e.name: float(5 + (i * 37) % 90) for i, e in enumerate(selection)}
     if with_durations:
-        _past_report(tmp_path, durations)
-        _past_report(tmp_path / "other", {e.name: 9999.0 for e in selection}, target="realstack")
+        _past_report(tmp_path, "lab", durations)
+        # newer, and no part of the lab's durations: a real-stack run's, and a shard's (its merge has them)
+        _past_report(tmp_path, "real", {e.name: 9999.0 for e in selection}, target="realstack")
+        _past_report(tmp_path, "shard", {e.name: 1.0 for e in selection}, shard=True)
+        os.utime(tmp_path / "lab" / "report.json", (1, 1))
+        assert past_durations(tmp_path, "lab") == durations
     for count in (1, 2, 3, 5):
         shards = [shard_of(selection, Options(root=ROOT, tags=[], shard=(i, count)), profile, tmp_path, model_)
                   for i in range(1, count + 1)]
