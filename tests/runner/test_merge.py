@@ -78,6 +78,15 @@ def test_a_bad_shard_is_bad_input(text, capsys):
     assert f"--shard {text}: expected I/N with 1 <= I <= N" in capsys.readouterr().err
 
 
+def test_a_shard_with_no_scenario_writes_an_empty_run_and_passes(small_project, capfd):
+    reports = small_project / "reports"
+    assert dmaas(small_project, "run", "--report-dir", str(reports), "--target", "example-real", "--tags", "@mysql",
+                 "--shard", "2/2") == 0
+    assert "shard 2/2: 0 of 1 scenarios" in capfd.readouterr().out
+    report = json.loads((only_run(reports) / "report.json").read_text())
+    assert report["shard"]["scenarios"] == [] and report["features"] == [] and not any(report["counts"].values())
+
+
 # ------------------------------------------------------------------ shards merged = one run
 
 ENVIRONMENT = '''
