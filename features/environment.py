@@ -33,6 +33,7 @@ from runner.driver import Driver  # noqa: E402
 from runner.driver.waits import POLL_SLEEPS  # noqa: E402
 from runner.errors import UserError  # noqa: E402
 from runner.report import timeline  # noqa: E402
+from runner.report.formatters import skip_not_for_target  # noqa: E402
 from runner.driver import timeouts  # noqa: E402
 from runner.target import attach_lab, load_profile, open_target  # noqa: E402
 from scenario_state import ScenarioState  # noqa: E402
@@ -100,8 +101,9 @@ def before_scenario(context, scenario):
     context.scenario_state = ScenarioState(dmaas=DMaaS(context.driver))
     context.scenario_slug = f"{context.driver.slug}-{context.driver.id}"
     skipped = [tag for tag in scenario.effective_tags if tag in context.skip_tags]
-    if skipped:   # before any step: nothing is set up for a scenario this target does not run
-        scenario.skip(f"not run on target '{context.target.name}' (@{skipped[0]}): {context.skip_tags[skipped[0]]}")
+    if skipped:   # before any step: nothing is set up for a scenario this target does not run by design
+        skip_not_for_target(scenario, f"not run on target '{context.target.name}' (@{skipped[0]}): "
+                                      f"{context.skip_tags[skipped[0]]}")
 
 
 def _timeline(context, driver):

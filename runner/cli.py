@@ -1,4 +1,4 @@
-"""The `dmaas` command: run, validate, expand, list, steps, lab, realstack, monitor."""
+"""The `dmaas` command: run, report merge, validate, expand, list, steps, lab, realstack, monitor."""
 from __future__ import annotations
 
 import argparse
@@ -20,10 +20,16 @@ def _root(args) -> Path:
 
 
 def cmd_run(args) -> int:
-    from runner.run import Options, run
+    from runner.run import Options, parse_shard, run
     return run(Options(root=_root(args), tags=args.tags or [], target=args.target,
                        report_dir=Path(args.report_dir) if args.report_dir else None, jobs=args.jobs,
-                       rerun_failed=args.rerun_failed))
+                       rerun_failed=args.rerun_failed, shard=parse_shard(args.shard) if args.shard else None))
+
+
+def cmd_report(args) -> int:
+    from runner.merge import merge
+    root = _root(args)
+    return merge(root, args.runs, Path(args.report_dir) if args.report_dir else root / "reports")
 
 
 def cmd_validate(args) -> int:
@@ -147,7 +153,21 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--rerun-failed", nargs="?", const="last", metavar="RUN",
                      help="run only the scenarios that failed in the last run (or in RUN: a run id under "
                           "the reports folder, or a run's folder)")
+    run.add_argument("--shard", metavar="I/N",
+                     help="run the I-th of N parts of the selected scenarios (balanced by the durations of "
+                          "earlier reports under the reports folder: give every part the same ones); "
+                          "`dmaas report merge` joins the parts' runs")
     run.set_defaults(func=cmd_run)
+
+    report = sub.add_parser("report", help="work with run folders: `merge` shards or runs on other targets")
+    report_sub = report.add_subparsers(dest="action", required=True, metavar="ACTION")
+    merge = report_sub.add_parser(
+        "merge", help="one run folder with the reports of these runs together: the shards of a run give the "
+                      "reports one run would have; runs on several targets add the TCID x target table")
+    merge.add_argument("runs", nargs="+", metavar="RUN", help="a run's folder, or its run id under --report-dir")
+    merge.add_argument("--report-dir", help="where run ids are looked up and the merged reports/<run-id>/ goes "
+                                            "(default: ./reports)")
+    merge.set_defaults(func=cmd_report)
 
     steps = sub.add_parser("steps", help="the step vocabulary: every step by area, its parameters, an example")
     steps.add_argument("--markdown", action="store_true", help="as docs/steps.md (which is generated from it)")

@@ -23,8 +23,16 @@ class FeatureEntry:
 
 
 def feature_paths(root: Path) -> list[Path]:
+    """The feature files in the order a serial run takes them (serial_key orders their scenarios so)."""
     base = Path(root) / "features"
     return sorted(base.glob("*.feature")) + sorted((base / "generated").glob("*.feature"))
+
+
+def serial_key(location: str) -> tuple:
+    """Where a scenario ("features/x.feature:12") comes in a serial run: hand-written
+    features first, then generated ones, each by path, then by line."""
+    path, _, line = location.rpartition(":")
+    return path.startswith("features/generated/"), path, int(line) if line.isdigit() else 0
 
 
 def _scenarios(feature):

@@ -50,6 +50,15 @@ class Options:
     report_dir: Path | None = None
     jobs: int | None = None        # None: workers.default_jobs()
     rerun_failed: str | None = None   # "last" or a run id / run dir: only the scenarios that failed there
+    shard: tuple[int, int] | None = None   # (I, N): the I-th of N parts of the selected scenarios
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """`--shard I/N` -> (I, N), 1 <= I <= N."""
+    index, _, count = text.partition("/")
+    if not (index.isdigit() and count.isdigit() and 1 <= int(index) <= int(count)):
+        raise UserError(f"--shard {text}: expected I/N with 1 <= I <= N (e.g. 1/4: the first of four parts)")
+    return int(index), int(count)
 
 
 def new_run_id(now: dt.datetime | None = None) -> str:
@@ -267,6 +276,16 @@ def preflight(root: Path, name: str, profile: dict | None, selected: list,
         raise Problems(problems)
 
 
+def _split(entries: list, parts: int, options: Options, profile: dict | None, reports_dir: Path, model_) -> list:
+    """The scenarios in at most `parts` groups balanced by their expected
+    seconds on this target (workers.partition): the same for every
+    `--shard I/N` that sees the same earlier reports, and for --jobs."""
+    fs_engines = frozenset(name for name, engine in model_.engines.items() if engine.get("backup") == "fs")
+    skip_tags = frozenset((profile or {}).get("skip_tags") or {})
+    return workers_.partition(entries, parts, workers_.past_durations(reports_dir, options.target),
+                              fs_engines, skip_tags)
+
+
 def _plan(order: list, options: Options, profile: dict | None, reports_dir: Path, model_):
     """(jobs, [[ScenarioEntry]] or None for one worker over everything, serial
     order) for the selected scenarios `order`."""
@@ -277,10 +296,15 @@ def _plan(order: list, options: Options, profile: dict | None, reports_dir: Path
         return 1, None, []
     if len(order) <= 1:
         return 1, None, []
-    fs_engines = frozenset(name for name, engine in model_.engines.items() if engine.get("backup") == "fs")
-    skip_tags = frozenset((profile or {}).get("skip_tags") or {})
-    plan = workers_.partition(order, jobs, workers_.past_durations(reports_dir), fs_engines, skip_tags)
+    plan = _split(order, jobs, options, profile, reports_dir, model_)
     return len(plan), plan, order
+
+
+def shard_of(selection: list, options: Options, profile: dict | None, reports_dir: Path, model_) -> list:
+    """The scenarios of shard I of N: the I-th group of the selection split in N (none when it has fewer)."""
+    index, count = options.shard
+    groups = _split(selection, count, options, profile, reports_dir, model_)
+    return groups[index - 1] if index <= len(groups) else []
 
 
 def run(options: Options) -> int:
@@ -294,24 +318,38 @@ def run(options: Options) -> int:
         raise UserError("--rerun-failed selects the scenarios itself: drop --tags")
     rerun_of, selected = failed_scenarios(root, reports_dir, options.rerun_failed) if options.rerun_failed \
         else (None, features.require_selection(root, options.tags))      # before any target starts
+    selection = selected
+    if options.shard:
+        selected = shard_of(selection, options, profile, reports_dir, model_)
     preflight(root, options.target, profile, selected)
     jobs, plan, order = _plan(selected, options, profile, reports_dir, model_)
 
     run_id = new_run_id()
     run_dir = reports_dir / run_id
     run_dir.mkdir(parents=True)
+    shard = {"index": options.shard[0], "count": options.shard[1], "selection": [e.location for e in selection],
+             "scenarios": [e.location for e in selected]} if options.shard else None
     info = {"run_id": run_id, "target": options.target, "tags": options.tags, "jobs": jobs,
-            "started": _now(), "finished": "", **({"rerun_of": rerun_of} if rerun_of else {})}
+            "started": _now(), "finished": "", **({"rerun_of": rerun_of} if rerun_of else {}),
+            **({"shard": shard} if shard else {})}
     (run_dir / model.RUN_INFO).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
     print(f"run {run_id}: target {options.target}, "
-          + (f"the {len(selected)} failed scenario(s) of run {rerun_of}" if rerun_of
+          + (f"the {len(selection)} failed scenario(s) of run {rerun_of}" if rerun_of
              else f"tags {' '.join(options.tags) or '(all)'}")
+          + (f", shard {shard['index']}/{shard['count']}: {len(selected)} of {len(selection)} scenarios"
+             if shard else "")
           + (f", {jobs} workers" if jobs > 1 else ""), flush=True)
+    if not selected:      # a shard of more parts than scenarios: nothing to start
+        info["finished"] = _now()
+        (run_dir / model.RUN_INFO).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+        paths = report.write_all(model.load_run(run_dir), run_dir, strategy_text)
+        print("0 scenarios in this shard\nreports: " + " ".join(str(p) for p in paths))
+        return 0
 
     env = behave_env(root)
     env.update(DMAAS_TARGET=options.target, DMAAS_RUN_ID=run_id, DMAAS_REPORT_DIR=str(run_dir))
-    if plan is None:
-        workers = [_Worker(run_dir, [e.location for e in selected] if rerun_of else None, env)]
+    if plan is None:     # given the scenarios' locations unless it runs every scenario of the tags
+        workers = [_Worker(run_dir, [e.location for e in selected] if rerun_of or shard else None, env)]
     else:
         workers = [_Worker(run_dir / "workers" / str(i), [e.location for e in group], env)
                    for i, group in enumerate(plan)]
@@ -367,14 +405,15 @@ def _execute(root, options, profile, run_dir, info, workers, plan, order, strate
     info["behave_exit_code"] = behave_rc
     (run_dir / model.RUN_INFO).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
     if plan is not None:
-        workers_.merge_outputs(run_dir, [w.out_dir for w in workers], plan, order)
+        workers_.merge_outputs(run_dir, [workers_.Part(w.out_dir, frozenset(e.location for e in group))
+                                         for w, group in zip(workers, plan)], [e.location for e in order])
     # behave wrote its json unredacted; a cut-short one is dropped (the extras still say what ran)
     model.sanitize_behave_json(run_dir / model.BEHAVE_JSON)
     if plan is not None:
         remove_tree(run_dir / "workers")
     result = model.load_run(run_dir)
     paths = report.write_all(result, run_dir, strategy_text)
-    code = _conclude(result, paths, behave_rc, interrupted, options)
+    code = conclude(result, paths, behave_rc, interrupted, options.tags, shard=options.shard is not None)
     return max(code, 1) if lab_problems and not interrupted else code
 
 
@@ -404,14 +443,26 @@ def _restore(handlers: dict) -> None:
         signal.signal(signum, handler)
 
 
-def _conclude(result: model.Run, paths: list[Path], behave_rc, interrupted: int | None, options: Options) -> int:
+def conclude(result: model.Run, paths: list[Path], behave_rc, interrupted: int | None, tags: list[str],
+             shard: bool = False) -> int:
+    """Prints what did not pass and the counts; the exit code (`dmaas run`, `dmaas report merge`).
+    A shard whose part is only scenarios not for this target ran nothing and
+    did nothing wrong (the merge judges the run)."""
     counts = result.counts()
     skipped = [s for s in result.scenarios if s.status == "skipped"]
+    several = len(result.targets) > 1       # a merge of runs on several targets: say which
     if skipped:
         print("skipped:")
         for s in skipped:
-            print(f"  {s.tcid or s.name}: {s.reason}")
-    print(f"{len(result.scenarios)} scenarios: " + ", ".join(f"{n} {k}" for k, n in counts.items() if n or k == "passed")
+            print(f"  {s.tcid or s.name}{f' on {s.target}' if several else ''}: {s.reason}")
+    by_design: dict[str, int] = {}      # the forms for other targets: one line per reason, not per scenario
+    for s in result.scenarios:
+        if s.status == model.NOT_FOR_TARGET:
+            by_design[s.reason] = by_design.get(s.reason, 0) + 1
+    for reason, n in by_design.items():
+        print(f"{model.LABELS[model.NOT_FOR_TARGET]}: {n} scenario(s): {reason}")
+    print(f"{len(result.scenarios)} scenarios: "
+          + ", ".join(f"{n} {model.LABELS.get(k, k)}" for k, n in counts.items() if n or k == "passed")
           + f" ({result.duration:.1f}s)")
     print("reports: " + " ".join(str(p) for p in paths))
     if interrupted:
@@ -424,8 +475,11 @@ def _conclude(result: model.Run, paths: list[Path], behave_rc, interrupted: int 
             print(f"error: behave exited with {behave_rc} before running any scenario (see its output above)",
                   file=sys.stderr)
             return 1
-        raise UserError(f"no scenario matches the tags {' '.join(options.tags) or '(none)'}")
+        raise UserError(f"no scenario matches the tags {' '.join(tags) or '(none)'}")
     if counts["passed"] == 0:
+        if shard and counts[model.NOT_FOR_TARGET] == len(result.scenarios):
+            print("this shard's scenarios are all not for this target: nothing to run")
+            return 0
         print("error: no selected scenario ran (all skipped)", file=sys.stderr)
         return 1
     if behave_rc:

@@ -8,8 +8,11 @@ with keyword, name, line, match location and result (status, duration in
 nanoseconds, error_message). A failed scenario's diagnostics folder (events,
 object dumps, Velero status, bucket listing; secrets already redacted) is
 embedded on its failing step, as text. Statuses map onto Cucumber's:
-error → failed, untested → skipped; a skip's reason goes into the scenario's
-description, which Cucumber has no other place for.
+error → failed, untested → skipped, not for this target → skipped; a
+skip's reason goes into the scenario's description ("skipped: <reason>" or
+"not for this target: <reason>"), which Cucumber has no other place for. In
+a merged run of several targets a scenario's name ends with its target in
+brackets.
 """
 from __future__ import annotations
 
@@ -18,11 +21,11 @@ import json
 import re
 from pathlib import Path
 
-from runner.report.model import FAILING, Feature, Run, Scenario, Step
+from runner.report.model import FAILING, LABELS, NOT_FOR_TARGET, Feature, Run, Scenario, Step
 
 EMBED_LIMIT = 256 * 1024      # bytes of one diagnostics file embedded; longer ones are cut
 _STATUS = {"passed": "passed", "failed": "failed", "error": "failed", "undefined": "undefined",
-           "skipped": "skipped", "untested": "skipped", "pending": "pending"}
+           "skipped": "skipped", "untested": "skipped", "pending": "pending", NOT_FOR_TARGET: "skipped"}
 
 
 def _id(text: str) -> str:
@@ -67,12 +70,13 @@ def _step(step: Step, embeddings: list[dict]) -> dict:
     return out
 
 
-def _scenario(feature_id: str, scenario: Scenario, run_dir: Path | None) -> dict:
+def _scenario(feature_id: str, scenario: Scenario, run_dir: Path | None, name: str) -> dict:
     embeddings = _embeddings(run_dir, scenario) if scenario.status in FAILING else []
     failing = next((i for i, s in enumerate(scenario.steps) if s.status in FAILING), len(scenario.steps) - 1)
     steps = [_step(s, embeddings if i == failing else []) for i, s in enumerate(scenario.steps)]
     line = _line(scenario.location)
-    description = f"skipped: {scenario.reason}" if scenario.status == "skipped" and scenario.reason else ""
+    description = f"{LABELS.get(scenario.status, scenario.status)}: {scenario.reason}" \
+        if scenario.status in ("skipped", NOT_FOR_TARGET) and scenario.reason else ""
     if scenario.status in FAILING and not any(s["result"]["status"] == "failed" for s in steps):
         # a hook failed (setup or cleanup): Cucumber shows failures on steps only
         steps.append({"keyword": "After ", "name": "hooks (setup, cleanup)", "line": line,
@@ -80,19 +84,22 @@ def _scenario(feature_id: str, scenario: Scenario, run_dir: Path | None) -> dict
                       "result": {"status": "failed", "duration": 0,
                                  "error_message": scenario.error_message or scenario.reason or scenario.status},
                       **({"embeddings": embeddings} if embeddings else {})})
-    return {"id": f"{feature_id};{_id(scenario.name)}", "keyword": "Scenario", "type": "scenario",
-            "name": scenario.name, "line": line, "description": description,
+    return {"id": f"{feature_id};{_id(name)}", "keyword": "Scenario", "type": "scenario",
+            "name": name, "line": line, "description": description,
             "tags": _tags(scenario.tags, line), "steps": steps}
 
 
-def _feature(feature: Feature, run_dir: Path | None) -> dict:
+def _feature(feature: Feature, run_dir: Path | None, several: bool) -> dict:
     feature_id = _id(feature.name)
     line = _line(feature.location)
     return {"uri": feature.location.rsplit(":", 1)[0], "id": feature_id, "keyword": "Feature",
             "name": feature.name, "line": line, "description": "\n".join(feature.description),
             "tags": _tags(feature.tags, line),
-            "elements": [_scenario(feature_id, s, run_dir) for s in feature.scenarios]}
+            "elements": [_scenario(feature_id, s, run_dir, f"{s.name} [{s.target}]" if several else s.name)
+                         for s in feature.scenarios]}
 
 
 def render(run: Run, run_dir: Path | None = None) -> str:
-    return json.dumps([_feature(f, Path(run_dir) if run_dir else None) for f in run.features], indent=2) + "\n"
+    several = len(run.targets) > 1
+    return json.dumps([_feature(f, Path(run_dir) if run_dir else None, several) for f in run.features],
+                      indent=2) + "\n"

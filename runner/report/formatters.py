@@ -3,7 +3,8 @@
 - ProgressFormatter: one line per selected scenario as it finishes
   (status, TCID, duration, and the reason when it did not pass);
 - ExtrasFormatter: one JSON line per scenario with what behave's json
-  formatter leaves out: skip reasons, hook errors, errors of steps that
+  formatter leaves out: skip reasons (and whether the skip was by design,
+  skip_not_for_target), hook errors, errors of steps that
   raised, wall-clock duration, whether the tags selected it, and the
   timeline of its plans the after_scenario hook put on it (timeline.py).
 
@@ -22,6 +23,15 @@ from runner.report.model import reason_line
 
 
 ASSIGNED_USERDATA = "scenarios_file"    # -D scenarios_file=PATH: the locations a worker runs
+
+
+def skip_not_for_target(scenario, reason: str) -> None:
+    """Skips a scenario that the target does not run by design (a form of its
+    story for another target: the profile's `skip_tags`), marked so that the
+    extras record it and the reports count it apart from skips that mean
+    something the scenario needs is missing."""
+    scenario.not_for_target = True
+    scenario.skip(reason)
 
 
 class _ScenarioEnd(Formatter):
@@ -124,6 +134,7 @@ class ExtrasFormatter(_ScenarioEnd):
             "selected": self.selected(scenario),
             "status": scenario.status.name,
             "skip_reason": redact.text(scenario.skip_reason),
+            "not_for_target": bool(getattr(scenario, "not_for_target", False)),   # skip_not_for_target()
             "error_message": redact.text(scenario.error_message),
             "duration": round(seconds, 3),
             "diagnostics": getattr(scenario, "diagnostics_dir", None),   # relative to the report dir

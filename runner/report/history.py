@@ -1,8 +1,10 @@
 """The history strip: this run beside the last earlier runs in the same
-reports folder (their reports/<run-id>/report.json, newest N by start time),
-with each TCID's status and seconds per run and the runs' wall-clock
-durations. An earlier report that cannot be read is left out, with one
-warning line for all of them; history never stops a report from being written."""
+reports folder (their reports/<run-id>/report.json, newest N by start time)
+on the same target(s), with each TCID's verdict and seconds per run and the
+runs' wall-clock durations. A shard of a run (`dmaas run --shard`) is a part
+of one, not a run to compare with, and is left out. An earlier report that
+cannot be read is left out, with one warning line for all of them; history
+never stops a report from being written."""
 from __future__ import annotations
 
 import json
@@ -44,15 +46,19 @@ class History:
 
 
 def load(reports_dir: Path, run: Run, limit: int = LIMIT) -> History:
-    """This run and the `limit` newest other runs under reports_dir that started before it
-    (or in the same second: run ids and start times are to the second)."""
+    """This run and the `limit` newest other runs under reports_dir on the same
+    target(s), shards left out, that started before it (or in the same second:
+    run ids and start times are to the second)."""
     now = parse_time(run.started)
     earlier, unreadable = [], []
     for path in sorted(Path(reports_dir).glob(f"*/{REPORT}")):
         if path.parent.name == run.run_id:
             continue
         try:
-            column = _column(json.loads(path.read_text(encoding="utf-8")))
+            report = json.loads(path.read_text(encoding="utf-8"))
+            if report.get("shard") or list(report.get("targets") or [report.get("target")]) != run.targets:
+                continue
+            column = _column(report)
         except (OSError, ValueError, TypeError, KeyError, AttributeError) as error:
             unreadable.append(f"{path} ({type(error).__name__})")
             continue

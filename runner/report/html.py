@@ -18,10 +18,11 @@ from markupsafe import Markup
 
 from runner.report import history, timeline
 from runner.report.markdown import fill_status
-from runner.report.model import Run, tcid_cell
+from runner.report.model import FAILING, LABELS, NOT_FOR_TARGET, VERDICTS, Run, tcid_verdict
 
 _TEMPLATES = jinja2.Environment(loader=jinja2.PackageLoader("runner.report", "templates"), autoescape=True,
                                 undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+_TEMPLATES.filters["label"] = lambda status: LABELS.get(status, status)     # "not-for-target": "not for this target"
 _MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table")
 _TCID = re.compile(r"\[(TCID-[A-Z0-9-]+)\]")
 _MARKUP = re.compile(r"([\\`*_{}\[\]()#+\-.!<>~&])")     # markdown's punctuation ("|": fill_status escapes it)
@@ -29,12 +30,31 @@ _MARKUP = re.compile(r"([\\`*_{}\[\]()#+\-.!<>~&])")     # markdown's punctuatio
 
 def render(run: Run, strategy_text: str, past: history.History | None = None) -> str:
     by_tcid = run.by_tcid()
-    title, strategy = strategy_html(strategy_text, lambda tcid: tcid_cell(by_tcid.get(tcid)))
+    verdicts = run.verdicts()
+    title, strategy = strategy_html(strategy_text, lambda tcid: _cell(tcid_verdict(by_tcid.get(tcid))))
+    severity = {status: i for i, status in enumerate(FAILING + ("skipped",))}
+    not_for_target: dict[tuple[str, str], int] = {}
+    for s in run.scenarios:
+        if s.status == NOT_FOR_TARGET:
+            not_for_target[(s.target, s.reason)] = not_for_target.get((s.target, s.reason), 0) + 1
     return _TEMPLATES.get_template("report.html.j2").render(
         run=run, title=f"{title}: run {run.run_id}", strategy=strategy, grid=schd_grid(run), history=past,
-        counts=run.counts(), failing=[s for s in run.scenarios if s.status != "passed"],
-        timelines=[s for s in run.scenarios if s.plans],
+        counts=run.counts(), verdict_counts=_count(v.status for v in verdicts.values()),
+        # what did not pass, failures first; the forms for other targets are no part of it
+        failing=sorted((s for s in run.scenarios if s.status in severity), key=lambda s: severity[s.status]),
+        not_for_target=not_for_target, conformance=run.conformance() if len(run.targets) > 1 else None,
+        verdicts=verdicts, timelines=[s for s in run.scenarios if s.plans],
         monitor=monitor_views(run), drawing=timeline.drawing, sparkline=history.sparkline)
+
+
+def _cell(verdict) -> tuple[str, str]:
+    return verdict.status, verdict.text
+
+
+def _count(verdicts) -> dict[str, int]:
+    """How many TCIDs have each verdict, in VERDICTS' order, those of none left out."""
+    verdicts = list(verdicts)
+    return {v: verdicts.count(v) for v in VERDICTS if v in verdicts}
 
 
 def strategy_html(text: str, status_cell) -> tuple[str, Markup]:
@@ -88,7 +108,8 @@ def _front_matter(text: str) -> tuple[str | None, str]:
 
 def schd_grid(run: Run) -> dict | None:
     """The SCHD engine x bucket grid, from the @engine-*/@bucket-* tags of the SCHD scenarios:
-    {"engines": [...], "buckets": [...], "cells": {(engine, bucket): (status, text, tcid)}}."""
+    {"engines": [...], "buckets": [...], "cells": {(engine, bucket): (verdict, text, tcid)}}, a cell
+    holding the verdict of the TCID over the scenarios of that engine and bucket."""
     found: dict[tuple[str, str], list] = {}
     for s in run.scenarios:
         if "schd" in s.tags and "soak" not in s.tags:
@@ -99,7 +120,7 @@ def schd_grid(run: Run) -> dict | None:
     if not found:
         return None
     return {"engines": list(dict.fromkeys(e for e, _ in found)), "buckets": list(dict.fromkeys(b for _, b in found)),
-            "cells": {key: (*tcid_cell(scenarios), scenarios[0].tcid) for key, scenarios in found.items()}}
+            "cells": {key: (*_cell(tcid_verdict(scenarios)), scenarios[0].tcid) for key, scenarios in found.items()}}
 
 
 def monitor_views(run: Run) -> list[tuple[str, list[str], list[list[str]]]]:

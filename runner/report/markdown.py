@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from runner.report.model import Run, tcid_cell
+from runner.report.model import LABELS, Run, tcid_verdict
 
 _TCID_ROW = re.compile(r"^\s*\|.*\[(TCID-[A-Z0-9-]+)\]")
 
@@ -23,8 +23,20 @@ def fill_status(strategy_text: str, cell_text) -> str:
 
 def render(run: Run, strategy_text: str) -> str:
     by_tcid = run.by_tcid()
-    body = fill_status(strategy_text, lambda tcid: tcid_cell(by_tcid.get(tcid))[1])
-    counts = ", ".join(f"{n} {k}" for k, n in run.counts().items())
-    return body + (f"\n## Run {run.run_id}\n\n"
-                   f"Target `{run.target}`, tags `{' '.join(run.tags) or '(all)'}`, "
+    body = fill_status(strategy_text, lambda tcid: tcid_verdict(by_tcid.get(tcid)).text)
+    counts = ", ".join(f"{n} {LABELS.get(k, k)}" for k, n in run.counts().items())
+    text = body + (f"\n## Run {run.run_id}\n\n"
+                   f"Target `{' + '.join(run.targets)}`, tags `{' '.join(run.tags) or '(all)'}`, "
                    f"from {run.started} to {run.finished}: {len(run.scenarios)} scenarios, {counts}.\n")
+    if len(run.targets) > 1:
+        text += "\n### TCID × target\n\n" + conformance_table(run) + "\n"
+    return text
+
+
+def conformance_table(run: Run) -> str:
+    """The TCID x target table (markdown): each TCID's verdict and seconds on each target of the run."""
+    lines = ["| TCID | " + " | ".join(run.targets) + " |", "|---|" + "---|" * len(run.targets)]
+    for tcid, by_target in run.conformance().items():
+        cells = [v.text.replace("|", "\\|") for v in by_target.values()]
+        lines.append(f"| {tcid} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"

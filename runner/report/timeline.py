@@ -131,6 +131,7 @@ TOP, LANE, GAP, RESTORE_LANE, AXIS = 18, 26, 8, 30, 30    # TOP: room for the fa
 RADIUS = 8                                                 # of a restore's circle
 TICK_STEPS = [60, 300, 900, 1800, 3600, 7200, 3 * 3600, 6 * 3600, 12 * 3600, 86400, 2 * 86400, 7 * 86400]
 LANES = {"full": "full", "incremental": "incremental", "other": "kind unknown"}   # lane: its label
+UNDISTINGUISHED = "backups"     # the one lane's label when no backup of the plan has a kind
 
 
 @dataclass
@@ -162,6 +163,7 @@ class Drawing:
     height: int
     left: int                               # where the time axis starts
     lanes: list[tuple[str, float]]          # (label, y of its middle)
+    kinds: list[tuple[str, str]]            # (css, label) of each lane of backups, for the legend
     ticks: list[tuple[float, str, bool]]    # (x, label, starts a day)
     marks: list[Mark]
     restores: list[RestoreMark]
@@ -212,11 +214,13 @@ def drawing(plan: Plan, status: str = "passed", reason: str | None = None) -> Dr
     _side_by_side(sorted(restores, key=lambda r: r.x), 2 * RADIUS + 1)
 
     failure = None
-    if status not in ("passed", "skipped"):
+    if status not in ("passed", "skipped", "not-for-target"):
         x = x_of(plan.ended)
         failure = (x, f"scenario {status}" + (f": {reason}" if reason else ""), "end" if x > WIDTH / 2 else "start")
-    lanes = [(LANES[n], lane_top[n] + LANE / 2) for n in lane_names] + [("restores", restore_y)]
-    return Drawing(WIDTH, int(axis_y + AXIS), LEFT - 10, lanes,
+    # a plan that does not tell full from incremental (no "full every" on a file-system engine) has one lane
+    labels = {"other": UNDISTINGUISHED} if lane_names == ["other"] else LANES
+    lanes = [(labels[n], lane_top[n] + LANE / 2) for n in lane_names] + [("restores", restore_y)]
+    return Drawing(WIDTH, int(axis_y + AXIS), LEFT - 10, lanes, [(n, labels[n]) for n in lane_names],
                    _ticks(start, end, x_of), marks, restores, RADIUS, failure, axis_y, _summary(plan))
 
 
@@ -250,12 +254,13 @@ def _clock(moment) -> str:
 
 
 def _backup_title(backup: Backup) -> str:
-    text = f"{backup.name}: {backup.kind or 'kind unknown'}, {backup.phase}, started {_clock(backup.started)}"
+    text = f"{backup.name}: " + (f"{backup.kind}, " if backup.kind else "") + \
+        f"{backup.phase}, started {_clock(backup.started)}"
     return text + (f", gone from the bucket by {_clock(backup.gone)}" if backup.gone else "")
 
 
 def _restore_text(restore: Restore, backup: Backup | None) -> str:
-    what = f" ({backup.kind or 'kind unknown'}, {_clock(backup.time)})" if backup else ""
+    what = f" ({backup.kind + ', ' if backup.kind else ''}{_clock(backup.time)})" if backup else ""
     return (f"backup {restore.backup}{what} restored on cluster {restore.cluster} at {_clock(restore.time)} "
             f"as {restore.name}: {restore.phase}")
 
@@ -263,7 +268,7 @@ def _restore_text(restore: Restore, backup: Backup | None) -> str:
 def _summary(plan: Plan) -> str:
     backups = plan.backups
     kinds = ", ".join(f"{sum(_lane(b) == k for b in backups)} {LANES[k]}" for k in LANES
-                      if any(_lane(b) == k for b in backups))
+                      if any(_lane(b) == k for b in backups)) if any(b.kind for b in backups) else ""
     failed = sum(b.failed for b in backups)
     gone = sum(bool(b.gone) for b in backups)
     text = (_count(len(backups), "backup") + (f" ({kinds})" if kinds else "") + f": {len(backups) - gone} still in the "

@@ -53,9 +53,13 @@ def run_behave(tmp_path, feature, profile_extra=""):
     env.pop("DMAAS_LAB_STATE", None)
     done = subprocess.run(
         [sys.executable, "-m", "behave", "--no-capture", "-D", f"target={profile}", "-f", "json", "-o",
-         str(tmp_path / "out.json"), "-f", "plain", "features"],
+         str(tmp_path / "out.json"), "-f", "runner.report.formatters:ExtrasFormatter", "-o",
+         str(tmp_path / "extras.jsonl"), "-f", "plain", "features"],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     scenarios = {e["name"]: e for f in json.loads((tmp_path / "out.json").read_text()) for e in f["elements"]}
+    for line in (tmp_path / "extras.jsonl").read_text().splitlines():     # what dmaas's reports read besides
+        record = json.loads(line)
+        scenarios[record["name"]]["extras"] = record
     return done, scenarios
 
 
@@ -63,6 +67,8 @@ def test_unsupported_becomes_a_skip_with_the_reason(tmp_path):
     done, scenarios = run_behave(tmp_path, FEATURE)
     assert done.returncode == 0, done.stdout + done.stderr
     assert {s["status"] for s in scenarios.values()} == {"skipped"}, done.stdout
+    # something the scenario needs is missing: not a form for another target
+    assert {s["extras"]["not_for_target"] for s in scenarios.values()} == {False}
     output = done.stdout + done.stderr
     assert "target 'real' has no cluster 'nowhere' (it has: backup)" in output
     assert "target 'real' (real) cannot destroy cluster 'backup'" in output
@@ -80,6 +86,7 @@ def test_a_tag_the_profile_skips_skips_before_any_step(tmp_path):
         profile_extra="skip_tags:\n  long-form: 80 hours are too long here\n")
     long_form, other = scenarios["the long form"], scenarios["another"]
     assert long_form["status"] == "skipped"
+    assert long_form["extras"]["not_for_target"] is True and other["extras"]["not_for_target"] is False
     assert all(step.get("result", {}).get("status", "skipped") == "skipped" for step in long_form["steps"])
     assert "not run on target 'real' (@long-form): 80 hours are too long here" in done.stdout + done.stderr
     assert other["status"] != "skipped", "a scenario without the tag is run"

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from chromium import dump_dom, needs_chromium
 
 ROOT = Path(__file__).resolve().parents[2]
 STRATEGY = ROOT / "docs" / "dmaas-test-strategy.md"
@@ -51,9 +52,9 @@ def lab_run(tmp_path_factory):
 
 def test_every_tcid_of_the_strategy_passes_on_the_lab(lab_run):
     root, proc, run_dir, scenarios = lab_run
-    # SCHD's short forms are for targets with real time; the lab skips them, saying so
+    # SCHD's short forms are for targets with real time; the lab skips them by design, saying so
     short = {name for name, s in scenarios.items()
-             if s["status"] == "skipped" and "(@short-form)" in (s.get("skip_reason") or "")}
+             if s["status"] == "not-for-target" and "(@short-form)" in (s.get("skip_reason") or "")}
     assert len(short) == 8, f"expected the 8 SCHD short forms skipped, found {sorted(short)}"
     not_passed = {name: (s["status"], s.get("reason")) for name, s in scenarios.items()
                   if s["status"] != "passed" and name not in short}
@@ -62,6 +63,23 @@ def test_every_tcid_of_the_strategy_passes_on_the_lab(lab_run):
     ran = {s["tcid"] for s in scenarios.values()}
     assert ran == strategy_tcids(), f"missing: {strategy_tcids() - ran}, unknown: {ran - strategy_tcids()}"
     assert len(strategy_tcids()) == 23
+
+
+@needs_chromium
+def test_the_lab_runs_page_shows_every_tcid_green_and_no_partly_passed_cell(lab_run, tmp_path):
+    """Each SCHD TCID passed in its long form, the lab's; its short form is for targets with real time."""
+    root, proc, run_dir, scenarios = lab_run
+    dom, console = dump_dom(run_dir / "report.html", tmp_path / "chromium")
+    assert console == []
+    assert "partly" not in dom
+    strategy = dom[dom.index('id="strategy"'):dom.index('id="details"')]
+    cells = {tcid: status for status, tcid in re.findall(r'<td class="([\w-]+)"><a href="#(TCID-[A-Z0-9-]+)" '
+                                                         r'class="badge">', strategy)}
+    assert cells == dict.fromkeys(strategy_tcids(), "passed")
+    grid = re.search(r'<h2 id="schd-grid">.*?</table>', dom, re.S).group(0)
+    assert re.findall(r'<td class="([\w-]+)">', grid) == ["passed"] * 8
+    history = re.search(r'<table class="history">.*?</table>', dom, re.S).group(0)
+    assert set(re.findall(r'<td class="([\w-]+)" title=', history)) == {"passed"}
 
 
 def test_the_lab_run_leaves_nothing_behind(lab_run):
@@ -88,12 +106,12 @@ def test_the_real_target_code_path_gives_the_same_results(lab_run, tmp_path):
     assert set(as_real) <= set(on_lab), f"lab-as-real ran scenarios the lab did not: {set(as_real) - set(on_lab)}"
     # left out: 6 SCHD features of two forms each, 5 SOAKs
     assert len(as_real) == len(on_lab) - 17, f"the tags selected {len(as_real)} of the lab's {len(on_lab)} scenarios"
-    ran = {name for name, s in as_real.items() if s["status"] != "skipped"}
+    ran = {name for name, s in as_real.items() if s["status"] not in ("skipped", "not-for-target")}
     different = {name: (as_real[name]["status"], as_real[name].get("reason"))
                  for name in ran if as_real[name]["status"] != on_lab[name]["status"]}
     assert not different, f"results differ from the lab run: {different}"
     for name, s in as_real.items():
-        if s["status"] == "skipped":
+        if s["status"] in ("skipped", "not-for-target"):
             assert s.get("skip_reason"), f"{name} was skipped on lab-as-real without a reason"
     # Only scenarios needing what a real target cannot do (create/destroy a
     # cluster, faults, a second version of one cluster: SOURCE-CLUSTER-GONE on

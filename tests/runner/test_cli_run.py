@@ -308,6 +308,10 @@ def _content(report_dir: Path) -> dict:
             scenario.pop("duration", None)
             for step in scenario["steps"]:
                 step.pop("duration", None)
+    for verdict in report["verdicts"].values():
+        for one in [verdict, *verdict["targets"].values()]:
+            one.pop("seconds")
+            one["text"] = _timeless(one["text"])
     return report
 
 

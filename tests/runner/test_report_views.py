@@ -5,6 +5,7 @@ rendered in its one place, and autoescaping of everything a run recorded."""
 from __future__ import annotations
 
 import collections
+import dataclasses
 import datetime as dt
 import json
 import re
@@ -83,6 +84,27 @@ def test_the_drawing_shows_kinds_expired_failed_and_restores_on_a_time_axis():
     assert [label for _, label, _ in drawing.ticks] == ["Jan 05"] + [f"{h:02d}:00" for h in range(1, 9)]
 
 
+def test_a_plan_that_does_not_tell_kinds_apart_draws_one_lane_of_backups():
+    """No "full every" on a file-system engine: no backup has a kind; the lane says "backups", not "kind unknown"."""
+    plans, seen, gone, restores, ended = scenario_state()
+    seen = {"p": {name: dataclasses.replace(b, kind=None) for name, b in seen["p"].items()}}
+    (plan,) = timeline.plans(timeline.record(plans, seen, gone, restores, ended))
+    drawing = timeline.drawing(plan)
+    assert [label for label, _ in drawing.lanes] == ["backups", "restores"]
+    assert drawing.kinds == [("other", "backups")]
+    assert drawing.summary.startswith("6 backups: 4 still in the bucket")
+    assert "kind unknown" not in " ".join([m.title for m in drawing.marks] + [r.text for r in drawing.restores])
+    page = html.render(Run(run_id="r", target="lab", tags=[], started="2026-01-05T00:00:00Z", finished="",
+                           features=[Feature("F", "TCID-X", [], "f", [], [Scenario(
+                               name="s", tcid="TCID-X", tags=[], location="f:1", status="passed", duration=1.0,
+                               plans=[plan])])]), "# S\n")
+    assert "kind unknown" not in page and '<text class="lane" x="6" y="35.0">backups</text>' in page
+    # a plan where some backups have a kind and others not keeps the lane of those it cannot tell
+    seen["p"]["p-00"] = BackupRecord("p-00", "minio", START, START, "Completed", "full")
+    (mixed,) = timeline.plans(timeline.record(plans, seen, gone, restores, ended))
+    assert [label for label, _ in timeline.drawing(mixed).lanes] == ["full", "kind unknown", "restores"]
+
+
 def test_restores_of_one_backup_sit_side_by_side():
     plans, seen, gone, restores, ended = scenario_state()
     (plan,) = timeline.plans(timeline.record(plans, seen, gone, [restore("p-05", 6), restore("p-05", 7)], ended))
@@ -113,7 +135,7 @@ def test_the_timeline_reads_back_what_it_wrote_and_tolerates_little():
 
 def report(run_id, started, seconds, statuses):
     """A report.json's content: one scenario per TCID."""
-    return {"run_id": run_id, "started": started, "finished": "", "duration": seconds,
+    return {"run_id": run_id, "target": "lab", "started": started, "finished": "", "duration": seconds,
             "features": [{"scenarios": [{"tcid": tcid, "status": status, "duration": seconds / len(statuses)}
                                         for tcid, status in statuses.items()]}]}
 
@@ -148,6 +170,18 @@ def test_history_shows_earlier_runs_by_start_time_and_skips_a_broken_one(tmp_pat
     warnings = capsys.readouterr().err.strip().splitlines()
     assert len(warnings) == 1 and "d-broken/report.json" in warnings[0]
     assert [c.run_id for c in history.load(tmp_path, current_run(), limit=2).columns] == ["r2", "r3", "now"]
+
+
+def test_history_leaves_out_shards_and_runs_on_other_targets(tmp_path, capsys):
+    write_report(tmp_path, "full", report("r1", "2026-01-02T00:00:00Z", 10, {"TCID-A": "passed"}))
+    write_report(tmp_path, "shard", {**report("r2", "2026-01-03T00:00:00Z", 5, {"TCID-A": "passed"}),
+                                     "shard": {"index": 1, "count": 2}})
+    write_report(tmp_path, "real", {**report("r3", "2026-01-03T00:00:00Z", 500, {"TCID-A": "passed"}),
+                                    "target": "realstack"})
+    write_report(tmp_path, "both", {**report("r4", "2026-01-04T00:00:00Z", 500, {"TCID-A": "passed"}),
+                                    "target": "lab + realstack", "targets": ["lab", "realstack"]})
+    assert [c.run_id for c in history.load(tmp_path, current_run()).columns] == ["r1", "now"]
+    assert capsys.readouterr().err == ""
 
 
 def test_history_of_a_first_run_is_that_run_alone(tmp_path, capsys):
@@ -200,7 +234,7 @@ def test_everything_a_run_recorded_is_escaped(tmp_path):
 def test_a_recorded_run_carries_each_scenarios_timeline_into_the_model_and_report_json(tmp_path):
     from runner_paths import FIXTURES
     run = model.load_run(FIXTURES / "recorded_run")
-    by_tcid = {s.tcid: s for s in run.scenarios}
+    by_tcid = {s.tcid: s for s in run.scenarios if s.status != "not-for-target"}
     (cstor,) = by_tcid["TCID-DIR-DMAAS-SCHD-CSTOR-MINIO-BUCKET"].plans
     assert len(cstor.backups) == 80 and sum(b.kind == "full" for b in cstor.backups) == 4
     assert by_tcid["TCID-DIR-DMAAS-MYSQL"].plans == []

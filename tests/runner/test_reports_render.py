@@ -1,19 +1,21 @@
 """Reports rendered from a recorded behave run (fixtures/recorded_run: behave's
 json + dmaas's extras from fixtures/mini, with passed, failed, errored,
-undefined and skipped scenarios): JUnit parses, JSON has every field, the
-strategy markdown and HTML have every Status cell filled, no secret leaks,
-and the HTML loads in headless Chromium without console errors, with the
-timeline of the SCHD plans and the history strip of an earlier run."""
+undefined and skipped scenarios, and a SCHD short form the target does not
+run by design): JUnit parses, JSON has every field and each TCID's verdict,
+the strategy markdown and HTML have every Status cell filled, no secret
+leaks, and the HTML loads in headless Chromium without console errors, with
+the timeline of the SCHD plans, the history strip of an earlier run, and the
+SCHD TCID whose long form passed green, in the grid too."""
 from __future__ import annotations
 
 import json
 import re
 import shutil
-import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from chromium import dump_dom, needs_chromium
 from runner_paths import FIXTURES, ROOT
 
 from runner import strategy
@@ -21,7 +23,6 @@ from runner.report import model, write_all
 from runner.report.model import Run, Scenario
 
 SECRETS = ["hunter2", "AKIAFIXTURE123", "FIXTURE-SECRET-VALUE", "FIXTURE-TOKEN-VALUE"]
-CHROMIUM = Path("/usr/bin/chromium")
 RUN_TCIDS = {"TCID-DIR-DMAAS-MYSQL": "passed", "TCID-DIR-DMAAS-CORTEX": "failed", "TCID-DIR-DMAAS-PSP": "skipped",
              "TCID-DIR-DMAAS-SCHD-CSTOR-MINIO-BUCKET": "passed", "TCID-DIR-DMAAS-SCHD-JIVA-AWS-BUCKET": "error",
              "TCID-DIR-DMAAS-SCHD-LOCAL-HP-MINIO-BUCKET": "undefined"}
@@ -46,12 +47,15 @@ def rendered(tmp_path: Path) -> Path:
 def test_model_of_the_recorded_run():
     run = model.load_run(FIXTURES / "recorded_run")
     statuses = {s.name: s.status for s in run.scenarios}
-    assert run.counts() == {"passed": 3, "failed": 1, "error": 1, "undefined": 1, "skipped": 1}
+    assert run.counts() == {"passed": 3, "failed": 1, "error": 1, "undefined": 1, "skipped": 1, "not-for-target": 1}
     assert "TCID-DIR-DMAAS-PORTAL not selected" not in statuses          # deselected by tags: left out
     psp = next(s for s in run.scenarios if s.tcid == "TCID-DIR-DMAAS-PSP")
     assert psp.reason == 'cluster "modern" (Kubernetes 1.29.4) does not serve policy/v1beta1 podsecuritypolicies'
     jiva = next(s for s in run.scenarios if s.tcid == "TCID-DIR-DMAAS-SCHD-JIVA-AWS-BUCKET")
     assert jiva.reason == "RuntimeError: restore dmaas-e2e-restore-1 ended in phase PartiallyFailed: 2 errors"
+    short = next(s for s in run.scenarios if s.name.endswith("short form"))
+    assert short.status == "not-for-target" and short.reason.startswith("not run on target 'lab' (@short-form)")
+    assert run.verdicts()["TCID-DIR-DMAAS-SCHD-CSTOR-MINIO-BUCKET"].status == "passed"
     cortex_bg = [s for s in run.scenarios if s.tcid == "TCID-DIR-DMAAS-CORTEX"][0]
     assert cortex_bg.steps[0].name == 'a cluster "ops"'                  # background steps included
 
@@ -59,9 +63,15 @@ def test_model_of_the_recorded_run():
 def test_junit_parses_with_counts_and_reasons(rendered):
     suites = ET.parse(rendered / "junit.xml").getroot()
     assert (suites.get("tests"), suites.get("failures"), suites.get("errors"), suites.get("skipped")) == \
-        ("7", "1", "2", "1")
+        ("8", "1", "2", "2")
     cases = {c.get("name"): c for c in suites.iter("testcase")}
-    assert len(cases) == 7
+    assert len(cases) == 8
+    short = cases["TCID-DIR-DMAAS-SCHD-CSTOR-MINIO-BUCKET hourly backups restored on a separate cluster, short form"]
+    assert short.find("skipped").get("message").startswith("not run on target 'lab' (@short-form)")
+    verdicts = {suite.get("name"): {p.get("name"): p.get("value") for p in suite.iter("property")}
+                for suite in suites.iter("testsuite")}
+    assert verdicts["TCID-DIR-DMAAS-SCHD-CSTOR-MINIO-BUCKET"] == {"dmaas.verdict": "passed", "dmaas.not_for_target": "1"}
+    assert {name: v["dmaas.verdict"] for name, v in verdicts.items()} == RUN_TCIDS
     skipped = cases["TCID-DIR-DMAAS-PSP restored on a cluster without PSP"].find("skipped")
     assert "does not serve policy/v1beta1" in skipped.get("message")
     failure = cases["TCID-DIR-DMAAS-CORTEX warning when space is short"].find("failure")
@@ -72,7 +82,11 @@ def test_json_has_every_scenario_step_duration_and_reason(rendered):
     data = json.loads((rendered / "report.json").read_text())
     assert data["run_id"] == "20260105T000000Z-abc123"
     scenarios = [s for f in data["features"] for s in f["scenarios"]]
-    assert len(scenarios) == 7
+    assert len(scenarios) == 8
+    assert data["schema_version"] == 2 and data["counts"]["not-for-target"] == 1
+    assert {tcid: v["status"] for tcid, v in data["verdicts"].items()} == RUN_TCIDS
+    schd = data["verdicts"]["TCID-DIR-DMAAS-SCHD-CSTOR-MINIO-BUCKET"]
+    assert schd["counts"] == {"passed": 1, "not-for-target": 1} and schd["targets"]["lab"]["status"] == "passed"
     for s in scenarios:
         assert {"name", "tcid", "tags", "status", "duration", "steps", "reason", "skip_reason", "location"} <= set(s)
         assert s["status"] == "passed" or s["reason"]
@@ -117,17 +131,10 @@ def test_no_secret_in_anything_written(rendered):
             assert secret not in text, (path.name, secret)
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="chromium is not installed at /usr/bin/chromium")
+@needs_chromium
 def test_html_loads_in_headless_chromium_without_console_errors(rendered, tmp_path):
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             f"--user-data-dir={tmp_path / 'chromium'}", "--enable-logging=stderr", "--v=0"]
-    url = (rendered / "report.html").as_uri()
-    result = subprocess.run([str(CHROMIUM), *flags, "--dump-dom", url], capture_output=True, text=True, timeout=90)
-    assert result.returncode == 0, result.stderr[-2000:]
-    console = [l for l in result.stderr.splitlines() if "CONSOLE" in l]
+    dom, console = dump_dom(rendered / "report.html", tmp_path / "chromium")
     assert console == []
-    dom = result.stdout
     for tcid in strategy.tcids(strategy.read(ROOT)):
         assert tcid in dom, tcid
     assert "ASSERT FAILED: plan cortex has 3 completed backups" in dom
@@ -146,6 +153,16 @@ def test_html_loads_in_headless_chromium_without_console_errors(rendered, tmp_pa
     assert re.findall(r'title="run ([^"]+)"', strip) == [EARLIER_RUN, "20260105T000000Z-abc123"]
     assert all(f'href="#{tcid}"' in strip for tcid in RUN_TCIDS)
     assert strip.count("<polyline") == len(RUN_TCIDS) + 1
+    # the SCHD TCID whose long form passed and whose short form is for another target: green everywhere
+    tcid = "TCID-DIR-DMAAS-SCHD-CSTOR-MINIO-BUCKET"
+    grid = re.search(r'<h2 id="schd-grid">.*?</table>', dom, re.S).group(0)
+    assert "partly" not in grid
+    assert re.search(rf'<td class="passed"><a href="#{tcid}">passed \(\d+\.\d s\)</a></td>', grid), grid
+    assert re.search(rf'<td class="passed"><a href="#{tcid}" class="badge">passed \(\d+\.\d s\)</a></td>', dom)
+    assert re.search(rf'<th><a href="#{tcid}">{tcid}</a></th>\s*<td class="passed"', strip)
+    summary = dom[dom.index('id="summary"'):dom.index('id="history"')]
+    assert "short form" not in summary.split('id="not-for-target"')[0]     # not listed as a failure or a skip
+    assert "1 scenario (not run on target 'lab' (@short-form)" in summary
 
 
 def _scenario(status: str) -> Scenario:
@@ -157,10 +174,10 @@ def _scenario(status: str) -> Scenario:
     (["undefined"], 1), (["skipped"], 1),
 ])
 def test_exit_code_rules(statuses, expected, capsys):
-    from runner.run import Options, _conclude
+    from runner.run import conclude
     run = Run(run_id="r", target="lab", tags=[], started="", finished="",
               features=[model.Feature("F", "TCID-X", [], "f:1", [], [_scenario(s) for s in statuses])])
-    assert _conclude(run, [], 0, False, Options(root=ROOT, tags=[])) == expected
+    assert conclude(run, [], 0, False, []) == expected
 
 
 @pytest.mark.parametrize("text, expected", [

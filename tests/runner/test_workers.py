@@ -4,7 +4,7 @@ import json
 
 from runner.features import ScenarioEntry
 from runner.report import model
-from runner.workers import merge_outputs, partition, past_durations
+from runner.workers import Part, merge_outputs, partition, past_durations
 
 
 def entry(location, seconds_tag=None):
@@ -77,7 +77,8 @@ def test_merge_keeps_each_workers_own_scenarios_in_serial_order(tmp_path):
     for d, group in zip(dirs, plan):
         (d / model.EXTRAS).write_text("".join(json.dumps({"location": e.location, "status": "passed"}) + "\n"
                                               for e in order))
-    merge_outputs(tmp_path, dirs, plan, order)
+    merge_outputs(tmp_path, [Part(d, frozenset(e.location for e in group)) for d, group in zip(dirs, plan)],
+                  [e.location for e in order])
     merged = json.loads((tmp_path / model.BEHAVE_JSON).read_text())
     assert [(f["location"], [e["location"] for e in f["elements"]]) for f in merged] == [
         ("features/a.feature:1", ["features/a.feature:3", "features/a.feature:9"]),
