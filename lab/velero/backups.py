@@ -444,6 +444,10 @@ class BackupRun:
                   "status": {"providerSnapshotID": "", "phase": "New"}}
         self.volume_snapshots.append(record)
         schedule = (self.backup["metadata"].get("labels") or {}).get(kube.LABEL_SCHEDULE, "")
+        # what Velero's item backupper and the OpenEBS plugin log (item_backupper.go
+        # takePVSnapshot, the plugin's CreateSnapshot); neither says full or incremental
+        self.log.info("Snapshotting persistent volume")
+        self.log.info(f"creating snapshot{{{self.name}}}")
         try:
             storage, layout = vsl_storage(self.store, vsl)
             chains = SnapshotChains.from_config(storage, layout, vsl_config(vsl))
@@ -455,8 +459,7 @@ class BackupRun:
                            namespace=pvc["metadata"]["namespace"])
             return
         record["status"].update(providerSnapshotID=meta["snapshotID"], phase="Completed")
-        self.log.info(f"Snapshot {meta['snapshotID']} of volume {pv_name} taken ({meta['kind']}, "
-                      f"{meta['size']} bytes{', parent ' + meta['parent'] if meta['parent'] else ''})")
+        self.log.info("Snapshot Successfully Created")
 
     def _fs_backup(self, pod, volume_name, pvc, bsl, storage, layout):
         """One PodVolumeBackup as Velero's backupper creates it and node-agent
