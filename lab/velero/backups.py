@@ -452,7 +452,7 @@ class BackupRun:
             storage, layout = vsl_storage(self.store, vsl)
             chains = SnapshotChains.from_config(storage, layout, vsl_config(vsl))
             meta = chains.take(volume_dir(self.cluster, pv_name), pv_name, self.name, schedule,
-                               kube.stamp(self.cluster))
+                               kube.stamp(self.cluster), claim=pvc)
         except VOLUME_DATA_ERRORS as exc:
             record["status"]["phase"] = "Failed"
             self.log.error(f"Error taking snapshot of volume {pv_name}: {exc}",

@@ -103,6 +103,22 @@ def sha256(data):
 
 # --- the bucket side: chain bookkeeping --------------------------------------
 
+def _plugin_claim(pvc):
+    """The claim as the plugin uploads it: no resourceVersion, uid,
+    annotations or volumeName; the class from the beta annotation if unset;
+    Go's json.MarshalIndent with tabs."""
+    claim = json.loads(json.dumps(pvc))
+    meta = claim.setdefault("metadata", {})
+    for key in ("resourceVersion", "uid", "selfLink", "annotations"):
+        meta.pop(key, None)
+    spec = claim.setdefault("spec", {})
+    if not spec.get("storageClassName"):
+        spec["storageClassName"] = (pvc["metadata"].get("annotations") or {}).get(
+            "volume.beta.kubernetes.io/storage-class", "")
+    spec.pop("volumeName", None)
+    return json.dumps(claim, indent="\t").encode()
+
+
 def _schedule_backup(name, schedule):
     return bool(schedule) and re.fullmatch(re.escape(schedule) + r"-\d{14}", name) is not None
 
@@ -167,8 +183,11 @@ class SnapshotChains:
             return FULL, None
         return INCREMENTAL, self.read_meta(taken[-1], listing)
 
-    def take(self, directory, volume, backup, schedule, created):
-        """Snapshot directory as volume's snapshot for backup; returns meta."""
+    def take(self, directory, volume, backup, schedule, created, claim=None):
+        """Snapshot directory as volume's snapshot for backup; returns meta.
+        With `claim` (the PVC), the plugin's copy of it goes beside the
+        snapshot (`<snapshot>.pvc`, backupPVC in pkg/cstor/pvc_operation.go);
+        deleting the snapshot leaves it, as the plugin does."""
         kind, parent = self.next_kind(volume, schedule)
         current = manifest(directory)
         if kind == FULL:
@@ -181,6 +200,8 @@ class SnapshotChains:
                 "parent": parent["snapshotID"] if parent else "",
                 "size": len(payload), "sha256": sha256(payload), "deleted": deleted,
                 "manifest": current, "created": created}
+        if claim is not None:
+            self.storage.put(self.layout.snapshot(volume, backup) + ".pvc", _plugin_claim(claim))
         self.storage.put(self.layout.snapshot(volume, backup), payload)
         self._write_meta(meta)
         return meta

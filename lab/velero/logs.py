@@ -9,6 +9,13 @@ def _quote(text):
     return '"' + str(text).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def _field(value):
+    """logrus quotes a field value only when it holds characters beyond these."""
+    text = str(value)
+    plain = text and all(c.isalnum() or c in "-._/@^+" for c in text)
+    return text if plain else _quote(text)
+
+
 class OperationLog:
     def __init__(self, cluster, subject):
         self.cluster = cluster
@@ -17,12 +24,17 @@ class OperationLog:
         self.errors = {"velero": [], "cluster": [], "namespaces": {}}
         self.warnings = {"velero": [], "cluster": [], "namespaces": {}}
 
-    def _line(self, level, message):
+    def _line(self, level, message, fields=None):
+        """A logrus text line: time, level, msg, then the fields sorted by name
+        (the subject, e.g. backup=velero/x, among them)."""
         stamp = self.cluster.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")
-        self.lines.append(f"time={_quote(stamp)} level={level} msg={_quote(message)} {self.subject}")
+        key, _, value = self.subject.partition("=")
+        pairs = sorted({**(fields or {}), key: value}.items())
+        tail = " ".join(f"{k}={_field(v)}" for k, v in pairs)
+        self.lines.append(f"time={_quote(stamp)} level={level} msg={_quote(message)} {tail}")
 
-    def info(self, message):
-        self._line("info", message)
+    def info(self, message, **fields):
+        self._line("info", message, fields)
 
     def _record(self, results, message, namespace, scope):
         if namespace:

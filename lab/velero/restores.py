@@ -23,7 +23,8 @@ from lab.velero.selection import IncludesExcludes, group_resource, resource_filt
 from lab.velero.tarball import TarballError, read_tarball
 
 PLURAL = "restores"
-# pkg/cmd/server/server.go defaultRestorePriorities (Velero 1.12)
+# Velero 1.16.2 pkg/cmd/server/config/config.go defaultRestorePriorities (the group-resources
+# the lab's registry names; Velero's list says "customresourcedefinitions", "storageclasses")
 HIGH_PRIORITIES = [
     "customresourcedefinitions.apiextensions.k8s.io", "namespaces", "storageclasses.storage.k8s.io",
     "volumesnapshotclass.snapshot.storage.k8s.io", "volumesnapshotcontents.snapshot.storage.k8s.io",
@@ -32,7 +33,14 @@ HIGH_PRIORITIES = [
     "replicasets.apps", "clusterclasses.cluster.x-k8s.io", "endpoints", "services",
 ]
 LOW_PRIORITIES = ["clusterbootstraps.run.tanzu.vmware.com", "clusters.cluster.x-k8s.io",
-                  "clusterresourcesets.addons.cluster.x-k8s.io"]
+                  "clusterresourcesets.addons.cluster.x-k8s.io", "apps.kappctrl.k14s.io",
+                  "packageinstalls.packaging.carvel.dev"]
+# A resource of the backup the target does not serve: Velero logs that it cannot resolve it
+# (Info) and, before 1.14, skips it; from 1.14 on it goes on and fails to create each item
+# (pkg/restore/restore.go getOrderedResourceCollection, restoreItem)
+UNRESOLVED_SKIPPED = "Skipping restore of resource because it cannot be resolved via discovery"
+UNRESOLVED = "resource cannot be resolved via discovery"
+UNRESOLVED_ITEM_ERROR = "the server could not find the requested resource"      # client-go's NotFound for a 404
 # Velero 1.16.2 pkg/controller/restore_controller.go nonRestorableResources, in its
 # order: validation names them in it and appends them to spec.excludedResources
 NON_RESTORABLE = ("nodes", "events", "events.events.k8s.io", "backups.velero.io", "restores.velero.io",
@@ -137,6 +145,7 @@ class RestoreRun:
         self.volumes_from_snapshots = {}     # source (namespace, claim) -> PV restored from its snapshot
         self.outcomes = {}          # "<apiVersion>/<Kind>" -> ["ns/name(result)"]
         self.volume_infos = []      # <restore>-volumeinfo.json entries
+        self.unresolved = set()     # group-resources of the backup the target does not serve
 
     # -- validation -----------------------------------------------------------
     # Velero 1.16.2 pkg/controller/restore_controller.go validateAndComplete: the
@@ -405,10 +414,7 @@ class RestoreRun:
         where = f"{target_ns}/{item['name']}" if target_ns else item["name"]
         rtype = next((r for r in self.cluster.registry.served() if (r.group, r.plural) == (group, plural)), None)
         if rtype is None:
-            self.log.error(f"{gr}: the server does not serve this resource (Kubernetes {self.cluster.version}); "
-                           f"could not restore {where}", namespace=target_ns, scope="cluster")
-            self._outcome(item["obj"].get("apiVersion"), item["obj"].get("kind"), where, "failed")
-            return None
+            return self._unresolved(item, gr, target_ns)
         obj = self._prepare(item, target_ns)
         obj["apiVersion"], obj["kind"] = rtype.api_version(), rtype.kind
         try:
@@ -430,6 +436,23 @@ class RestoreRun:
         else:
             self._outcome(rtype.api_version(), rtype.kind, where, "created")
         return created
+
+    def _unresolved(self, item, gr, target_ns):
+        """An item of a resource the target does not serve, as Velero meets it
+        (UNRESOLVED above): logged once per resource; skipped before 1.14, a
+        failed create (an error, the item failed) from 1.14 on."""
+        skips = tuple(int(x) for x in (self.cluster.velero_version.split(".") + ["0"])[:2]) < (1, 14)
+        if gr not in self.unresolved:
+            self.unresolved.add(gr)
+            self.log.info(UNRESOLVED_SKIPPED if skips else UNRESOLVED, resource=gr)
+        if skips:
+            return None
+        resource_id = f"{gr}/{target_ns}/{item['name']}" if target_ns else f"{gr}/{item['name']}"
+        self.log.error(f"error restoring {resource_id}: {UNRESOLVED_ITEM_ERROR}", namespace=target_ns,
+                       scope="cluster")
+        where = f"{target_ns}/{item['name']}" if target_ns else item["name"]
+        self._outcome(item["obj"].get("apiVersion"), item["obj"].get("kind"), where, "failed")
+        return None
 
     def _existing(self, rtype, obj, where):
         meta = obj["metadata"]

@@ -30,6 +30,7 @@ class RestoreRecord:
     backup: str = ""
     cluster: str = ""
     namespace_mapping: dict = dataclasses.field(default_factory=dict)
+    unresolved: list = dataclasses.field(default_factory=list)  # resources the log says Velero could not resolve
 
 
 @dataclasses.dataclass

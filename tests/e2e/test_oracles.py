@@ -98,8 +98,8 @@ def test_version_compatibility_an_api_that_is_served(run_feature):
         ('    And a cluster "consumer" at Kubernetes 1.29.4 with DMaaS 1.12.4\n',
          '    And a cluster "consumer" at Kubernetes 1.23.17 with DMaaS 1.10.3\n'),
     ], name="an API the target does not serve")
-    run.assert_fails_at('reports that "podsecuritypolicies.policy" is not served', "expected a reason",
-                        "podsecuritypolicies.policy")
+    run.assert_fails_at('reports that "podsecuritypolicies.policy" is not served',
+                        "expected Velero's log to say it cannot resolve podsecuritypolicies.policy via discovery")
 
 
 def test_data_movement_a_plan_that_is_not_data_only(run_feature):

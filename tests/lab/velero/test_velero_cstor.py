@@ -92,6 +92,10 @@ def test_chain_kinds_follow_incr_backup_count(chain):
     assert second["deleted"] == ["gone.txt"]
     full_size = meta(chain, chain["names"][0])["size"]
     assert meta(chain, chain["names"][2])["size"] < full_size / 4     # only the new file
+    claim = json.loads(chain["bucket"].get(f"cstor/backups/{chain['names'][1]}/cstor-{chain['pv']}-"
+                                           f"{chain['names'][1]}.pvc"))
+    assert claim["metadata"]["name"] == "data" and "volumeName" not in claim["spec"]
+    assert claim["spec"]["storageClassName"] == "openebs-cstor-csi" and "uid" not in claim["metadata"]
     records = chain["bucket"].json_gz(f"velero/backups/{chain['names'][1]}/{chain['names'][1]}-volumesnapshots.json.gz")
     assert records[0]["spec"]["providerVolumeID"] == chain["pv"]
     assert records[0]["status"] == {"providerSnapshotID": f"{chain['pv']}-velero-bkp-{chain['names'][1]}",
@@ -175,7 +179,8 @@ def test_deleting_a_backup_deletes_its_snapshot_whatever_stands_on_it(chain, dst
     assert not done["status"].get("errors"), done["status"]
     wait_for(f"backup {names[0]} gone", lambda: src.get("backups", names[0]) is None)
     assert not bucket.keys(f"velero/backups/{names[0]}/")
-    assert not [k for k in bucket.keys("cstor/") if names[0] in k]
+    # the plugin's DeleteSnapshot removes the snapshot; its copy of the claim stays
+    assert [k for k in bucket.keys("cstor/") if names[0] in k] == [snapshot_key + ".pvc"]
     assert f"cstor/backups/{names[2]}/cstor-{chain['pv']}-{names[2]}" in bucket.keys("cstor/")
     restore, target_ns = unique("rs"), unique("baseless")
     dst.create("restores", restore, {"backupName": names[2], "namespaceMapping": {chain["ns"]: target_ns}})
