@@ -156,6 +156,51 @@ def test_schedule_validation_and_pause(clusters, lab):
     src.delete("schedules", paused)
 
 
+@pytest.mark.parametrize("cron,message", [
+    ("", "Schedule must be a non-empty valid Cron expression"),
+    ("every hour please", "invalid schedule: expected exactly 5 fields, found 3: [every hour please]"),
+])
+def test_schedule_validation_messages_are_veleros(clusters, cron, message):
+    src = clusters["src"]
+    bad = unique("bad")
+    src.create("schedules", bad, {"schedule": cron, "template": {}})
+    result = src.wait_phase("schedules", bad, phases=("FailedValidation",))
+    assert result["status"]["validationErrors"] == [message]
+    assert result["spec"]["skipImmediately"] is False          # Velero writes the server's default
+    src.delete("schedules", bad)
+
+
+def test_a_schedule_waits_while_its_backup_is_new_or_in_progress(clusters, lab, bucket):
+    """checkIfBackupInNewOrProgress: a due run waits while a Backup of the
+    schedule is New or InProgress, and is made (named for that moment, once)
+    as soon as that one is done; skipImmediately skips the first run."""
+    src = clusters["src"]
+    location = src.location(bucket, prefix=unique("overlap"))
+    schedule = unique("overlap")
+    src.create("schedules", schedule, {"schedule": "@every 1h", "skipImmediately": True,
+                                       "template": {"includedNamespaces": ["default"], "storageLocation": location}})
+    src.wait_phase("schedules", schedule, phases=("Enabled",))
+    made = src.get("schedules", schedule)
+    assert made["spec"]["skipImmediately"] is False and made["status"]["lastSkipped"]
+    # a Backup of the schedule that stays InProgress (as if its server were still at it)
+    stuck = unique("stuck")
+    src.create("backups", stuck, {"storageLocation": location}, labels={"velero.io/schedule-name": schedule})
+    src.wait_phase("backups", stuck)
+    src.custom.patch_namespaced_custom_object_status("velero.io", "v1", "velero", "backups", stuck,
+                                                     {"status": {"phase": "InProgress"}})
+    advance(lab, 3 * 3600)
+    assert [b["metadata"]["name"] for b in src.list("backups", f"velero.io/schedule-name={schedule}")] == [stuck]
+    src.custom.patch_namespaced_custom_object_status("velero.io", "v1", "velero", "backups", stuck,
+                                                     {"status": {"phase": "Completed"}})
+    now = control(lab, "GET", "/clock")[1]["now"]
+    made = wait_for("the delayed run", lambda: [b for b in src.list("backups", f"velero.io/schedule-name={schedule}")
+                                                if b["metadata"]["name"] != stuck])
+    assert [b["metadata"]["name"] for b in made] == [f"{schedule}-{now[:19].replace('-', '').replace(':', '').replace('T', '')}"]
+    src.delete("schedules", schedule)
+    for backup in [stuck] + [b["metadata"]["name"] for b in made]:
+        src.delete("backups", backup)
+
+
 def test_existing_resources_policy(clusters, bucket):
     src = clusters["src"]
     location = src.location(bucket)
