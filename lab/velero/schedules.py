@@ -4,7 +4,8 @@ creation, the last backup and the last skip has come on the virtual clock,
 create the Backup <schedule>-<YYYYMMDDhhmmss> from the template, unless a
 Backup of the schedule is still New or InProgress (checkIfBackupInNewOrProgress:
 the run waits, and the Backup is made when that one is done, at that time,
-with no catching up); `skipImmediately` skips the first due run."""
+with no catching up); `skipImmediately` skips the first due run. A paused
+Schedule is not looked at (it keeps whatever status it had)."""
 import datetime
 
 from croniter import CroniterBadCronError, croniter
@@ -94,6 +95,8 @@ class ScheduleController:
         changed = False
         now = kube.now(self.cluster)
         for schedule in kube.list_velero(self.store, PLURAL):
+            if (schedule.get("spec") or {}).get("paused"):
+                continue        # Velero's predicate leaves a paused Schedule alone: no phase, no run
             if (schedule.get("spec") or {}).get("skipImmediately") is not False:
                 schedule = self._skip_immediately(schedule, bool((schedule.get("spec") or {}).get("skipImmediately")))
                 changed = True
