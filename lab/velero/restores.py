@@ -311,6 +311,11 @@ class RestoreRun:
 
     def _restore_items(self, backup, items, snapshots, pvbs):
         chosen = self._selected(items)
+        # Velero resolves its priority list too: every entry the target does not serve is logged
+        served = {group_resource(r) for r in self.cluster.registry.served()}
+        for gr in HIGH_PRIORITIES:
+            if gr not in served:
+                self._log_unresolved(gr)
         claims = {(i["namespace"], i["name"]) for i in chosen if i["group_resource"] == "persistentvolumeclaims"}
         mapping = self.spec.get("namespaceMapping") or {}
         self.total = len(chosen)
@@ -340,6 +345,9 @@ class RestoreRun:
                 continue
             target_ns = mapping.get(ns, ns) if ns else None
             self._restore_one(item, target_ns)
+        for gr in LOW_PRIORITIES:
+            if gr not in served:
+                self._log_unresolved(gr)
         self._plan_volumes(backup, items, chosen, snapshots, pvbs, mapping)
 
     def _ensure_namespace(self, namespace):
@@ -441,11 +449,7 @@ class RestoreRun:
         """An item of a resource the target does not serve, as Velero meets it
         (UNRESOLVED above): logged once per resource; skipped before 1.14, a
         failed create (an error, the item failed) from 1.14 on."""
-        skips = tuple(int(x) for x in (self.cluster.velero_version.split(".") + ["0"])[:2]) < (1, 14)
-        if gr not in self.unresolved:
-            self.unresolved.add(gr)
-            self.log.info(UNRESOLVED_SKIPPED if skips else UNRESOLVED, resource=gr)
-        if skips:
+        if self._log_unresolved(gr):
             return None
         resource_id = f"{gr}/{target_ns}/{item['name']}" if target_ns else f"{gr}/{item['name']}"
         self.log.error(f"error restoring {resource_id}: {UNRESOLVED_ITEM_ERROR}", namespace=target_ns,
@@ -453,6 +457,14 @@ class RestoreRun:
         where = f"{target_ns}/{item['name']}" if target_ns else item["name"]
         self._outcome(item["obj"].get("apiVersion"), item["obj"].get("kind"), where, "failed")
         return None
+
+    def _log_unresolved(self, gr):
+        """Log once that gr cannot be resolved; True where Velero then skips it (before 1.14)."""
+        skips = tuple(int(x) for x in (self.cluster.velero_version.split(".") + ["0"])[:2]) < (1, 14)
+        if gr not in self.unresolved:
+            self.unresolved.add(gr)
+            self.log.info(UNRESOLVED_SKIPPED if skips else UNRESOLVED, resource=gr)
+        return skips
 
     def _existing(self, rtype, obj, where):
         meta = obj["metadata"]
