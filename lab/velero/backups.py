@@ -100,11 +100,49 @@ class ItemCollector:
         selectors += spec.get("orLabelSelectors") or []
         self.matchers = [label_matcher(s) for s in selectors]
 
-    def _selected(self, obj):
+    def _matches(self, obj):
+        """Whether a listing with the backup's label selectors returns obj."""
         labels = obj["metadata"].get("labels") or {}
-        if labels.get(EXCLUDE_LABEL) == "true":
-            return False
         return not self.matchers or any(match(labels) for match in self.matchers)
+
+    def _selected(self, obj):
+        """Whether the item backupper keeps a listed item: its namespace
+        included, no exclude-from-backup label."""
+        labels = obj["metadata"].get("labels") or {}
+        namespace = obj["metadata"].get("namespace")
+        if labels.get(EXCLUDE_LABEL) == "true" or (namespace and not self.namespaces.should_include(namespace)):
+            return False
+        return self._matches(obj)
+
+    def _namespaces_to_list(self, existing):
+        """Where namespaced items are listed (getNamespacesToList): every
+        namespace when the filter takes "*", else the included names as
+        written (a pattern like "team-*" lists nothing: Velero 1.16 does not
+        expand it)."""
+        if self.namespaces.should_include("*"):
+            return list(existing)       # "": all of them, the excluded ones too (their items are dropped later)
+        return [name for name in dict.fromkeys(self.namespaces.includes) if self.namespaces.should_include(name)]
+
+    def _tracked(self, namespaces):
+        """The namespaces whose object Velero backs up before any item is
+        seen (nsTracker.init): those the label selectors match, else (unless
+        the filter takes everything while selectors are given) those the
+        namespace filter takes."""
+        tracked = set()
+        selected_everything = self.namespaces.includes_everything() and bool(self.matchers)
+        for ns in namespaces:
+            name, labels = ns["metadata"]["name"], ns["metadata"].get("labels") or {}
+            if any(match(labels) for match in self.matchers):
+                tracked.add(name)
+            elif not selected_everything and self.namespaces.should_include(name):
+                tracked.add(name)
+        return tracked
+
+    def missing_namespaces(self):
+        """The included namespaces (not "*") no namespace is named after
+        (collectNamespaces logs an error for each)."""
+        existing = {ns["metadata"]["name"] for ns in self.store.list("", "namespaces")}
+        return [name for name in self.namespaces.includes if name != "*" and name not in existing]
 
     def collect(self):
         """-> list of (ResourceType, object), each item once."""
@@ -116,29 +154,38 @@ class ItemCollector:
                 seen.add(key)
                 items.append((rtype, obj))
 
-        namespaces = [ns for ns in self.store.list("", "namespaces")
-                      if self.namespaces.should_include(ns["metadata"]["name"])
-                      and not ns["metadata"].get("deletionTimestamp")]
+        every_namespace = [ns for ns in self.store.list("", "namespaces") if not ns["metadata"].get("deletionTimestamp")]
+        listed = self._namespaces_to_list([ns["metadata"]["name"] for ns in every_namespace])
+        tracked = self._tracked(every_namespace)
         include_cluster = self.spec.get("includeClusterResources")
         all_cluster = include_cluster is True or (include_cluster is None and self.namespaces.includes_everything())
         by_gr = {group_resource(r): r for r in self.served}
+        namespace_type = None
         for rtype in self.served:
             gr = group_resource(rtype)
+            if gr == "namespaces":
+                namespace_type = rtype      # namespaces go last: an item tracks its namespace
+                continue
             if not self.resources.should_include(gr):
                 continue
             if rtype.namespaced:
-                for ns in namespaces:
-                    for obj in self.store.list(rtype.group, rtype.plural, ns["metadata"]["name"]):
-                        if self._selected(obj):
-                            add(rtype, obj)
-            elif gr == "namespaces":
-                # the namespaces themselves always go with their contents
-                for ns in namespaces:
-                    add(rtype, ns)
+                for name in listed:
+                    for obj in self.store.list(rtype.group, rtype.plural, name):
+                        if self._matches(obj):
+                            tracked.add(name)           # even an excluded namespace: Velero tracks it
+                            if self._selected(obj):
+                                add(rtype, obj)
             elif all_cluster:
                 for obj in self.store.list(rtype.group, rtype.plural):
                     if self._selected(obj):
                         add(rtype, obj)
+        if namespace_type is not None:
+            # nsTracker.filterNamespaces; a tracked namespace goes even when the filter excludes it
+            # ("we specifically allow namespaces to be backed up even if it's excluded")
+            for ns in every_namespace:
+                labels = ns["metadata"].get("labels") or {}
+                if ns["metadata"]["name"] in tracked and labels.get(EXCLUDE_LABEL) != "true":
+                    add(namespace_type, ns)
         if include_cluster is not False:
             for rtype, obj in list(items):
                 for related_gr, related in self._related(rtype, obj):
@@ -195,7 +242,7 @@ class BackupRun:
         self.backup = backup
         self.name = kube.name_of(backup)
         self.spec = backup.get("spec") or {}
-        self.log = OperationLog(cluster, f"backup=velero/{self.name}")
+        self.log = OperationLog(cluster, f"backup=velero/{self.name}", log_hook=True)
         self.volume_snapshots = []
         self.pod_volume_backups = []
 
@@ -347,7 +394,11 @@ class BackupRun:
         if storage.exists(layout.backup_metadata(self.name)):
             self._finish("Failed", failure="backup already exists in object storage")
             return
-        items = ItemCollector(self.cluster, self.spec, self.discovery.served()).collect()
+        collector = ItemCollector(self.cluster, self.spec, self.discovery.served())
+        for name in collector.missing_namespaces():
+            self.log.error(f"fail to get the namespace {name} specified in backup.Spec.IncludedNamespaces",
+                           resource="namespaces")
+        items = collector.collect()
         self.log.info(f"Collected {len(items)} items matching the backup spec")
         self._volume_data(items, bsl, vsls.get(CSTOR_PROVIDER), storage, layout)
         phase = "PartiallyFailed" if self.log.error_count() else "Completed"

@@ -17,9 +17,15 @@ def _field(value):
 
 
 class OperationLog:
-    def __init__(self, cluster, subject):
+    """With `log_hook`, results are what Velero's LogHook records of a
+    backup's log (pkg/util/logging/log_counter_hook.go): " resource: /R name:
+    /N message: /M error: /E", with the parts whose fields the line has;
+    a restore's results hold the messages as they are."""
+
+    def __init__(self, cluster, subject, log_hook=False):
         self.cluster = cluster
         self.subject = subject          # e.g. "backup=velero/nightly"
+        self.log_hook = log_hook
         self.lines = []
         self.errors = {"velero": [], "cluster": [], "namespaces": {}}
         self.warnings = {"velero": [], "cluster": [], "namespaces": {}}
@@ -42,13 +48,22 @@ class OperationLog:
         else:
             results[scope].append(message)
 
-    def warning(self, message, namespace=None, scope="velero"):
-        self._line("warning", message)
-        self._record(self.warnings, message, namespace, scope)
+    def _entry(self, message, fields):
+        if not self.log_hook:
+            return message
+        parts = [f" {key}: /{fields[key]}" for key in ("resource", "name") if key in fields]
+        parts.append(f" message: /{message}")
+        if "error" in fields:
+            parts.append(f" error: /{fields['error']}")
+        return "".join(parts)
 
-    def error(self, message, namespace=None, scope="velero"):
-        self._line("error", message)
-        self._record(self.errors, message, namespace, scope)
+    def warning(self, message, namespace=None, scope="velero", **fields):
+        self._line("warning", message, dict(fields, **({"namespace": namespace} if namespace else {})))
+        self._record(self.warnings, self._entry(message, fields), namespace, scope)
+
+    def error(self, message, namespace=None, scope="velero", **fields):
+        self._line("error", message, dict(fields, **({"namespace": namespace} if namespace else {})))
+        self._record(self.errors, self._entry(message, fields), namespace, scope)
 
     @staticmethod
     def _count(results):
