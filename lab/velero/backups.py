@@ -10,7 +10,7 @@ import json
 from lab.apiserver.errors import ApiError
 from lab.apiserver.selectors import label_matcher
 from lab.controllers.storage import volume_dir
-from lab.controllers.util import Dirty, random_suffix
+from lab.controllers.util import Dirty
 from lab.velero import kube, resourcepolicies
 from lab.velero.chains import ChainError, SnapshotChains
 from lab.velero.credentials import CredentialsError
@@ -163,10 +163,10 @@ class ItemCollector:
         namespace_type = None
         for rtype in self.served:
             gr = group_resource(rtype)
+            if not self.resources.should_include(gr):
+                continue
             if gr == "namespaces":
                 namespace_type = rtype      # namespaces go last: an item tracks its namespace
-                continue
-            if not self.resources.should_include(gr):
                 continue
             if rtype.namespaced:
                 for name in listed:
@@ -524,7 +524,7 @@ class BackupRun:
         tags = {"backup": self.name, "backup-uid": self.backup["metadata"]["uid"], "ns": namespace,
                 "pod": pod_name, "pod-uid": pod["metadata"]["uid"], "pvc-uid": pvc_uid, "volume": volume_name}
         pvb = {"apiVersion": kube.API_VERSION, "kind": "PodVolumeBackup",
-               "metadata": {"name": f"{self.name}-{random_suffix()}", "namespace": kube.NAMESPACE,
+               "metadata": {"generateName": f"{self.name}-", "namespace": kube.NAMESPACE,
                             "labels": {kube.LABEL_BACKUP_NAME: self.name,
                                        kube.LABEL_BACKUP_UID: self.backup["metadata"]["uid"],
                                        kube.LABEL_PVC_UID: pvc_uid},
@@ -639,11 +639,17 @@ class BackupRun:
         storage.put(layout.backup_resource_list(self.name), gzip_json(resource_list))
         # Go's json of a nil slice is null: Velero writes null where it has no item
         storage.put(layout.backup_volume_snapshots(self.name), gzip_json(self.volume_snapshots or None))
-        storage.put(layout.backup_pod_volume_backups(self.name), gzip_json(self.pod_volume_backups or None))
+        # typed objects from Velero's lister: no apiVersion or kind
+        storage.put(layout.backup_pod_volume_backups(self.name),
+                    gzip_json([{k: v for k, v in p.items() if k not in ("apiVersion", "kind")}
+                               for p in self.pod_volume_backups] or None))
         storage.put(layout.backup_volume_info(self.name), gzip_json(self._volume_infos() or None))
         for what in ("volumesnapshots", "volumesnapshotcontents", "volumesnapshotclasses"):
             storage.put(layout.backup_csi(self.name, what), gzip_json(None))     # no CSI snapshots here
         storage.put(layout.backup_results(self.name), self.log.results_gz())
         storage.put(layout.backup_item_operations(self.name), gzip_json([]))
+        # Go's json of the BackupSpec: hooks and metadata are structs, always written
+        final["spec"].setdefault("hooks", {})
+        final["spec"].setdefault("metadata", {})
         # velero-backup.json last: a backup is only "in the bucket" (for sync) once it is complete
         storage.put(layout.backup_metadata(self.name), json.dumps(final, sort_keys=True).encode())

@@ -53,6 +53,8 @@ PVC_BINDING_ANNOTATIONS = ("pv.kubernetes.io/bind-completed", "pv.kubernetes.io/
                            "volume.kubernetes.io/selected-node", "volume.kubernetes.io/storage-provisioner",
                            "volume.beta.kubernetes.io/storage-provisioner")
 VOLUME_WAIT_SECONDS = 120.0     # real seconds a restored claim may take to bind
+FINALIZER = "restores.velero.io/external-resources-finalizer"      # restore_controller.go
+DEFAULT_ITEM_OPERATION_TIMEOUT = "4h0m0s"       # velero server --default-item-operation-timeout
 
 
 def priority(group_resource_name):
@@ -95,10 +97,14 @@ class RestoreController:
     def reconcile(self):
         changed = False
         restores = kube.list_velero(self.store, PLURAL)
-        present = {r["metadata"]["uid"] for r in restores}
+        present = {r["metadata"]["uid"] for r in restores if not r["metadata"].get("deletionTimestamp")}
         for uid in [u for u in self.running if u not in present]:
             del self.running[uid]      # the Restore was deleted while waiting for its volumes
         for restore in restores:
+            if restore["metadata"].get("deletionTimestamp") or FINALIZER not in (
+                    restore["metadata"].get("finalizers") or []):
+                changed |= self._finalizer(restore)
+                continue
             phase = (restore.get("status") or {}).get("phase")
             uid = restore["metadata"]["uid"]
             if phase in (None, "", "New"):
@@ -125,6 +131,39 @@ class RestoreController:
                                 completionTimestamp=kube.stamp(self.cluster))
                 changed = True
         return changed
+
+
+    def _finalizer(self, restore):
+        """Velero's external-resources finalizer: put on every Restore; when
+        one is deleted, its files go from the bucket (if its backup and an
+        available location say where), then the finalizer. True if changed."""
+        meta = restore["metadata"]
+        finalizers = list(meta.get("finalizers") or [])
+        if not meta.get("deletionTimestamp"):
+            restore = dict(restore, metadata=dict(meta, finalizers=finalizers + [FINALIZER]))
+            try:
+                self.store.update(kube.GROUP, PLURAL, restore)
+            except ApiError:
+                return False        # changed meanwhile: the next pass sees it
+            return True
+        if FINALIZER not in finalizers:
+            return False
+        backup = kube.get_velero(self.store, "backups", (restore.get("spec") or {}).get("backupName") or "")
+        bsl = kube.get_velero(self.store, BSL, ((backup or {}).get("spec") or {}).get("storageLocation") or "")
+        if backup is not None and bsl is not None:
+            if (bsl.get("status") or {}).get("phase") != "Available":
+                return False        # Velero retries until the location is back
+            try:
+                storage, layout = bsl_storage(self.store, bsl)
+                storage.delete_prefix(layout.restore_dir(kube.name_of(restore)))
+            except (StorageError, LocationError):
+                return False
+        finalizers.remove(FINALIZER)
+        try:
+            self.store.update(kube.GROUP, PLURAL, dict(restore, metadata=dict(meta, finalizers=finalizers)))
+        except ApiError:
+            return False
+        return True
 
 
 class RestoreRun:
@@ -225,6 +264,11 @@ class RestoreRun:
         """Validate and restore the items. True if volume data is still to come."""
         spec = copy.deepcopy(self.spec)
         errors, backup, self.bsl = self._validate(spec)
+        try:
+            if not kube.parse_duration(spec.get("itemOperationTimeout")):
+                spec["itemOperationTimeout"] = DEFAULT_ITEM_OPERATION_TIMEOUT
+        except ValueError:
+            pass
         if spec != self.spec:
             current = self.store.get(kube.GROUP, PLURAL, kube.NAMESPACE, self.name)
             current["spec"] = spec

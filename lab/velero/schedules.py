@@ -72,11 +72,14 @@ def _in_new_or_progress(store, name):
 def backup_from_schedule(schedule, moment):
     """The Backup a schedule creates at `moment` (Velero's getBackup)."""
     spec = dict((schedule.get("spec") or {}).get("template") or {})
-    template_meta = spec.pop("metadata", None) or {}
+    template_meta = spec.get("metadata") or {}
     name = kube.name_of(schedule)
     labels = dict(schedule["metadata"].get("labels") or {})
     labels.update(template_meta.get("labels") or {})
     labels[kube.LABEL_SCHEDULE] = name
+    # the builder copies the template (its metadata too, with the schedule's label) and its hooks
+    spec["metadata"] = dict(template_meta, labels={**(template_meta.get("labels") or {}), kube.LABEL_SCHEDULE: name})
+    spec.setdefault("hooks", {})
     metadata = {"name": backup_name(name, moment), "namespace": kube.NAMESPACE, "labels": labels}
     if template_meta.get("annotations"):
         metadata["annotations"] = dict(template_meta["annotations"])

@@ -67,7 +67,7 @@ def test_backup_writes_velero_layout_and_status(app):
     assert stored["status"]["version"] == 1
     members = app["bucket"].tar_members(f"team-a/backups/backups/{name}/{name}.tar.gz")
     ns = app["ns1"]
-    assert members["metadata/version"] == b"1.1.0"
+    assert members["metadata/version"] == b"1.1.0\n"
     assert f"resources/configmaps/namespaces/{ns}/settings.json" in members
     assert f"resources/configmaps/v1-preferredversion/namespaces/{ns}/settings.json" in members
     assert f"resources/deployments.apps/namespaces/{ns}/nginx-controller.json" in members

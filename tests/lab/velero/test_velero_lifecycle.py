@@ -187,12 +187,13 @@ def test_a_schedule_waits_while_its_backup_is_new_or_in_progress(clusters, lab, 
     stuck = unique("stuck")
     src.create("backups", stuck, {"storageLocation": location}, labels={"velero.io/schedule-name": schedule})
     src.wait_phase("backups", stuck)
-    src.custom.patch_namespaced_custom_object_status("velero.io", "v1", "velero", "backups", stuck,
-                                                     {"status": {"phase": "InProgress"}})
+    # Velero's CRDs have no status subresource: status goes with the object
+    src.custom.patch_namespaced_custom_object("velero.io", "v1", "velero", "backups", stuck,
+                                              {"status": {"phase": "InProgress"}})
     advance(lab, 3 * 3600)
     assert [b["metadata"]["name"] for b in src.list("backups", f"velero.io/schedule-name={schedule}")] == [stuck]
-    src.custom.patch_namespaced_custom_object_status("velero.io", "v1", "velero", "backups", stuck,
-                                                     {"status": {"phase": "Completed"}})
+    src.custom.patch_namespaced_custom_object("velero.io", "v1", "velero", "backups", stuck,
+                                              {"status": {"phase": "Completed"}})
     now = control(lab, "GET", "/clock")[1]["now"]
     made = wait_for("the delayed run", lambda: [b for b in src.list("backups", f"velero.io/schedule-name={schedule}")
                                                 if b["metadata"]["name"] != stuck])
