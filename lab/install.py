@@ -25,7 +25,11 @@ VELERO_KINDS = {
     "BackupRepository": ("backuprepositories", (), "Namespaced"),
     "DownloadRequest": ("downloadrequests", (), "Namespaced"),
     "ServerStatusRequest": ("serverstatusrequests", ("ssr",), "Namespaced"),
+    # the data mover's, velero.io/v2alpha1 (the lab moves no data; they are served, as Velero installs them)
+    "DataUpload": ("datauploads", (), "Namespaced"),
+    "DataDownload": ("datadownloads", (), "Namespaced"),
 }
+V2ALPHA1 = {"datauploads", "datadownloads"}
 
 
 NO_SUBRESOURCES = {"backups", "restores", "volumesnapshotlocations", "downloadrequests", "serverstatusrequests"}
@@ -45,7 +49,7 @@ def velero_crd(kind, plural, short_names, scope):
             "metadata": {"name": f"{plural}.velero.io", "labels": {"component": "velero"},
                          "annotations": {"controller-gen.kubebuilder.io/version": "v0.16.5"}},
             "spec": {"group": "velero.io", "scope": scope, "names": names, "versions": [{
-                "name": "v1", "served": True, "storage": True,
+                "name": "v2alpha1" if plural in V2ALPHA1 else "v1", "served": True, "storage": True,
                 **({} if plural in NO_SUBRESOURCES else {"subresources": {}}),
                 "schema": {"openAPIV3Schema": schema}}]}}
 

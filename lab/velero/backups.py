@@ -138,9 +138,16 @@ class ItemCollector:
                 tracked.add(name)
         return tracked
 
+    def _takes_namespaces(self):
+        """Whether Namespace objects are collected at all: the resource filter
+        takes them and includeClusterResources is not false."""
+        return self.resources.should_include("namespaces") and self.spec.get("includeClusterResources") is not False
+
     def missing_namespaces(self):
         """The included namespaces (not "*") no namespace is named after
-        (collectNamespaces logs an error for each)."""
+        (collectNamespaces, when it runs, logs an error for each)."""
+        if not self._takes_namespaces():
+            return []
         existing = {ns["metadata"]["name"] for ns in self.store.list("", "namespaces")}
         return [name for name in self.namespaces.includes if name != "*" and name not in existing]
 
@@ -166,7 +173,8 @@ class ItemCollector:
             if not self.resources.should_include(gr):
                 continue
             if gr == "namespaces":
-                namespace_type = rtype      # namespaces go last: an item tracks its namespace
+                if self._takes_namespaces():
+                    namespace_type = rtype      # namespaces go last: an item tracks its namespace
                 continue
             if rtype.namespaced:
                 for name in listed:

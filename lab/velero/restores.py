@@ -630,7 +630,9 @@ class RestoreRun:
                 uploader = pvb["spec"].get("uploaderType") or "restic"
                 repo = open_repository(self.cluster, self.bsl, entry["source_namespace"], storage, layout,
                                        uploader, create=False)
+                started = kube.stamp(self.cluster)
                 repo.restore(pvb["status"]["snapshotID"], target)
+                self._pod_volume_restore(entry, pvb, uploader, started)
                 self.log.info(f"Restored {uploader} snapshot {pvb['status']['snapshotID']} into {where}")
                 self.volume_infos.append({
                     "pvcName": entry["claim"], "pvcNamespace": entry["namespace"], "pvName": pv_name,
@@ -642,6 +644,31 @@ class RestoreRun:
                                 "Phase": ""}})
         except VOLUME_DATA_ERRORS as exc:
             self.log.error(f"error restoring volume data of {where}: {exc}", namespace=entry["namespace"])
+
+    def _pod_volume_restore(self, entry, pvb, uploader, started):
+        """The PodVolumeRestore Velero makes for a restored pod's volume and
+        node-agent completes (pkg/podvolume/restorer.go), as it ends up."""
+        pod = self.store.get("", "pods", entry["namespace"], pvb["spec"]["pod"]["name"]) or {"metadata": {}}
+        claim = self.store.get("", "persistentvolumeclaims", entry["namespace"], entry["claim"]) or {"metadata": {}}
+        restore_uid = self.restore["metadata"]["uid"]
+        total = ((pvb.get("status") or {}).get("progress") or {}).get("totalBytes") or 0
+        pvr = {"apiVersion": kube.API_VERSION, "kind": "PodVolumeRestore",
+               "metadata": {"generateName": f"{self.name}-", "namespace": kube.NAMESPACE,
+                            "labels": {"velero.io/pod-uid": pod["metadata"].get("uid", ""),
+                                       "velero.io/pvc-uid": claim["metadata"].get("uid", ""),
+                                       kube.LABEL_RESTORE_NAME: self.name, "velero.io/restore-uid": restore_uid},
+                            "ownerReferences": [{"apiVersion": kube.API_VERSION, "kind": "Restore", "name": self.name,
+                                                 "uid": restore_uid, "controller": True}]},
+               "spec": {"backupStorageLocation": pvb["spec"]["backupStorageLocation"],
+                        "pod": {"kind": "Pod", "name": pvb["spec"]["pod"]["name"], "namespace": entry["namespace"],
+                                "uid": pod["metadata"].get("uid", "")},
+                        "repoIdentifier": pvb["spec"].get("repoIdentifier", ""),
+                        "snapshotID": pvb["status"]["snapshotID"], "sourceNamespace": entry["source_namespace"],
+                        "uploaderType": uploader, "volume": pvb["spec"]["volume"]},
+               "status": {"phase": "Completed", "startTimestamp": started,
+                          "completionTimestamp": kube.stamp(self.cluster),
+                          "progress": {"bytesDone": total, "totalBytes": total}}}
+        self.store.create(kube.GROUP, "podvolumerestores", pvr)
 
     def _write_snapshot(self, snap, target, where):
         """Replay a cStor snapshot (chain) into target; False (logged) on failure."""
