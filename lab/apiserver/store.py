@@ -52,7 +52,8 @@ def format_time(moment):
 # Built-in resources whose registry strategy keeps no metadata.generation
 # (every other built-in of the lab's registry, and every custom resource, has one)
 _NO_GENERATION = {("", plural) for plural in ("namespaces", "services", "configmaps", "secrets", "serviceaccounts",
-                                             "persistentvolumeclaims", "persistentvolumes", "events", "endpoints")}
+                                             "persistentvolumeclaims", "persistentvolumes", "events", "endpoints",
+                                             "limitranges")}
 _NO_GENERATION |= {("storage.k8s.io", "storageclasses"), ("policy", "podsecuritypolicies")}
 _NO_GENERATION |= {("rbac.authorization.k8s.io", plural) for plural in ("roles", "rolebindings", "clusterroles",
                                                                         "clusterrolebindings")}

@@ -82,8 +82,11 @@ class RowRun:
         self.cluster.location(self.bucket, name=name, prefix=name, **spec)
         self.made.append(("backupstoragelocations", name))
         expected = "Unavailable" if state.endswith("unavailable") else "Available"
-        phase = self.cluster.get("backupstoragelocations", name)["status"]["phase"]
-        assert phase == expected, f"set-up location {name} is {phase}, the row needs {expected}"
+        # real Velero validates again every --store-validation-frequency: a first check that
+        # failed by chance is not the row's business
+        wait_for(f"set-up location {name} {expected}", lambda: (
+            self.cluster.get("backupstoragelocations", name).get("status") or {}).get("phase") == expected,
+            timeout=30)
 
     def run(self):
         """The object under test, once Velero has looked at it."""
