@@ -9,8 +9,10 @@ from lab.controllers.storage import storage_class
 VELERO_NAMESPACE = "velero"
 CRD_KEY = ("apiextensions.k8s.io", "customresourcedefinitions")
 
-# kind -> (plural, short names, scope, has status). velero.io/v1 as shipped
-# by Velero 1.12 (config/crd/v1/bases).
+# kind -> (plural, short names, scope). velero.io/v1 as shipped by Velero
+# 1.16.2 (config/crd/v1/bases): none of them has a status subresource (a
+# client writes status with the object; for Backups and Restores, whose CRDs
+# have no `subresources` at all, and the rest, whose CRDs have an empty one).
 VELERO_KINDS = {
     "Backup": ("backups", (), "Namespaced"),
     "BackupStorageLocation": ("backupstoragelocations", ("bsl",), "Namespaced"),
@@ -23,7 +25,14 @@ VELERO_KINDS = {
     "BackupRepository": ("backuprepositories", (), "Namespaced"),
     "DownloadRequest": ("downloadrequests", (), "Namespaced"),
     "ServerStatusRequest": ("serverstatusrequests", ("ssr",), "Namespaced"),
+    # the data mover's, velero.io/v2alpha1 (the lab moves no data; they are served, as Velero installs them)
+    "DataUpload": ("datauploads", (), "Namespaced"),
+    "DataDownload": ("datadownloads", (), "Namespaced"),
 }
+V2ALPHA1 = {"datauploads", "datadownloads"}
+
+
+NO_SUBRESOURCES = {"backups", "restores", "volumesnapshotlocations", "downloadrequests", "serverstatusrequests"}
 
 
 def velero_crd(kind, plural, short_names, scope):
@@ -38,9 +47,10 @@ def velero_crd(kind, plural, short_names, scope):
         names["shortNames"] = list(short_names)
     return {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
             "metadata": {"name": f"{plural}.velero.io", "labels": {"component": "velero"},
-                         "annotations": {"controller-gen.kubebuilder.io/version": "v0.7.0"}},
+                         "annotations": {"controller-gen.kubebuilder.io/version": "v0.16.5"}},
             "spec": {"group": "velero.io", "scope": scope, "names": names, "versions": [{
-                "name": "v1", "served": True, "storage": True, "subresources": {"status": {}},
+                "name": "v2alpha1" if plural in V2ALPHA1 else "v1", "served": True, "storage": True,
+                **({} if plural in NO_SUBRESOURCES else {"subresources": {}}),
                 "schema": {"openAPIV3Schema": schema}}]}}
 
 

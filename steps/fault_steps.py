@@ -1,8 +1,11 @@
 """Faults in what a backup location holds, done through the driver's bucket
-clients only (so they work on a real target too): losing the full snapshot
-an incremental chain stands on, corrupting a backup's stored volume data,
-and a backup copied to a bucket by hand, outside the verified promotion."""
+clients and Velero's own objects only (so they work on a real target too):
+losing the full snapshot an incremental chain stands on, deleting the full
+backup under a retained incremental (as a TTL shorter than the chain would),
+corrupting a backup's stored volume data, and a backup copied to a bucket by
+hand, outside the verified promotion."""
 
+from runner.dmaas import retention
 from runner.driver.layout import BucketKeys
 from scenario_time import plan_backups_seen
 from steplib import as_time, layout_of, location_of, spec_of, when
@@ -40,6 +43,24 @@ def full_base_deleted(context, plan, profile):
             deleted.append(info.key)
     assert deleted, (f"plan {plan}: no stored volume data of full backup {base} (base of {oldest.name}) "
                      f"in the {profile} bucket")
+
+
+@when('the full backup under the oldest incremental backup of plan "{plan:Name}" is deleted')
+def full_backup_deleted(context, plan):
+    """A DeleteBackupRequest (what Velero's garbage collector makes when a TTL
+    runs out) for the full backup the plan's oldest incremental stands on."""
+    backups = _completed(context, plan)
+    incremental = next((b for b in backups if b.kind == "incremental"), None)
+    assert incremental, f"plan {plan} has no incremental backup"
+    fulls = [b for b in backups if b.kind == "full" and b.location == incremental.location
+             and as_time(b.started) < as_time(incremental.started)]
+    assert fulls, f"plan {plan}: no full backup under its oldest incremental {incremental.name} is left"
+    base = fulls[-1]
+    spec = spec_of(context, plan)
+    client = context.driver.cluster(spec.cluster)
+    retention.delete_backups(client, [base.name])
+    retention.wait_deleted(client, layout_of(context, location_of(context, spec.cluster, base.location)),
+                           [base.name])
 
 
 @when('the stored volume data of the {which:Which} backup of plan "{plan:Name}" is corrupted in the '

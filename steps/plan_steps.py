@@ -191,23 +191,55 @@ def _kind_text(kinds):
 
 @then('only the backups of plan "{plan:Name}" from the last {retention:Duration} remain in the "{profile:Name}" bucket')
 def only_recent_remain(context, plan, retention, profile):
+    """Backups older than the retention are gone, except those a retained
+    incremental stands on: on a snapshot engine a chain (a full and the
+    incrementals after it, `full every` runs in the order they ran) stays
+    whole while any of it is retained, and must (the OpenEBS plugin deletes a
+    backup's snapshot with it, and an incremental restores only on its chain)."""
     now = context.driver.clock.now()
     cutoff = now - datetime.timedelta(seconds=context.driver.clock.scaled(retention))
     present = {}
     for layout in plan_layouts(context, plan, profile):
         for name in set(layout.backup_names()) & plan_backup_names(context, plan):
             present[name] = _started(layout.metadata(name))
+    chains = _chains(context, plan)
     # a backup started exactly at the cutoff may or may not have been collected yet, and
     # Velero's garbage collector passes only every velero_gc_period (the lab's at expiration)
     collected_by = cutoff - datetime.timedelta(seconds=context.driver.target.velero_gc_period)
-    too_old = sorted(name for name, started in present.items() if started < collected_by)
+    kept_for = {name: chain for chain in chains for name in chain
+                if any(started >= collected_by for started in chain.values())}
+    too_old = sorted(name for name, started in present.items() if started < collected_by and name not in kept_for)
     assert not too_old, (f"plan {plan}: backups older than {retention // 3600} h (before "
-                         f"{cutoff:%Y-%m-%d %H:%M}) still in the {profile} bucket: {', '.join(too_old[:5])}")
+                         f"{cutoff:%Y-%m-%d %H:%M}) still in the {profile} bucket, no retained backup standing on "
+                         f"them: {', '.join(too_old[:5])}")
     expected = {name for name, record in _recorded(context, plan).items() if record.time > cutoff}
     missing = sorted(expected - set(present))
     assert not missing, (f"plan {plan}: backups of the last {retention // 3600} h missing from the {profile} "
                          f"bucket: {', '.join(missing[:5])}")
+    for chain in chains:
+        retained = [name for name, started in chain.items() if name in expected]
+        base = [name for name in chain if name not in present and retained and chain[name] <= chain[retained[-1]]]
+        assert not base, (f"plan {plan}: backup(s) {', '.join(base[:5])} missing from the {profile} bucket while "
+                          f"the retained backup {retained[-1]} of their chain stands on them (a full and the "
+                          f"incrementals up to it must remain for it to restore)")
     assert present, f"plan {plan}: no backup at all in the {profile} bucket"
+
+
+def _chains(context, plan):
+    """Every backup the plan made, in the order it ran, cut per location into
+    chains of `full every` runs on a snapshot engine (one run each on a
+    file-system engine, whose backups restore alone): [{name: started}]."""
+    spec = spec_of(context, plan)
+    snapshot = spec.engine and context.driver.engine(spec.engine).backup == "snapshot"
+    length = int(spec.full_every or 1) if snapshot else 1
+    by_location = {}
+    for backup in sorted(_all_plan_backups(context, plan), key=lambda b: as_time(b.started)):
+        by_location.setdefault(backup.location, []).append(backup)
+    chains = []
+    for backups in by_location.values():
+        for start in range(0, len(backups), length):
+            chains.append({b.name: as_time(b.started) for b in backups[start:start + length]})
+    return chains
 
 
 def _recorded(context, plan):

@@ -60,6 +60,7 @@ _BUILTINS = [
     ("", "v1", "persistentvolumes", "PersistentVolume", False, ("pv",), ("status",), None, None),
     ("", "v1", "events", "Event", True, ("ev",), (), None, None),
     ("", "v1", "endpoints", "Endpoints", True, ("ep",), (), None, None),
+    ("", "v1", "limitranges", "LimitRange", True, ("limits",), (), None, None),
     ("apps", "v1", "deployments", "Deployment", True, ("deploy",), ("status",), None, None),
     ("apps", "v1", "statefulsets", "StatefulSet", True, ("sts",), ("status",), None, None),
     ("apps", "v1", "replicasets", "ReplicaSet", True, ("rs",), ("status",), None, None),

@@ -141,9 +141,16 @@ class ResourceApi:
                                request.query.get("labelSelector"), request.query.get("fieldSelector"))
 
     def _list(self, request, items):
+        """A List; items of a built-in kind carry no apiVersion or kind (the
+        typed encoder leaves them out), custom resources' keep theirs."""
+        builtin = self.registry.builtin(request.group, request.rtype.plural) is not None
+        presented = [self._present(request, obj) for obj in items]
+        if builtin:
+            for obj in presented:
+                obj.pop("apiVersion", None)
+                obj.pop("kind", None)
         return {"kind": f"{request.rtype.kind}List", "apiVersion": request.api_version,
-                "metadata": {"resourceVersion": self.store.resource_version()},
-                "items": [self._present(request, obj) for obj in items]}
+                "metadata": {"resourceVersion": self.store.resource_version()}, "items": presented}
 
     def list(self, request):
         return self._list(request, self._select(request))

@@ -5,13 +5,16 @@ Objects are plain dicts as the API returns them, keyed by (group, plural)
 and (namespace, name); every method returns deep copies. Timestamps come
 from the lab's virtual clock (`clock.now()`, an aware UTC datetime).
 resourceVersion is one increasing counter for the whole store, generation
-starts at 1 and is bumped when anything outside metadata and status
-changes. Deleting an object with finalizers only sets deletionTimestamp; it
+(of the kinds that have one) starts at 1 and is bumped when anything
+outside metadata and status changes; empty labels, annotations, finalizers
+and ownerReferences are not stored, and a Secret's stringData is merged
+into data. Deleting an object with finalizers only sets deletionTimestamp; it
 goes when an update removes the last finalizer. Namespaces get Kubernetes'
 `kubernetes` finalizer in spec.finalizers and turn Terminating on delete;
 the namespace controller empties them. Listeners run after each change,
 outside the lock, in the writing thread.
 """
+import base64
 import datetime
 import functools
 import logging
@@ -44,6 +47,36 @@ def clone(value):
 def format_time(moment):
     """RFC 3339 with a Z, seconds precision, as Kubernetes writes metav1.Time."""
     return moment.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# Built-in resources whose registry strategy keeps no metadata.generation
+# (every other built-in of the lab's registry, and every custom resource, has one)
+_NO_GENERATION = {("", plural) for plural in ("namespaces", "services", "configmaps", "secrets", "serviceaccounts",
+                                             "persistentvolumeclaims", "persistentvolumes", "events", "endpoints",
+                                             "limitranges")}
+_NO_GENERATION |= {("storage.k8s.io", "storageclasses"), ("policy", "podsecuritypolicies")}
+_NO_GENERATION |= {("rbac.authorization.k8s.io", plural) for plural in ("roles", "rolebindings", "clusterroles",
+                                                                        "clusterrolebindings")}
+# metadata fields Go's encoding omits when empty (omitempty): an empty one is never stored
+_OMITTED_WHEN_EMPTY = ("labels", "annotations", "finalizers", "ownerReferences")
+
+
+def _as_stored(group, plural, obj):
+    """What kube-apiserver's strategies do to every written object: empty
+    metadata maps and lists dropped; a Secret's stringData merged into data
+    (base64) and its type defaulted to Opaque (pkg/apis/core)."""
+    meta = obj.setdefault("metadata", {})
+    for key in _OMITTED_WHEN_EMPTY:
+        if key in meta and not meta[key]:
+            del meta[key]
+    if (group, plural) == ("", "secrets"):
+        string_data = obj.pop("stringData", None) or {}
+        if string_data:
+            data = dict(obj.get("data") or {})
+            data.update({k: base64.b64encode(str(v).encode()).decode() for k, v in string_data.items()})
+            obj["data"] = data
+        obj.setdefault("type", "Opaque")
+    return obj
 
 
 def _spec_part(obj):
@@ -140,7 +173,11 @@ class ObjectStore:
             meta.pop(key, None)
         meta["uid"] = str(uuid.uuid4())
         meta["creationTimestamp"] = format_time(self.clock.now())
-        meta["generation"] = 1
+        if (group, plural) in _NO_GENERATION:
+            meta.pop("generation", None)
+        else:
+            meta["generation"] = 1
+        _as_stored(group, plural, obj)
         if (group, plural) == ("", "namespaces"):
             self._prepare_namespace(obj)
         self._stamp(obj)
@@ -162,7 +199,11 @@ class ObjectStore:
                 meta[key] = old_meta[key]
             else:
                 meta.pop(key, None)
-        meta["generation"] = old_meta.get("generation", 1) + (_spec_part(new) != _spec_part(old))
+        if (group, plural) in _NO_GENERATION:
+            meta.pop("generation", None)
+        else:
+            meta["generation"] = old_meta.get("generation", 1) + (_spec_part(new) != _spec_part(old))
+        _as_stored(group, plural, new)
         return self._commit(group, plural, old, new)
 
     @_writes

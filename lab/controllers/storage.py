@@ -12,6 +12,7 @@ PVs whose claim is gone (Delete: remove PV and data; Retain: mark Released).
 import shutil
 
 from lab.apiserver.errors import AlreadyExists, ApiError, NotFound
+from lab.apiserver.store import format_time
 from lab.controllers.util import Dirty, emit_event, claims_in_use
 
 CAS_TYPE = "openebs.io/cas-type"
@@ -205,7 +206,8 @@ class StorageController:
     def _mark_pv_bound(self, pv_name):
         pv = self.store.get("", "persistentvolumes", None, pv_name)
         if pv is not None and (pv.get("status") or {}).get("phase") != "Bound":
-            pv["status"] = {"phase": "Bound"}
+            # the PV controller notes each phase change (Kubernetes 1.29 on)
+            pv["status"] = {"phase": "Bound", "lastPhaseTransitionTime": format_time(self.cluster.clock.now())}
             self.store.update_status("", "persistentvolumes", pv)
 
     def _mark_pvc_bound(self, pvc, pv_name, capacity, provisioner):
@@ -266,7 +268,8 @@ class StorageController:
                 shutil.rmtree(volume_dir(self.cluster, name), ignore_errors=True)
                 changed = True
             elif (pv.get("status") or {}).get("phase") != "Released":
-                pv["status"] = {"phase": "Released"}
+                pv["status"] = {"phase": "Released",
+                                "lastPhaseTransitionTime": format_time(self.cluster.clock.now())}
                 try:
                     self.store.update_status("", "persistentvolumes", pv)
                 except ApiError:

@@ -8,6 +8,7 @@ are all Bound (commands run in it through `pods/exec`, see lab/runtime.py).
 import copy
 import hashlib
 import json
+import math
 
 from lab.apiserver.errors import AlreadyExists, ApiError, NotFound
 from lab.clock import format_time
@@ -31,6 +32,17 @@ def template_hash(template, length=10):
 def is_ready(pod):
     return any(c.get("type") == "Ready" and c.get("status") == "True"
                for c in (pod.get("status") or {}).get("conditions") or [])
+
+
+def _max_surge(deploy, replicas):
+    """A rolling update's maxSurge in pods (default 25%, rounded up; a Recreate strategy has none)."""
+    strategy = (deploy.get("spec") or {}).get("strategy") or {}
+    if strategy.get("type") == "Recreate":
+        return 0
+    surge = (strategy.get("rollingUpdate") or {}).get("maxSurge", "25%")
+    if isinstance(surge, str) and surge.endswith("%"):
+        return math.ceil(replicas * int(surge[:-1]) / 100)
+    return int(surge)
 
 
 def _replicas(spec):
@@ -145,6 +157,7 @@ class DeploymentController(_Controller):
             current["spec"]["replicas"] = desired
             self.store.update(*self.RS, current, check_version=False)
             changed = True
+        changed |= self._note_revision(deploy, current or replica_set)
         for old in owned:
             if old is not current and _replicas(old.get("spec")) != 0:
                 self._scaled(deploy, old["metadata"]["name"], _replicas(old.get("spec")), 0)
@@ -152,6 +165,20 @@ class DeploymentController(_Controller):
                 self.store.update(*self.RS, old, check_version=False)
                 changed = True
         return self._update_status(deploy, owned, current, desired) or changed
+
+    def _note_revision(self, deploy, replica_set):
+        """The Deployment carries its new ReplicaSet's revision (SetDeploymentRevision)."""
+        revision = ((replica_set or {}).get("metadata", {}).get("annotations") or {}).get(REVISION_ANNOTATION)
+        annotations = deploy["metadata"].get("annotations") or {}
+        if not revision or annotations.get(REVISION_ANNOTATION) == revision:
+            return False
+        current = self.store.get(*self.KEY, deploy["metadata"]["namespace"], deploy["metadata"]["name"])
+        if current is None:
+            return False
+        current["metadata"]["annotations"] = dict(current["metadata"].get("annotations") or {},
+                                                  **{REVISION_ANNOTATION: revision})
+        self.store.update(*self.KEY, current, check_version=False)
+        return True
 
     def _scaled(self, deploy, replica_set, old, new):
         emit_event(self.cluster, deploy, "Normal", "ScalingReplicaSet",
@@ -168,7 +195,9 @@ class DeploymentController(_Controller):
                 "metadata": {"name": f"{meta['name']}-{pod_hash}", "namespace": meta["namespace"],
                              "labels": dict(template["metadata"]["labels"]),
                              "annotations": {REVISION_ANNOTATION: str(revision),
-                                             "deployment.kubernetes.io/desired-replicas": str(replicas)},
+                                             "deployment.kubernetes.io/desired-replicas": str(replicas),
+                                             "deployment.kubernetes.io/max-replicas": str(replicas + _max_surge(deploy,
+                                                                                                                replicas))},
                              "ownerReferences": [controller_ref(deploy)]},
                 "spec": {"replicas": replicas, "selector": selector, "template": template}}
 
@@ -222,7 +251,9 @@ class ReplicaSetController(_Controller):
             template = (rs.get("spec") or {}).get("template") or {}
             for _ in range(desired - len(pods)):
                 name = f"{meta['name']}-{random_suffix()}"
-                if self._create(("", "pods"), _pod_from_template(template, name, meta["namespace"], rs, {})):
+                pod = _pod_from_template(template, name, meta["namespace"], rs, {})
+                pod["metadata"]["generateName"] = f"{meta['name']}-"       # the ReplicaSet controller names by it
+                if self._create(("", "pods"), pod):
                     changed = True
                     emit_event(self.cluster, rs, "Normal", "SuccessfulCreate", f"Created pod: {name}",
                                "replicaset-controller")

@@ -10,7 +10,7 @@ import json
 from lab.apiserver.errors import ApiError
 from lab.apiserver.selectors import label_matcher
 from lab.controllers.storage import volume_dir
-from lab.controllers.util import Dirty, random_suffix
+from lab.controllers.util import Dirty
 from lab.velero import kube, resourcepolicies
 from lab.velero.chains import ChainError, SnapshotChains
 from lab.velero.credentials import CredentialsError
@@ -100,11 +100,56 @@ class ItemCollector:
         selectors += spec.get("orLabelSelectors") or []
         self.matchers = [label_matcher(s) for s in selectors]
 
-    def _selected(self, obj):
+    def _matches(self, obj):
+        """Whether a listing with the backup's label selectors returns obj."""
         labels = obj["metadata"].get("labels") or {}
-        if labels.get(EXCLUDE_LABEL) == "true":
-            return False
         return not self.matchers or any(match(labels) for match in self.matchers)
+
+    def _selected(self, obj):
+        """Whether the item backupper keeps a listed item: its namespace
+        included, no exclude-from-backup label."""
+        labels = obj["metadata"].get("labels") or {}
+        namespace = obj["metadata"].get("namespace")
+        if labels.get(EXCLUDE_LABEL) == "true" or (namespace and not self.namespaces.should_include(namespace)):
+            return False
+        return self._matches(obj)
+
+    def _namespaces_to_list(self, existing):
+        """Where namespaced items are listed (getNamespacesToList): every
+        namespace when the filter takes "*", else the included names as
+        written (a pattern like "team-*" lists nothing: Velero 1.16 does not
+        expand it)."""
+        if self.namespaces.should_include("*"):
+            return list(existing)       # "": all of them, the excluded ones too (their items are dropped later)
+        return [name for name in dict.fromkeys(self.namespaces.includes) if self.namespaces.should_include(name)]
+
+    def _tracked(self, namespaces):
+        """The namespaces whose object Velero backs up before any item is
+        seen (nsTracker.init): those the label selectors match, else (unless
+        the filter takes everything while selectors are given) those the
+        namespace filter takes."""
+        tracked = set()
+        selected_everything = self.namespaces.includes_everything() and bool(self.matchers)
+        for ns in namespaces:
+            name, labels = ns["metadata"]["name"], ns["metadata"].get("labels") or {}
+            if any(match(labels) for match in self.matchers):
+                tracked.add(name)
+            elif not selected_everything and self.namespaces.should_include(name):
+                tracked.add(name)
+        return tracked
+
+    def _takes_namespaces(self):
+        """Whether Namespace objects are collected at all: the resource filter
+        takes them and includeClusterResources is not false."""
+        return self.resources.should_include("namespaces") and self.spec.get("includeClusterResources") is not False
+
+    def missing_namespaces(self):
+        """The included namespaces (not "*") no namespace is named after
+        (collectNamespaces, when it runs, logs an error for each)."""
+        if not self._takes_namespaces():
+            return []
+        existing = {ns["metadata"]["name"] for ns in self.store.list("", "namespaces")}
+        return [name for name in self.namespaces.includes if name != "*" and name not in existing]
 
     def collect(self):
         """-> list of (ResourceType, object), each item once."""
@@ -116,29 +161,39 @@ class ItemCollector:
                 seen.add(key)
                 items.append((rtype, obj))
 
-        namespaces = [ns for ns in self.store.list("", "namespaces")
-                      if self.namespaces.should_include(ns["metadata"]["name"])
-                      and not ns["metadata"].get("deletionTimestamp")]
+        every_namespace = [ns for ns in self.store.list("", "namespaces") if not ns["metadata"].get("deletionTimestamp")]
+        listed = self._namespaces_to_list([ns["metadata"]["name"] for ns in every_namespace])
+        tracked = self._tracked(every_namespace)
         include_cluster = self.spec.get("includeClusterResources")
         all_cluster = include_cluster is True or (include_cluster is None and self.namespaces.includes_everything())
         by_gr = {group_resource(r): r for r in self.served}
+        namespace_type = None
         for rtype in self.served:
             gr = group_resource(rtype)
             if not self.resources.should_include(gr):
                 continue
+            if gr == "namespaces":
+                if self._takes_namespaces():
+                    namespace_type = rtype      # namespaces go last: an item tracks its namespace
+                continue
             if rtype.namespaced:
-                for ns in namespaces:
-                    for obj in self.store.list(rtype.group, rtype.plural, ns["metadata"]["name"]):
-                        if self._selected(obj):
-                            add(rtype, obj)
-            elif gr == "namespaces":
-                # the namespaces themselves always go with their contents
-                for ns in namespaces:
-                    add(rtype, ns)
+                for name in listed:
+                    for obj in self.store.list(rtype.group, rtype.plural, name):
+                        if self._matches(obj):
+                            tracked.add(name)           # even an excluded namespace: Velero tracks it
+                            if self._selected(obj):
+                                add(rtype, obj)
             elif all_cluster:
                 for obj in self.store.list(rtype.group, rtype.plural):
                     if self._selected(obj):
                         add(rtype, obj)
+        if namespace_type is not None:
+            # nsTracker.filterNamespaces; a tracked namespace goes even when the filter excludes it
+            # ("we specifically allow namespaces to be backed up even if it's excluded")
+            for ns in every_namespace:
+                labels = ns["metadata"].get("labels") or {}
+                if ns["metadata"]["name"] in tracked and labels.get(EXCLUDE_LABEL) != "true":
+                    add(namespace_type, ns)
         if include_cluster is not False:
             for rtype, obj in list(items):
                 for related_gr, related in self._related(rtype, obj):
@@ -195,7 +250,7 @@ class BackupRun:
         self.backup = backup
         self.name = kube.name_of(backup)
         self.spec = backup.get("spec") or {}
-        self.log = OperationLog(cluster, f"backup=velero/{self.name}")
+        self.log = OperationLog(cluster, f"backup=velero/{self.name}", log_hook=True)
         self.volume_snapshots = []
         self.pod_volume_backups = []
 
@@ -347,7 +402,11 @@ class BackupRun:
         if storage.exists(layout.backup_metadata(self.name)):
             self._finish("Failed", failure="backup already exists in object storage")
             return
-        items = ItemCollector(self.cluster, self.spec, self.discovery.served()).collect()
+        collector = ItemCollector(self.cluster, self.spec, self.discovery.served())
+        for name in collector.missing_namespaces():
+            self.log.error(f"fail to get the namespace {name} specified in backup.Spec.IncludedNamespaces",
+                           resource="namespaces")
+        items = collector.collect()
         self.log.info(f"Collected {len(items)} items matching the backup spec")
         self._volume_data(items, bsl, vsls.get(CSTOR_PROVIDER), storage, layout)
         phase = "PartiallyFailed" if self.log.error_count() else "Completed"
@@ -444,19 +503,22 @@ class BackupRun:
                   "status": {"providerSnapshotID": "", "phase": "New"}}
         self.volume_snapshots.append(record)
         schedule = (self.backup["metadata"].get("labels") or {}).get(kube.LABEL_SCHEDULE, "")
+        # what Velero's item backupper and the OpenEBS plugin log (item_backupper.go
+        # takePVSnapshot, the plugin's CreateSnapshot); neither says full or incremental
+        self.log.info("Snapshotting persistent volume")
+        self.log.info(f"creating snapshot{{{self.name}}}")
         try:
             storage, layout = vsl_storage(self.store, vsl)
             chains = SnapshotChains.from_config(storage, layout, vsl_config(vsl))
             meta = chains.take(volume_dir(self.cluster, pv_name), pv_name, self.name, schedule,
-                               kube.stamp(self.cluster))
+                               kube.stamp(self.cluster), claim=pvc)
         except VOLUME_DATA_ERRORS as exc:
             record["status"]["phase"] = "Failed"
             self.log.error(f"Error taking snapshot of volume {pv_name}: {exc}",
                            namespace=pvc["metadata"]["namespace"])
             return
         record["status"].update(providerSnapshotID=meta["snapshotID"], phase="Completed")
-        self.log.info(f"Snapshot {meta['snapshotID']} of volume {pv_name} taken ({meta['kind']}, "
-                      f"{meta['size']} bytes{', parent ' + meta['parent'] if meta['parent'] else ''})")
+        self.log.info("Snapshot Successfully Created")
 
     def _fs_backup(self, pod, volume_name, pvc, bsl, storage, layout):
         """One PodVolumeBackup as Velero's backupper creates it and node-agent
@@ -470,7 +532,7 @@ class BackupRun:
         tags = {"backup": self.name, "backup-uid": self.backup["metadata"]["uid"], "ns": namespace,
                 "pod": pod_name, "pod-uid": pod["metadata"]["uid"], "pvc-uid": pvc_uid, "volume": volume_name}
         pvb = {"apiVersion": kube.API_VERSION, "kind": "PodVolumeBackup",
-               "metadata": {"name": f"{self.name}-{random_suffix()}", "namespace": kube.NAMESPACE,
+               "metadata": {"generateName": f"{self.name}-", "namespace": kube.NAMESPACE,
                             "labels": {kube.LABEL_BACKUP_NAME: self.name,
                                        kube.LABEL_BACKUP_UID: self.backup["metadata"]["uid"],
                                        kube.LABEL_PVC_UID: pvc_uid},
@@ -585,11 +647,17 @@ class BackupRun:
         storage.put(layout.backup_resource_list(self.name), gzip_json(resource_list))
         # Go's json of a nil slice is null: Velero writes null where it has no item
         storage.put(layout.backup_volume_snapshots(self.name), gzip_json(self.volume_snapshots or None))
-        storage.put(layout.backup_pod_volume_backups(self.name), gzip_json(self.pod_volume_backups or None))
+        # typed objects from Velero's lister: no apiVersion or kind
+        storage.put(layout.backup_pod_volume_backups(self.name),
+                    gzip_json([{k: v for k, v in p.items() if k not in ("apiVersion", "kind")}
+                               for p in self.pod_volume_backups] or None))
         storage.put(layout.backup_volume_info(self.name), gzip_json(self._volume_infos() or None))
         for what in ("volumesnapshots", "volumesnapshotcontents", "volumesnapshotclasses"):
             storage.put(layout.backup_csi(self.name, what), gzip_json(None))     # no CSI snapshots here
         storage.put(layout.backup_results(self.name), self.log.results_gz())
         storage.put(layout.backup_item_operations(self.name), gzip_json([]))
+        # Go's json of the BackupSpec: hooks and metadata are structs, always written
+        final["spec"].setdefault("hooks", {})
+        final["spec"].setdefault("metadata", {})
         # velero-backup.json last: a backup is only "in the bucket" (for sync) once it is complete
         storage.put(layout.backup_metadata(self.name), json.dumps(final, sort_keys=True).encode())

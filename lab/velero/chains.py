@@ -1,15 +1,28 @@
-"""cStor snapshot chains as the OpenEBS velero-plugin keeps them in a
-volume snapshot location: per schedule (label velero.io/schedule-name) a
-volume's first snapshot is full, then `incrBackupCount` incrementals, then
-full again; backups outside a schedule are always full.
+"""Snapshot chains as the OpenEBS velero-plugin keeps them in a volume
+snapshot location (github.com/openebs/velero-plugin; HACKING.md, "Backup
+kinds"):
+
+- full or incremental: backups outside a schedule are full; a schedule's
+  (label velero.io/schedule-name, name <schedule>-<timestamp>) with
+  `incrBackupCount: N` counts the schedule's snapshots of the volume the
+  location holds, and makes the next one full when that count is a
+  multiple of N+1, else incremental on the latest of them (the ZFS-LocalPV
+  plugin's getPrevSnap, pkg/zfs/plugin/backup.go; the cStor plugin has no
+  such setting, see README "Where the lab simplifies");
+- deleting a backup deletes its snapshot, whatever later incrementals stand
+  on it (DeleteSnapshot, pkg/cstor/cstor.go);
+- a restore with `restoreAllIncrementalSnapshots` replays the chain from its
+  full snapshot; an incremental whose parent is gone cannot be received
+  (zfs receive refuses an incremental stream without its source snapshot),
+  nor can an incremental restored alone.
 
 A full snapshot object is a tar of the volume directory; an incremental is
 a tar of the files changed or added since its parent plus the list of
 deleted paths. Beside each snapshot object the lab keeps a small JSON
 metadata object (kind, parent, volume, size, sha256 of the payload, the
-file manifest at that time) so a restore can replay the chain and detect
-corruption. Deleting a backup keeps its snapshot while a retained later
-incremental of the same chain still needs it."""
+file manifest at that time), the lab's stand-in for what a zfs send stream
+carries in its header (its source snapshot), so a restore can replay the
+chain and detect corruption. Nothing outside the lab reads it."""
 import hashlib
 import io
 import json
@@ -90,6 +103,22 @@ def sha256(data):
 
 # --- the bucket side: chain bookkeeping --------------------------------------
 
+def _plugin_claim(pvc):
+    """The claim as the plugin uploads it: no resourceVersion, uid,
+    annotations or volumeName; the class from the beta annotation if unset;
+    Go's json.MarshalIndent with tabs."""
+    claim = json.loads(json.dumps(pvc))
+    meta = claim.setdefault("metadata", {})
+    for key in ("resourceVersion", "uid", "selfLink", "annotations"):
+        meta.pop(key, None)
+    spec = claim.setdefault("spec", {})
+    if not spec.get("storageClassName"):
+        spec["storageClassName"] = (pvc["metadata"].get("annotations") or {}).get(
+            "volume.beta.kubernetes.io/storage-class", "")
+    spec.pop("volumeName", None)
+    return json.dumps(claim, indent="\t").encode()
+
+
 def _schedule_backup(name, schedule):
     return bool(schedule) and re.fullmatch(re.escape(schedule) + r"-\d{14}", name) is not None
 
@@ -139,31 +168,26 @@ class SnapshotChains:
                 ids[snapshot_id(volume, backup)] = etag
         return ids
 
-    def _previous(self, volume, schedule, listing):
-        """The latest live snapshot of volume taken by this schedule."""
-        candidates = [s for s in listing if _schedule_backup(parse_snapshot_id(s)[1], schedule)]
-        for snap in sorted(candidates, key=lambda s: parse_snapshot_id(s)[1], reverse=True):
-            meta = self.read_meta(snap, listing)
-            if not meta.get("backupDeleted"):
-                return meta
-        return None
+    def _schedule_snapshots(self, volume, schedule, listing):
+        """The IDs of the schedule's snapshots of volume in the location, oldest first."""
+        return sorted((s for s in listing if _schedule_backup(parse_snapshot_id(s)[1], schedule)),
+                      key=lambda s: parse_snapshot_id(s)[1])
 
     def next_kind(self, volume, schedule):
         """(FULL, None) or (INCREMENTAL, parent meta) for the next backup."""
         if not schedule or self.incr_count <= 0:
             return FULL, None
         listing = self.volume_snapshot_ids(volume)
-        previous = self._previous(volume, schedule, listing)
-        if previous is None:
+        taken = self._schedule_snapshots(volume, schedule, listing)
+        if len(taken) % (self.incr_count + 1) == 0:
             return FULL, None
-        incrementals, meta = 0, previous
-        while meta["kind"] == INCREMENTAL:
-            incrementals += 1
-            meta = self.read_meta(meta["parent"], listing)
-        return (FULL, None) if incrementals >= self.incr_count else (INCREMENTAL, previous)
+        return INCREMENTAL, self.read_meta(taken[-1], listing)
 
-    def take(self, directory, volume, backup, schedule, created):
-        """Snapshot directory as volume's snapshot for backup; returns meta."""
+    def take(self, directory, volume, backup, schedule, created, claim=None):
+        """Snapshot directory as volume's snapshot for backup; returns meta.
+        With `claim` (the PVC), the plugin's copy of it goes beside the
+        snapshot (`<snapshot>.pvc`, backupPVC in pkg/cstor/pvc_operation.go);
+        deleting the snapshot leaves it, as the plugin does."""
         kind, parent = self.next_kind(volume, schedule)
         current = manifest(directory)
         if kind == FULL:
@@ -176,6 +200,8 @@ class SnapshotChains:
                 "parent": parent["snapshotID"] if parent else "",
                 "size": len(payload), "sha256": sha256(payload), "deleted": deleted,
                 "manifest": current, "created": created}
+        if claim is not None:
+            self.storage.put(self.layout.snapshot(volume, backup) + ".pvc", _plugin_claim(claim))
         self.storage.put(self.layout.snapshot(volume, backup), payload)
         self._write_meta(meta)
         return meta
@@ -188,43 +214,43 @@ class SnapshotChains:
                              f"expected sha256 {meta['sha256']}, got {sha256(payload)}")
         return payload
 
+    def _present(self, snap_id, needed_by=None):
+        """The metadata of a snapshot the location holds, or ChainError."""
+        volume, backup = parse_snapshot_id(snap_id)
+        if not self.storage.exists(self.layout.snapshot_metadata(volume, backup)):
+            if needed_by:
+                raise ChainError(f"snapshot {needed_by} is incremental on snapshot {snap_id}, which is no longer "
+                                 f"in the location: an incremental cannot be received without its source "
+                                 f"snapshot")
+            raise ChainError(f"snapshot {snap_id} is not in the location")
+        return self.read_meta(snap_id)
+
     def chain_to(self, snap_id):
         """Metas from the chain's full snapshot to snap_id, in replay order."""
-        chain = [self.read_meta(snap_id)]
+        chain = [self._present(snap_id)]
         while chain[-1]["kind"] == INCREMENTAL:
-            chain.append(self.read_meta(chain[-1]["parent"]))
+            chain.append(self._present(chain[-1]["parent"], needed_by=chain[-1]["snapshotID"]))
         return list(reversed(chain))
 
     def restore(self, snap_id, target):
         """Write snap_id's data into target (replaying its chain when
         restoreAllIncrementalSnapshots is set); returns bytes applied."""
-        metas = self.chain_to(snap_id) if self.restore_all else [self.read_meta(snap_id)]
+        if self.restore_all:
+            metas = self.chain_to(snap_id)
+        else:
+            metas = [self._present(snap_id)]
+            if metas[0]["kind"] == INCREMENTAL:
+                raise ChainError(f"snapshot {snap_id} is incremental on snapshot {metas[0]['parent']}, which a "
+                                 f"new volume does not hold (restoreAllIncrementalSnapshots is not set)")
         payloads = [(meta, self._payload(meta)) for meta in metas]   # verify all before writing
         for meta, payload in payloads:
             apply_payload(payload, meta["deleted"], target)
         return sum(len(p) for _, p in payloads)
 
     def delete(self, snap_id):
-        """The backup of snap_id is gone: drop its snapshot unless a retained
-        later incremental needs it, and any earlier ones kept only for it.
-        Returns the snapshot IDs whose objects were removed."""
-        volume, _ = parse_snapshot_id(snap_id)
-        meta = self.read_meta(snap_id)
-        meta["backupDeleted"] = True
-        self._write_meta(meta)
-        listing = self.volume_snapshot_ids(volume)
-        metas = {s: self.read_meta(s, listing) for s in listing}
-        children = {}
-        for sid, m in metas.items():
-            if m.get("parent"):
-                children.setdefault(m["parent"], []).append(sid)
-
-        def removable(sid):
-            return metas[sid].get("backupDeleted") and all(removable(c) for c in children.get(sid, []))
-
-        removed = [sid for sid in metas if removable(sid)]
-        for sid in removed:
-            m = metas[sid]
-            self.storage.delete_keys([self.layout.snapshot(m["volume"], m["backup"]),
-                                      self.layout.snapshot_metadata(m["volume"], m["backup"])])
-        return removed
+        """The backup of snap_id is gone: so is its snapshot, whatever stands
+        on it (the plugin's DeleteSnapshot). Deleting what is not there is no
+        error (an S3 DELETE of a missing key succeeds)."""
+        volume, backup = parse_snapshot_id(snap_id)
+        self.storage.delete_keys([self.layout.snapshot(volume, backup), self.layout.snapshot_metadata(volume, backup)])
+        return [snap_id]

@@ -1,6 +1,8 @@
 """Deleting backups: the DeleteBackupRequest controller (Velero's
-backup_deletion_controller.go) and TTL garbage collection (gc_controller.go,
-which expires a backup by creating a DeleteBackupRequest for it)."""
+backup_deletion_controller.go: one request per backup at a time; once a
+backup is deleted without errors, its requests go too; a processed request
+goes after 24 h) and TTL garbage collection (gc_controller.go, which
+expires a backup by creating a DeleteBackupRequest for it)."""
 import datetime
 
 from lab.apiserver.errors import ApiError
@@ -15,6 +17,7 @@ from lab.velero.repositories import open_repository
 
 PLURAL = "deletebackuprequests"
 GC_RETRY = datetime.timedelta(hours=1)      # Velero's default garbage-collection-frequency
+REQUEST_MAX_AGE = datetime.timedelta(hours=24)   # deleteBackupRequestMaxAge: a done request goes after that
 
 
 def deletion_request(backup):
@@ -36,8 +39,16 @@ class DeletionController:
 
     def reconcile(self):
         changed = False
+        now = kube.now(self.cluster)
         for request in kube.list_velero(self.store, PLURAL):
-            if (request.get("status") or {}).get("phase") in (None, "", "New"):
+            phase = (request.get("status") or {}).get("phase")
+            if phase in ("Processed", "InProgress"):
+                created = kube.parse_stamp(request["metadata"].get("creationTimestamp"))
+                if created and now - created >= REQUEST_MAX_AGE:
+                    kube.delete_quietly(self.store, kube.GROUP, PLURAL, kube.NAMESPACE, kube.name_of(request))
+                    changed = True
+                continue
+            if phase in (None, "", "New"):
                 try:
                     self._process(request)
                 except Exception:
@@ -68,9 +79,25 @@ class DeletionController:
                             errors=[f"cannot delete backup because backup storage location {location} is "
                                     f"currently in read-only mode"])
             return
+        # one request at a time per backup: the others go (deleteExistingDeletionRequests)
+        for other in self.store.list(kube.GROUP, PLURAL, kube.NAMESPACE, label_selector=f"{kube.LABEL_BACKUP_NAME}={name}"):
+            if kube.name_of(other) != kube.name_of(request):
+                kube.delete_quietly(self.store, kube.GROUP, PLURAL, kube.NAMESPACE, kube.name_of(other))
+        labels = dict(request["metadata"].get("labels") or {})
+        labels.setdefault(kube.LABEL_BACKUP_NAME, name[:63])
+        labels.setdefault(kube.LABEL_BACKUP_UID, backup["metadata"]["uid"])
+        if labels != (request["metadata"].get("labels") or {}):
+            request = self.store.update(kube.GROUP, PLURAL, dict(request, metadata=dict(request["metadata"],
+                                                                                        labels=labels)))
         request = kube.set_status(self.store, PLURAL, request, phase="InProgress") or request
         errors = delete_backup(self.cluster, backup, bsl)
         kube.set_status(self.store, PLURAL, request, phase="Processed", errors=errors or None)
+        if not errors:
+            # everything went: so do all the backup's requests (DeleteAllOf by its name and uid labels,
+            # which Velero puts on the request it processes)
+            for done in self.store.list(kube.GROUP, PLURAL, kube.NAMESPACE,
+                                        label_selector=f"{kube.LABEL_BACKUP_NAME}={name}"):
+                kube.delete_quietly(self.store, kube.GROUP, PLURAL, kube.NAMESPACE, kube.name_of(done))
 
 
 def delete_backup(cluster, backup, bsl):

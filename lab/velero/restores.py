@@ -23,7 +23,8 @@ from lab.velero.selection import IncludesExcludes, group_resource, resource_filt
 from lab.velero.tarball import TarballError, read_tarball
 
 PLURAL = "restores"
-# pkg/cmd/server/server.go defaultRestorePriorities (Velero 1.12)
+# Velero 1.16.2 pkg/cmd/server/config/config.go defaultRestorePriorities (the group-resources
+# the lab's registry names; Velero's list says "customresourcedefinitions", "storageclasses")
 HIGH_PRIORITIES = [
     "customresourcedefinitions.apiextensions.k8s.io", "namespaces", "storageclasses.storage.k8s.io",
     "volumesnapshotclass.snapshot.storage.k8s.io", "volumesnapshotcontents.snapshot.storage.k8s.io",
@@ -32,7 +33,14 @@ HIGH_PRIORITIES = [
     "replicasets.apps", "clusterclasses.cluster.x-k8s.io", "endpoints", "services",
 ]
 LOW_PRIORITIES = ["clusterbootstraps.run.tanzu.vmware.com", "clusters.cluster.x-k8s.io",
-                  "clusterresourcesets.addons.cluster.x-k8s.io"]
+                  "clusterresourcesets.addons.cluster.x-k8s.io", "apps.kappctrl.k14s.io",
+                  "packageinstalls.packaging.carvel.dev"]
+# A resource of the backup the target does not serve: Velero logs that it cannot resolve it
+# (Info) and, before 1.14, skips it; from 1.14 on it goes on and fails to create each item
+# (pkg/restore/restore.go getOrderedResourceCollection, restoreItem)
+UNRESOLVED_SKIPPED = "Skipping restore of resource because it cannot be resolved via discovery"
+UNRESOLVED = "resource cannot be resolved via discovery"
+UNRESOLVED_ITEM_ERROR = "the server could not find the requested resource"      # client-go's NotFound for a 404
 # Velero 1.16.2 pkg/controller/restore_controller.go nonRestorableResources, in its
 # order: validation names them in it and appends them to spec.excludedResources
 NON_RESTORABLE = ("nodes", "events", "events.events.k8s.io", "backups.velero.io", "restores.velero.io",
@@ -45,6 +53,8 @@ PVC_BINDING_ANNOTATIONS = ("pv.kubernetes.io/bind-completed", "pv.kubernetes.io/
                            "volume.kubernetes.io/selected-node", "volume.kubernetes.io/storage-provisioner",
                            "volume.beta.kubernetes.io/storage-provisioner")
 VOLUME_WAIT_SECONDS = 120.0     # real seconds a restored claim may take to bind
+FINALIZER = "restores.velero.io/external-resources-finalizer"      # restore_controller.go
+DEFAULT_ITEM_OPERATION_TIMEOUT = "4h0m0s"       # velero server --default-item-operation-timeout
 
 
 def priority(group_resource_name):
@@ -87,10 +97,14 @@ class RestoreController:
     def reconcile(self):
         changed = False
         restores = kube.list_velero(self.store, PLURAL)
-        present = {r["metadata"]["uid"] for r in restores}
+        present = {r["metadata"]["uid"] for r in restores if not r["metadata"].get("deletionTimestamp")}
         for uid in [u for u in self.running if u not in present]:
             del self.running[uid]      # the Restore was deleted while waiting for its volumes
         for restore in restores:
+            if restore["metadata"].get("deletionTimestamp") or FINALIZER not in (
+                    restore["metadata"].get("finalizers") or []):
+                changed |= self._finalizer(restore)
+                continue
             phase = (restore.get("status") or {}).get("phase")
             uid = restore["metadata"]["uid"]
             if phase in (None, "", "New"):
@@ -119,6 +133,39 @@ class RestoreController:
         return changed
 
 
+    def _finalizer(self, restore):
+        """Velero's external-resources finalizer: put on every Restore; when
+        one is deleted, its files go from the bucket (if its backup and an
+        available location say where), then the finalizer. True if changed."""
+        meta = restore["metadata"]
+        finalizers = list(meta.get("finalizers") or [])
+        if not meta.get("deletionTimestamp"):
+            restore = dict(restore, metadata=dict(meta, finalizers=finalizers + [FINALIZER]))
+            try:
+                self.store.update(kube.GROUP, PLURAL, restore)
+            except ApiError:
+                return False        # changed meanwhile: the next pass sees it
+            return True
+        if FINALIZER not in finalizers:
+            return False
+        backup = kube.get_velero(self.store, "backups", (restore.get("spec") or {}).get("backupName") or "")
+        bsl = kube.get_velero(self.store, BSL, ((backup or {}).get("spec") or {}).get("storageLocation") or "")
+        if backup is not None and bsl is not None:
+            if (bsl.get("status") or {}).get("phase") != "Available":
+                return False        # Velero retries until the location is back
+            try:
+                storage, layout = bsl_storage(self.store, bsl)
+                storage.delete_prefix(layout.restore_dir(kube.name_of(restore)))
+            except (StorageError, LocationError):
+                return False
+        finalizers.remove(FINALIZER)
+        try:
+            self.store.update(kube.GROUP, PLURAL, dict(restore, metadata=dict(meta, finalizers=finalizers)))
+        except ApiError:
+            return False
+        return True
+
+
 class RestoreRun:
     """One Restore: items at once, volume data as claims bind."""
 
@@ -137,6 +184,7 @@ class RestoreRun:
         self.volumes_from_snapshots = {}     # source (namespace, claim) -> PV restored from its snapshot
         self.outcomes = {}          # "<apiVersion>/<Kind>" -> ["ns/name(result)"]
         self.volume_infos = []      # <restore>-volumeinfo.json entries
+        self.unresolved = set()     # group-resources of the backup the target does not serve
 
     # -- validation -----------------------------------------------------------
     # Velero 1.16.2 pkg/controller/restore_controller.go validateAndComplete: the
@@ -216,6 +264,11 @@ class RestoreRun:
         """Validate and restore the items. True if volume data is still to come."""
         spec = copy.deepcopy(self.spec)
         errors, backup, self.bsl = self._validate(spec)
+        try:
+            if not kube.parse_duration(spec.get("itemOperationTimeout")):
+                spec["itemOperationTimeout"] = DEFAULT_ITEM_OPERATION_TIMEOUT
+        except ValueError:
+            pass
         if spec != self.spec:
             current = self.store.get(kube.GROUP, PLURAL, kube.NAMESPACE, self.name)
             current["spec"] = spec
@@ -302,6 +355,11 @@ class RestoreRun:
 
     def _restore_items(self, backup, items, snapshots, pvbs):
         chosen = self._selected(items)
+        # Velero resolves its priority list too: every entry the target does not serve is logged
+        served = {group_resource(r) for r in self.cluster.registry.served()}
+        for gr in HIGH_PRIORITIES:
+            if gr not in served:
+                self._log_unresolved(gr)
         claims = {(i["namespace"], i["name"]) for i in chosen if i["group_resource"] == "persistentvolumeclaims"}
         mapping = self.spec.get("namespaceMapping") or {}
         self.total = len(chosen)
@@ -331,6 +389,9 @@ class RestoreRun:
                 continue
             target_ns = mapping.get(ns, ns) if ns else None
             self._restore_one(item, target_ns)
+        for gr in LOW_PRIORITIES:
+            if gr not in served:
+                self._log_unresolved(gr)
         self._plan_volumes(backup, items, chosen, snapshots, pvbs, mapping)
 
     def _ensure_namespace(self, namespace):
@@ -405,10 +466,7 @@ class RestoreRun:
         where = f"{target_ns}/{item['name']}" if target_ns else item["name"]
         rtype = next((r for r in self.cluster.registry.served() if (r.group, r.plural) == (group, plural)), None)
         if rtype is None:
-            self.log.error(f"{gr}: the server does not serve this resource (Kubernetes {self.cluster.version}); "
-                           f"could not restore {where}", namespace=target_ns, scope="cluster")
-            self._outcome(item["obj"].get("apiVersion"), item["obj"].get("kind"), where, "failed")
-            return None
+            return self._unresolved(item, gr, target_ns)
         obj = self._prepare(item, target_ns)
         obj["apiVersion"], obj["kind"] = rtype.api_version(), rtype.kind
         try:
@@ -430,6 +488,27 @@ class RestoreRun:
         else:
             self._outcome(rtype.api_version(), rtype.kind, where, "created")
         return created
+
+    def _unresolved(self, item, gr, target_ns):
+        """An item of a resource the target does not serve, as Velero meets it
+        (UNRESOLVED above): logged once per resource; skipped before 1.14, a
+        failed create (an error, the item failed) from 1.14 on."""
+        if self._log_unresolved(gr):
+            return None
+        resource_id = f"{gr}/{target_ns}/{item['name']}" if target_ns else f"{gr}/{item['name']}"
+        self.log.error(f"error restoring {resource_id}: {UNRESOLVED_ITEM_ERROR}", namespace=target_ns,
+                       scope="cluster")
+        where = f"{target_ns}/{item['name']}" if target_ns else item["name"]
+        self._outcome(item["obj"].get("apiVersion"), item["obj"].get("kind"), where, "failed")
+        return None
+
+    def _log_unresolved(self, gr):
+        """Log once that gr cannot be resolved; True where Velero then skips it (before 1.14)."""
+        skips = tuple(int(x) for x in (self.cluster.velero_version.split(".") + ["0"])[:2]) < (1, 14)
+        if gr not in self.unresolved:
+            self.unresolved.add(gr)
+            self.log.info(UNRESOLVED_SKIPPED if skips else UNRESOLVED, resource=gr)
+        return skips
 
     def _existing(self, rtype, obj, where):
         meta = obj["metadata"]
@@ -551,7 +630,9 @@ class RestoreRun:
                 uploader = pvb["spec"].get("uploaderType") or "restic"
                 repo = open_repository(self.cluster, self.bsl, entry["source_namespace"], storage, layout,
                                        uploader, create=False)
+                started = kube.stamp(self.cluster)
                 repo.restore(pvb["status"]["snapshotID"], target)
+                self._pod_volume_restore(entry, pvb, uploader, started)
                 self.log.info(f"Restored {uploader} snapshot {pvb['status']['snapshotID']} into {where}")
                 self.volume_infos.append({
                     "pvcName": entry["claim"], "pvcNamespace": entry["namespace"], "pvName": pv_name,
@@ -563,6 +644,31 @@ class RestoreRun:
                                 "Phase": ""}})
         except VOLUME_DATA_ERRORS as exc:
             self.log.error(f"error restoring volume data of {where}: {exc}", namespace=entry["namespace"])
+
+    def _pod_volume_restore(self, entry, pvb, uploader, started):
+        """The PodVolumeRestore Velero makes for a restored pod's volume and
+        node-agent completes (pkg/podvolume/restorer.go), as it ends up."""
+        pod = self.store.get("", "pods", entry["namespace"], pvb["spec"]["pod"]["name"]) or {"metadata": {}}
+        claim = self.store.get("", "persistentvolumeclaims", entry["namespace"], entry["claim"]) or {"metadata": {}}
+        restore_uid = self.restore["metadata"]["uid"]
+        total = ((pvb.get("status") or {}).get("progress") or {}).get("totalBytes") or 0
+        pvr = {"apiVersion": kube.API_VERSION, "kind": "PodVolumeRestore",
+               "metadata": {"generateName": f"{self.name}-", "namespace": kube.NAMESPACE,
+                            "labels": {"velero.io/pod-uid": pod["metadata"].get("uid", ""),
+                                       "velero.io/pvc-uid": claim["metadata"].get("uid", ""),
+                                       kube.LABEL_RESTORE_NAME: self.name, "velero.io/restore-uid": restore_uid},
+                            "ownerReferences": [{"apiVersion": kube.API_VERSION, "kind": "Restore", "name": self.name,
+                                                 "uid": restore_uid, "controller": True}]},
+               "spec": {"backupStorageLocation": pvb["spec"]["backupStorageLocation"],
+                        "pod": {"kind": "Pod", "name": pvb["spec"]["pod"]["name"], "namespace": entry["namespace"],
+                                "uid": pod["metadata"].get("uid", "")},
+                        "repoIdentifier": pvb["spec"].get("repoIdentifier", ""),
+                        "snapshotID": pvb["status"]["snapshotID"], "sourceNamespace": entry["source_namespace"],
+                        "uploaderType": uploader, "volume": pvb["spec"]["volume"]},
+               "status": {"phase": "Completed", "startTimestamp": started,
+                          "completionTimestamp": kube.stamp(self.cluster),
+                          "progress": {"bytesDone": total, "totalBytes": total}}}
+        self.store.create(kube.GROUP, "podvolumerestores", pvr)
 
     def _write_snapshot(self, snap, target, where):
         """Replay a cStor snapshot (chain) into target; False (logged) on failure."""

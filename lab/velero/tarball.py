@@ -1,7 +1,7 @@
 """The backup contents tarball (<name>.tar.gz), format 1.1.0 as Velero
 1.16 writes it (pkg/backup/item_backupper.go, pkg/archive):
 
-    metadata/version                                       "1.1.0"
+    metadata/version                                       "1.1.0" and a newline
     resources/<group-resource>/namespaces/<ns>/<name>.json
     resources/<group-resource>/cluster/<name>.json
     resources/<group-resource>/<version>-preferredversion/namespaces/<ns>/<name>.json
@@ -40,7 +40,7 @@ def write_tarball(items, mtime=0):
     buffer = io.BytesIO()
     with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=mtime) as gz, \
             tarfile.open(fileobj=gz, mode="w") as tar:
-        _add(tar, "metadata/version", FORMAT_VERSION.encode(), mtime)
+        _add(tar, "metadata/version", f"{FORMAT_VERSION}\n".encode(), mtime)     # backup.go: "%s\\n"
         for item in items:
             data = json.dumps(item["obj"], sort_keys=True).encode()
             gr, ns, name = item["group_resource"], item.get("namespace"), item["name"]

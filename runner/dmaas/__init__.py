@@ -52,6 +52,11 @@ class Plan:
         return self.spec.name
 
 
+def _chained(engine_backup, spec):
+    """Whether a plan's backups stand on each other (snapshot chains)."""
+    return engine_backup == "snapshot" and plans.chain_length(spec) > 1
+
+
 class DMaaS:
     def __init__(self, driver):
         self.driver = driver
@@ -122,6 +127,8 @@ class DMaaS:
         every = int(round(clock.scaled(plans.seconds(spec.every, f"plan {spec.name}: every"))))
         ttl_seconds = plans.seconds(spec.retention_ttl, f"plan {spec.name}: retention") or DEFAULT_TTL
         ttl = int(round(clock.scaled(ttl_seconds)))
+        if _chained(engine_backup, spec) and spec.retention_ttl:
+            ttl = retention.chain_ttl(ttl, every, plans.chain_length(spec))    # the layer deletes chains first
         created = clock.now()
         try:
             objects = plans.schedules(spec, created, every, ttl,
@@ -167,16 +174,24 @@ class DMaaS:
                 velero.wait_backup(backup["metadata"]["name"])
 
     def reconcile(self):
-        """Keep-last-N: deletes each plan's oldest backups beyond N per
-        location and returns once they are gone from the buckets."""
+        """Retention Velero's TTL cannot give: keep-last-N, and whole snapshot
+        chains (retention.py): deletes what a plan keeps no longer, per
+        location, and returns once it is gone from the buckets. A plan whose
+        cluster is gone is left to Velero's TTL."""
+        now = self.driver.clock.now()
         for plan in self._plans.values():
-            if not plan.spec.keep_last:
+            chained = _chained(plan.engine_backup, plan.spec)
+            keep_last = int(plan.spec.keep_last) if plan.spec.keep_last else None
+            kept_for = plans.seconds(plan.spec.retention_ttl) if chained else None
+            if (keep_last is None and kept_for is None) or plan.spec.cluster in self.driver.destroyed():
                 continue
             client = self.driver.cluster(plan.spec.cluster)
             for name in plan.spec.locations:
                 location = self.location(name)
                 records = self.bucket_backups.backups(location, {PLAN_LABEL: plan.name})
-                doomed = [r.name for r in retention.beyond_keep_last(records, int(plan.spec.keep_last))]
+                doomed = [r.name for r in retention.doomed(
+                    records, chained, keep_last=keep_last, now=now,
+                    retention=self.driver.clock.scaled(kept_for) if kept_for else None)]
                 if doomed:
                     retention.delete_backups(client, doomed)
                     retention.wait_deleted(client, self.bucket_backups.layout(location), doomed)

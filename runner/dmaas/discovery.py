@@ -3,25 +3,30 @@ to bring a location's backups into a cluster.
 
 The bucket is the truth for a plan's backups (it outlives every cluster):
 `bucket_backups` reads each backup's velero-backup.json once (a backup's
-metadata does not change after upload). The backup kind: on file-system
-engines the mark the DMaaS layer's schedules put on the Backup
-(plans.KIND_LABEL, in velero-backup.json); on snapshot engines what the
-OpenEBS plugin logs into the backup's log: the parent of an incremental
-snapshot (", parent <id>"), none for a full one."""
+metadata does not change after upload). The backup kind is what the layer
+set, never what a log says (HACKING.md, "Backup kinds"): on file-system
+engines the mark its Schedules put on each Backup (plans.KIND_LABEL); on
+snapshot engines, for a plan with chains, the position of the backup among
+its Schedule's backups with a snapshot in the location, counted in chains
+of the length its Schedule put on it (plans.CHAIN_LABEL): the very count the
+OpenEBS plugin makes with the incrBackupCount the layer gave it (the layer
+deletes chains only whole, which keeps that count's cycle); any other
+snapshot backup is full (the plugin makes a backup outside a chain full).
+"""
 from __future__ import annotations
 
+import dataclasses
 import datetime
-import re
 import time
 
-from runner.dmaas.plans import KIND_LABEL
+from runner.dmaas.plans import CHAIN_LABEL, KIND_LABEL
 from runner.dmaas.records import BackupRecord
 from runner.driver import timeouts
 from runner.driver.waits import FIRST_POLL, WaitTimeout, poll_sleep, wait_until
 from runner.driver.layout import LayoutError, VeleroLayout
 from runner.times import parse_time
 
-INCREMENTAL_LOG = re.compile(r", parent [0-9A-Za-z]")
+SCHEDULE_LABEL = "velero.io/schedule-name"      # Velero puts it on every Backup a Schedule makes
 SYNC_NUDGE_SECONDS = 60          # Velero's default backup sync period
 NUDGE_AFTER = 0.5                # real seconds without progress before nudging the clock
 
@@ -36,15 +41,14 @@ class BucketBackups:
     def layout(self, location):
         return VeleroLayout(self.driver.bucket(location.profile), location.prefix)
 
-    def _kind(self, layout, name, labels, snapshots):
+    @staticmethod
+    def _kind(labels, snapshots):
+        """The kind known from one backup alone (None: by position, or none)."""
         if labels.get(KIND_LABEL) in ("full", "incremental"):
             return labels[KIND_LABEL]
-        if not snapshots:
-            return None             # file-system volumes without the layer's mark: no kind
-        text = layout.log(name)
-        if text is None:            # no log (yet): the kind is unknown
+        if not snapshots or (labels.get(CHAIN_LABEL) and labels.get(SCHEDULE_LABEL)):
             return None
-        return "incremental" if INCREMENTAL_LOG.search(text) else "full"
+        return "full"
 
     def record(self, location, name):
         cache_key = (location.profile, location.prefix, name)
@@ -57,28 +61,42 @@ class BucketBackups:
             return None
         status, spec = meta.get("status") or {}, meta.get("spec") or {}
         labels = (meta.get("metadata") or {}).get("labels") or {}
-        kind = self._kind(layout, name, labels, status.get("volumeSnapshotsAttempted"))
+        kind = self._kind(labels, status.get("volumeSnapshotsAttempted"))
         record = BackupRecord(name=name, location=location.name, started=parse_time(status.get("startTimestamp")),
                               completed=parse_time(status.get("completionTimestamp")), phase=status.get("phase"),
                               kind=kind, labels=labels, namespaces=list(spec.get("includedNamespaces") or []),
                               created=parse_time((meta.get("metadata") or {}).get("creationTimestamp")),
-                              expires=parse_time(status.get("expiration")))
+                              expires=parse_time(status.get("expiration")),
+                              snapshots=int(status.get("volumeSnapshotsCompleted") or 0))
         if record.phase in ("Completed", "PartiallyFailed", "Failed"):
             self._records[cache_key] = record
         return record
 
     def backups(self, location, labels=None):
         """Records of the backups in a location whose labels include `labels`, oldest first."""
-        found = []
-        for name in self.layout(location).backup_names():
-            record = self.record(location, name)
-            if record and all(record.labels.get(k) == v for k, v in (labels or {}).items()):
-                found.append(record)
+        every = [r for r in (self.record(location, name) for name in self.layout(location).backup_names()) if r]
+        every = chain_kinds(every)
+        found = [r for r in every if all(r.labels.get(k) == v for k, v in (labels or {}).items())]
         far = datetime.datetime.max.replace(tzinfo=datetime.timezone.utc)
         return sorted(found, key=lambda r: (r.started or far, r.name))
 
     def names(self, location):
         return self.layout(location).backup_names()
+
+
+def chain_kinds(records):
+    """The records, those of a snapshot chain with their kind by position:
+    per Schedule, its backups with a snapshot, in name (= time) order, are
+    a full and chain length - 1 incrementals, over and over."""
+    by_schedule = {}
+    for record in sorted(records, key=lambda r: r.name):
+        if record.kind is None and record.snapshots and record.labels.get(CHAIN_LABEL):
+            by_schedule.setdefault(record.labels.get(SCHEDULE_LABEL), []).append(record)
+    kinds = {}
+    for chain in by_schedule.values():
+        length = int(chain[0].labels[CHAIN_LABEL])
+        kinds.update((r.name, "full" if i % length == 0 else "incremental") for i, r in enumerate(chain))
+    return [dataclasses.replace(r, kind=kinds[r.name]) if r.name in kinds else r for r in records]
 
 
 def wait_synced(driver, client, location, names, in_bucket=None, timeout="sync"):

@@ -6,8 +6,11 @@ A plan = team + selection + schedule (every, full every N) + retention
 Schedules. Runs are numbered from the plan's creation minute: run k fires
 at creation + k*every. Snapshot engines (cStor) get one Schedule per
 location; the OpenEBS plugin makes runs 1, N+1, 2N+1... full through the
-VSL's `incrBackupCount: N-1`. File-system engines get per location a
-`<base>` Schedule for the incremental runs and a `<base>-full` Schedule for
+VSL's `incrBackupCount: N-1` (it counts the Schedule's snapshots in the
+location), and the template labels each Backup with the chain length
+dmaas.openebs.io/full-every=N, from which the layer reads the kinds
+(discovery.py) and keeps whole chains (retention.py; HACKING "Backup kinds").
+File-system engines get per location a `<base>` Schedule for the incremental runs and a `<base>-full` Schedule for
 runs 1, N+1, ...; their templates label each Backup
 dmaas.openebs.io/backup-kind=incremental|full (Velero copies template
 labels onto the Backups it makes, and they travel in velero-backup.json).
@@ -35,6 +38,7 @@ TEAM_LABEL = "dmaas.openebs.io/team"
 PLAN_LABEL = "dmaas.openebs.io/plan"
 LOCATION_LABEL = "dmaas.openebs.io/location"
 KIND_LABEL = "dmaas.openebs.io/backup-kind"
+CHAIN_LABEL = "dmaas.openebs.io/full-every"     # snapshot plans: runs per chain (a full, N-1 incrementals)
 DAY = 86400
 DATA_ONLY_RESOURCES = ["persistentvolumeclaims", "persistentvolumes"]
 
@@ -261,6 +265,11 @@ def schedule_crons(created, every, full_every, snapshot_engine):
             + [("incremental", line) for line in cron_lines(regular)])
 
 
+def chain_length(plan):
+    """Runs per snapshot chain: the full and the incrementals standing on it."""
+    return int(plan.full_every or 1)
+
+
 def schedule_base(plan, location):
     return plan.name if len(plan.locations) == 1 else f"{plan.name}-{location}"
 
@@ -283,6 +292,8 @@ def schedules(plan, created, every, ttl, vsl_of, engine_backup):
             name = base + ("-full" if kind == "full" else "") + (f"-{counters[kind]}" if counters[kind] > 1 else "")
             labels = {TEAM_LABEL: plan.team, PLAN_LABEL: plan.name, LOCATION_LABEL: location}
             template_labels = dict(labels, **({KIND_LABEL: kind} if kind else {}))
+            if snapshot and chain_length(plan) > 1:
+                template_labels[CHAIN_LABEL] = str(chain_length(plan))
             template = {**plan.selection.backup_spec(), "storageLocation": location,
                         **volume_spec(engine_backup, vsl_of(location) if snapshot else None),
                         "ttl": go_duration(ttl), "metadata": {"labels": template_labels}}

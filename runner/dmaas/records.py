@@ -12,11 +12,12 @@ class BackupRecord:
     started: datetime.datetime | None
     completed: datetime.datetime | None
     phase: str | None
-    kind: str | None                 # "full" | "incremental" (see discovery: fs mark or snapshot log)
+    kind: str | None                 # "full" | "incremental" (see discovery: the layer's mark or chain position)
     labels: dict = dataclasses.field(default_factory=dict)
     namespaces: list = dataclasses.field(default_factory=list)
     created: datetime.datetime | None = None   # when the Schedule (or a user) made the Backup object
     expires: datetime.datetime | None = None   # status.expiration: Velero's GC deletes it after that
+    snapshots: int = 0                          # status.volumeSnapshotsCompleted
 
 
 @dataclasses.dataclass
@@ -29,6 +30,7 @@ class RestoreRecord:
     backup: str = ""
     cluster: str = ""
     namespace_mapping: dict = dataclasses.field(default_factory=dict)
+    unresolved: list = dataclasses.field(default_factory=list)  # resources the log says Velero could not resolve
 
 
 @dataclasses.dataclass

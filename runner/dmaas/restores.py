@@ -4,7 +4,8 @@ restore(): a Velero Restore of a backup the cluster knows (waiting for the
 backup sync first), with the VolumeSnapshotLocations the backup names
 created on that cluster if missing (a new cluster has none), then its
 terminal phase plus the messages of the results file Velero writes to the
-bucket (restores/<name>/restore-<name>-results.gz).
+bucket (restores/<name>/restore-<name>-results.gz) and the resources its log
+there says it could not resolve on the target (wording.py).
 
 verify(): restore into scratch namespaces, wait for the app(s) there,
 read their data and invariants, record what came back, delete the scratch
@@ -14,6 +15,7 @@ from __future__ import annotations
 import secrets
 
 from runner.apps.probes import DataProbe, apps_in
+from runner.dmaas import wording
 from runner.dmaas.records import RestoreRecord, Verification
 from runner.driver.waits import WaitTimeout, wait_until
 
@@ -56,7 +58,8 @@ def run_restore(client, backup_name, layout, namespace_mapping=None, timeout="re
         messages.append(status["failureReason"])
     return RestoreRecord(name=name, phase=status.get("phase"), errors=errors, warnings=warnings,
                          messages=messages + errors + warnings, backup=backup_name, cluster=client.name,
-                         namespace_mapping=dict(namespace_mapping or {}))
+                         namespace_mapping=dict(namespace_mapping or {}),
+                         unresolved=wording.unresolved_resources(layout.restore_log(name)))
 
 
 def found_objects(client, namespace):

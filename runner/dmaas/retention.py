@@ -1,18 +1,59 @@
-"""Keep-last-N retention: Velero only expires by TTL, so the DMaaS layer
-deletes a plan's oldest backups beyond N per location with
-DeleteBackupRequests (what `velero backup delete` creates) and waits until
-Velero has removed them from the bucket."""
+"""Retention the DMaaS layer adds to Velero's TTL.
+
+Keep-last-N: Velero only expires by TTL, so the layer deletes a plan's
+oldest backups beyond N per location with DeleteBackupRequests (what
+`velero backup delete` creates) and waits until Velero has removed them
+from the bucket.
+
+Snapshot chains: the OpenEBS plugin deletes a backup's snapshot with the
+backup, and an incremental does not restore without the snapshots it
+stands on. So for a snapshot plan with chains (full every N > 1) the layer
+owns retention: its Schedules give Backups a TTL one chain longer than the
+plan's retention (`chain_ttl`, so Velero's garbage collector never takes a
+chain's full first), and the layer deletes a chain only as a whole, once no
+backup of it is retained (`doomed`). A backup past retention thus remains
+while a retained incremental depends on it (HACKING.md, "Backup kinds").
+"""
 from __future__ import annotations
+
+import datetime
 
 from runner.driver.waits import wait_until
 
 
-def beyond_keep_last(records, keep_last):
-    """The records to delete so that the newest `keep_last` remain
-    (records oldest first, as BucketBackups.backups returns them)."""
-    if keep_last is None or len(records) <= keep_last:
+def chain_ttl(retention, every, chain_length):
+    """The TTL of a snapshot plan's Backups (seconds): the plan's retention
+    plus a chain and one run more, so the layer deletes each chain (when its
+    newest backup passes retention) before Velero would expire its full."""
+    return retention + (chain_length + 1) * every
+
+
+def chains(records, chained):
+    """Records (oldest first) grouped into chains: each full with the
+    incrementals after it; every record alone when not `chained` (file-system
+    backups restore on their own whatever their mark)."""
+    groups = []
+    for record in records:
+        if chained and groups and record.kind == "incremental":
+            groups[-1].append(record)
+        else:
+            groups.append([record])
+    return groups
+
+
+def doomed(records, chained=False, keep_last=None, retention=None, now=None):
+    """The records to delete: the whole chains none of whose backups is
+    retained, a backup being retained when it is among the newest
+    `keep_last`, or started within `retention` (seconds) before `now`."""
+    retained = set()
+    if keep_last is not None:
+        retained |= {r.name for r in records[-int(keep_last):]}
+    if retention is not None:
+        cutoff = now - datetime.timedelta(seconds=retention)
+        retained |= {r.name for r in records if r.started is None or r.started >= cutoff}
+    if keep_last is None and retention is None:
         return []
-    return list(records[:len(records) - keep_last])
+    return [r for chain in chains(records, chained) if not retained & {m.name for m in chain} for r in chain]
 
 
 def delete_backups(client, names):

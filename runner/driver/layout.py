@@ -17,7 +17,7 @@ tooling would have:
     <prefix>/restic/<namespace>/...                     repository_dir("restic", ns): restic repositories (data/ holds packs)
     <prefix>/kopia/<namespace>/...                      repository_dir("kopia", ns): Velero 1.14+'s default uploader
                                                         (p* blobs hold content packs, q* metadata, xn* indexes)
-    <prefix>/snapshots/backups/<name>/cstor-<volume>-<name>[.meta.json]
+    <prefix>/snapshots/backups/<name>/cstor-<volume>-<name>[.pvc]     (OpenEBS plugin: the snapshot, the claim)
                                                         snapshot_dir(name): the cStor snapshot objects of a backup;
                                                         <prefix>/snapshots is the backupPathPrefix DMaaS gives the
                                                         location's VSLs (snapshots_path()), under which the
@@ -32,6 +32,7 @@ tooling would have:
     .metadata(name) -> dict                            # velero-backup.json
     .contents(name) -> BackupContents                  # the tarball, parsed
     .log(name) -> str | None                           # <name>-logs.gz as text (None: not there yet)
+    .restore_log(name) -> str | None                   # restore-<name>-logs.gz as text
     .restore_results(name) -> dict | None              # restore-<name>-results.gz, parsed
     .resource_list(name) -> {"<apiVersion>/<Kind>": ["ns/name" | "name", ...]}
     .volume_snapshots(name) -> [dict]; .pod_volume_backups(name) -> [dict]
@@ -208,6 +209,13 @@ class VeleroLayout(BucketKeys):
         except Exception:           # NoSuchKey from either client, or not gzip
             return None
 
+    def restore_log(self, name):
+        """A restore's log as text, or None when it is not there."""
+        try:
+            return gzip.decompress(self.bucket.get(self.restore_log_key(name))).decode(errors="replace")
+        except Exception:           # NoSuchKey from either client, or not gzip
+            return None
+
     def restore_results(self, name):
         """A restore's results file, parsed, or None (not written: validation
         failed before upload, or unreadable)."""
@@ -236,8 +244,9 @@ class VeleroLayout(BucketKeys):
                 if "/" not in info.key[len(root):] and info.key[len(root):].startswith("p")]
 
     def snapshot_keys(self, name):
-        """The cStor snapshot objects of a backup: each snapshot's data and
-        the plugin's record of it (.json)."""
+        """The snapshot plugin's objects of a backup: each snapshot's data
+        (`cstor-<volume>-<backup>`, no extension: volume and backup names
+        hold no dot) and what it keeps beside it (the claim, `.pvc`)."""
         return self.bucket.list(self.snapshot_dir(name))
 
     def volume_data_keys(self, name):
@@ -245,7 +254,7 @@ class VeleroLayout(BucketKeys):
         (not the records beside them), else the pack files of the
         repositories its PodVolumeBackups wrote to (restic or kopia as each
         records; a repository is shared by the backups of a namespace)."""
-        snapshots = [info.key for info in self.snapshot_keys(name) if not info.key.endswith(".json")]
+        snapshots = [info.key for info in self.snapshot_keys(name) if "." not in info.key.rsplit("/", 1)[-1]]
         if snapshots:
             return snapshots
         repositories = {((p.get("spec") or {}).get("pod", {}).get("namespace"),

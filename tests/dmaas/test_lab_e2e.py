@@ -84,6 +84,40 @@ def test_an_fs_plan_runs_keeps_last_n_and_restores_elsewhere(driver, tmp_path):
         driver.restore_cluster("dst")
 
 
+def test_a_snapshot_plan_keeps_whole_chains_and_reads_kinds_from_its_own_marks(driver):
+    """cStor, a full every 3 runs, 4 h of retention, 9 hours: F I I F I I F I I.
+    The kinds come from the layer's chain mark (not from any log); Velero's
+    TTL is a chain and a run beyond retention; the layer deletes the first
+    chain only once its last incremental (hour 3) is past retention (hour 8),
+    never its full alone, so the oldest backup (a full) still restores."""
+    driver.ensure_cluster("chains")
+    dmaas = DMaaS(driver)
+    dmaas.add_location("chains", "minio", "minio")
+    probe = install(driver, "chains", "mysql", "db", "cstor")
+    probe.write(0)
+    dmaas.create_plan(PlanSpec("hourly", "dba", "chains", namespaces=["db"], every="1h", full_every=3,
+                               retention_ttl="4h", locations=["minio"], engine="cstor"))
+    recorded, present = {}, []
+    for hour in range(1, 10):
+        driver.clock.advance(3600)
+        dmaas.reconcile()
+        backups = dmaas.plan_backups("hourly")
+        recorded[backups[-1].name] = probe.state()
+        present.append([b.kind[0].upper() for b in backups])
+        probe.write(hour)
+    assert present[6] == list("FIIFIIF")               # hour 7: b3 started 4 h ago, still retained
+    assert present[7] == list("FIIFI") and present[8] == list("FIIFII")     # hour 8: the first chain went whole
+    backups = dmaas.plan_backups("hourly")
+    assert all((b.expires - b.started).total_seconds() == (4 + 3 + 1) * 3600 for b in backups)
+    log = dmaas.bucket_backups.layout(dmaas.location("minio")).log(backups[1].name)
+    assert "parent" not in log and "incremental" not in log
+    result = dmaas.restore("chains", backups[1].name, namespace_mapping={"db": "db-i"})
+    assert result.phase == "Completed", result.messages
+    restored = DataProbe(driver.cluster("chains"), "db-i", "mysql")
+    restored.wait_ready(60)
+    assert restored.state() == recorded[backups[1].name]
+
+
 def test_verify_then_promote_and_capacity(driver):
     driver.ensure_cluster("ops")
     driver.ensure_cluster("check")

@@ -57,6 +57,7 @@ def test_snapshot_plan_is_one_schedule_per_location_with_its_vsl():
                                                                                  ["aws-full-every-6"]]
     assert all(o.spec["template"]["snapshotVolumes"] and o.kind is None for o in objects)
     assert [o.spec["template"]["storageLocation"] for o in objects] == ["minio", "aws"]
+    assert {o.spec["template"]["metadata"]["labels"][plans.CHAIN_LABEL] for o in objects} == {"6"}
 
 
 def test_vsl_config_counts_incrementals_and_keeps_snapshots_under_the_location():

@@ -92,25 +92,28 @@ def test_a_planted_secret_is_found_in_base64_inside_a_gzip(steps):
         steps.bucket.no_secret_values(secret_context(steps, leaked))
 
 
-def restore_context(steps, messages, served_psp):
-    result = types.SimpleNamespace(name="r1", phase="PartiallyFailed", errors=messages, warnings=[], messages=[])
+def restore_context(steps, unresolved, served_psp):
+    result = types.SimpleNamespace(name="r1", phase="PartiallyFailed", errors=["error restoring x"], warnings=[],
+                                   messages=[], unresolved=unresolved)
     served = [types.SimpleNamespace(plural="podsecuritypolicies", group_version="policy/v1beta1")] if served_psp else []
     cluster = types.SimpleNamespace(served=lambda: served)
     done = types.SimpleNamespace(cluster="modern", backup="b", mapping={}, record=result)
     return scenario(steps, types.SimpleNamespace(cluster=lambda name: cluster), restores=[done])
 
 
-def test_not_served_needs_a_reason_naming_the_resource(steps):
-    said = ["podsecuritypolicies.policy: the server does not serve this resource (Kubernetes 1.29.4)"]
-    steps.restore.restore_reports_not_served(restore_context(steps, said, False), "modern",
-                                             "podsecuritypolicies.policy")
-    with pytest.raises(AssertionError, match="expected a reason saying podsecuritypolicies.policy is not served, "
-                                             "found: could not restore restricted"):
-        steps.restore.restore_reports_not_served(restore_context(steps, ["could not restore restricted"], False),
+def test_not_served_needs_velero_to_say_it_cannot_resolve_the_resource(steps):
+    """What Velero's restore log says (read by the DMaaS layer into
+    RestoreRecord.unresolved), never an error text only the lab writes."""
+    steps.restore.restore_reports_not_served(restore_context(steps, ["podsecuritypolicies.policy"], False),
+                                             "modern", "podsecuritypolicies.policy")
+    with pytest.raises(AssertionError, match="expected Velero's log to say it cannot resolve "
+                                             "podsecuritypolicies.policy via discovery; it says so of: "
+                                             "clusterclasses.cluster.x-k8s.io; errors: error restoring x"):
+        steps.restore.restore_reports_not_served(restore_context(steps, ["clusterclasses.cluster.x-k8s.io"], False),
                                                  "modern", "podsecuritypolicies.policy")
     with pytest.raises(AssertionError, match="does serve podsecuritypolicies.policy"):
-        steps.restore.restore_reports_not_served(restore_context(steps, said, True), "modern",
-                                                 "podsecuritypolicies.policy")
+        steps.restore.restore_reports_not_served(restore_context(steps, ["podsecuritypolicies.policy"], True),
+                                                 "modern", "podsecuritypolicies.policy")
 
 
 def hourly_context(steps, hours_present):

@@ -98,8 +98,8 @@ def test_version_compatibility_an_api_that_is_served(run_feature):
         ('    And a cluster "consumer" at Kubernetes 1.29.4 with DMaaS 1.12.4\n',
          '    And a cluster "consumer" at Kubernetes 1.23.17 with DMaaS 1.10.3\n'),
     ], name="an API the target does not serve")
-    run.assert_fails_at('reports that "podsecuritypolicies.policy" is not served', "expected a reason",
-                        "podsecuritypolicies.policy")
+    run.assert_fails_at('reports that "podsecuritypolicies.policy" is not served',
+                        "expected Velero's log to say it cannot resolve podsecuritypolicies.policy via discovery")
 
 
 def test_data_movement_a_plan_that_is_not_data_only(run_feature):
@@ -151,12 +151,17 @@ def test_schd_kinds_a_full_more_often_than_asserted(run_feature, feature):
 
 
 def test_schd_retention_a_window_longer_than_asserted(run_feature):
+    """Chains of 4 runs, so that whole chains fall out of the asserted 24 h
+    (a chain with a retained backup may stay, whatever its age)."""
     run = run_feature(SCHD, [
         ("When 80 hours pass", "When 30 hours pass"),
+        ("| full every | 24 |", "| full every | 4 |"),
+        ("then 23 incremental", "then 3 incremental"),
         ("| retention  | 72h  |", "| retention  | 48h  |"),
         ("from the last 72h remain", "from the last 24h remain"),
     ])
-    run.assert_fails_at("from the last 24h remain", "older than 24 h", "still in the minio bucket")
+    run.assert_fails_at("from the last 24h remain", "older than 24 h", "still in the minio bucket",
+                        "no retained backup standing on them")
 
 
 def test_schd_a_restore_with_wrong_data(run_feature):
@@ -169,29 +174,42 @@ def test_schd_a_restore_with_wrong_data(run_feature):
     run.assert_fails_at("its data equals the data recorded", "restored into schd", "data differs")
 
 
-# 32 hours with a 26h retention: the oldest retained backup is an incremental whose full (the first run) expired
-SHORT_RETENTION = [
-    ("When 80 hours pass", "When 32 hours pass"),
+# 52 hours with a 26h retention: the plan deletes its first chain (runs 1-24) once the chain's last incremental is
+# past retention (hour 51); runs 25 and 26 are past retention too, but stay, as retained incrementals stand on them
+CHAIN_RETENTION = [
+    ("When 80 hours pass", "When 52 hours pass"),
     ("| retention  | 72h  |", "| retention  | 26h  |"),
     ("from the last 72h remain", "from the last 26h remain"),
 ]
 
 
-def test_schd_an_incremental_whose_full_expired_restores(run_feature):
-    """The control for the next test: shortened, unbroken, the scenario passes."""
-    run_feature(SCHD, SHORT_RETENTION).assert_passed()
+def test_schd_a_retained_incremental_keeps_its_chain(run_feature):
+    """The control for the next two tests: shortened, unbroken, the scenario passes."""
+    run_feature(SCHD, CHAIN_RETENTION).assert_passed()
+
+
+def test_schd_the_full_backup_under_a_retained_incremental_deleted(run_feature):
+    """The chain rule's oracle: a chain's full gone (as a TTL shorter than the chain would take it) while an
+    incremental standing on it is retained."""
+    run = run_feature(SCHD, CHAIN_RETENTION + [
+        ("    And only the backups of plan",
+         '    When the full backup under the oldest incremental backup of plan "schd-hourly" is deleted\n'
+         "    Then only the backups of plan"),
+    ])
+    run.assert_fails_at("from the last 26h remain", "missing from the minio bucket while the retained backup",
+                        "of their chain stands on them")
 
 
 def test_schd_a_base_full_backup_lost_under_a_retained_incremental(run_feature):
-    run = run_feature(SCHD, SHORT_RETENTION + [
+    run = run_feature(SCHD, CHAIN_RETENTION + [
         (NEW_SEPARATE_LOCATION,
          'When the full snapshot under the oldest backup of plan "schd-hourly" is deleted from the "minio" bucket\n'
          f'    And {NEW_SEPARATE_LOCATION[5:]}'),
     ])
-    # the restore of the oldest backup ends PartiallyFailed (its chain has no full to start from), so the
+    # the restore of the oldest backup ends PartiallyFailed (its snapshot is gone), so the
     # restored claim is never bound and the application never ready: the scenario says why
     run.assert_fails_at('the application "mysql" in namespace "schd"', "PartiallyFailed", "snapshot",
-                         "0/1 replicas ready")
+                        "0/1 replicas ready")
 
 
 # ------------------------------------------------------------------ SOAK matrix (every application)

@@ -1,8 +1,11 @@
-"""cStor plugin snapshots: F, I, I, F chains from a schedule with
+"""The OpenEBS plugin's snapshots: F, I, I, F chains from a schedule with
 incrBackupCount, chain replay on restore (byte-identical to each backup's
-time), corruption detected on restore, and deletion keeping a base snapshot
-a retained incremental still needs."""
+time), corruption detected on restore, the backup log in Velero's and the
+plugin's words, and deletion taking a backup's snapshot with it, so that an
+incremental standing on it no longer restores."""
+import gzip
 import json
+import re
 
 import pytest
 
@@ -89,6 +92,10 @@ def test_chain_kinds_follow_incr_backup_count(chain):
     assert second["deleted"] == ["gone.txt"]
     full_size = meta(chain, chain["names"][0])["size"]
     assert meta(chain, chain["names"][2])["size"] < full_size / 4     # only the new file
+    claim = json.loads(chain["bucket"].get(f"cstor/backups/{chain['names'][1]}/cstor-{chain['pv']}-"
+                                           f"{chain['names'][1]}.pvc"))
+    assert claim["metadata"]["name"] == "data" and "volumeName" not in claim["spec"]
+    assert claim["spec"]["storageClassName"] == "openebs-cstor-csi" and "uid" not in claim["metadata"]
     records = chain["bucket"].json_gz(f"velero/backups/{chain['names'][1]}/{chain['names'][1]}-volumesnapshots.json.gz")
     assert records[0]["spec"]["providerVolumeID"] == chain["pv"]
     assert records[0]["status"] == {"providerSnapshotID": f"{chain['pv']}-velero-bkp-{chain['names'][1]}",
@@ -149,26 +156,38 @@ def test_corrupted_snapshot_fails_restore_with_reason(chain, clusters, lab):
         chain["bucket"].client.put_object(Bucket=chain["bucket"].name, Key=key, Body=original)
 
 
-def test_delete_keeps_base_snapshot_until_last_dependent_goes(chain, lab):
+def test_the_backup_log_says_what_velero_and_the_plugin_say(chain):
+    """Velero's item backupper and the plugin's CreateSnapshot log these
+    lines (item_backupper.go, pkg/cstor/cstor.go); neither names a kind or
+    a parent, so nothing may read one from the log."""
+    for name in chain["names"]:
+        log = gzip.decompress(chain["bucket"].get(f"velero/backups/{name}/{name}-logs.gz")).decode()
+        assert 'msg="Snapshotting persistent volume"' in log
+        assert f'msg="creating snapshot{{{name}}}"' in log and 'msg="Snapshot Successfully Created"' in log
+        assert not re.search(r"\b(parent|incremental|full)\b", log, re.IGNORECASE), log
+
+
+def test_deleting_a_backup_deletes_its_snapshot_whatever_stands_on_it(chain, dst):
+    """The plugin's DeleteSnapshot removes the snapshot object even while
+    later incrementals stand on it; a restore of such an incremental then
+    fails (zfs receive needs the incremental's source snapshot)."""
     src, bucket, names = chain["src"], chain["bucket"], chain["names"]
     snapshot_key = f"cstor/backups/{names[0]}/cstor-{chain['pv']}-{names[0]}"
-
-    def delete(backup):
-        request = unique("del")
-        src.create("deletebackuprequests", request, {"backupName": backup})
-        done = src.wait_phase("deletebackuprequests", request, phases=("Processed",))
-        assert not done["status"].get("errors"), done["status"]
-        wait_for(f"backup {backup} gone", lambda: src.get("backups", backup) is None)
-
-    delete(names[0])
+    request = unique("del")
+    src.create("deletebackuprequests", request, {"backupName": names[0]})
+    # deleted without errors, Velero removes the backup's requests too
+    wait_for(f"backup {names[0]} and request {request} gone",
+             lambda: src.get("backups", names[0]) is None and src.get("deletebackuprequests", request) is None)
     assert not bucket.keys(f"velero/backups/{names[0]}/")
-    assert snapshot_key in bucket.keys("cstor/")              # the incrementals still need it
-    delete(names[1])
-    assert snapshot_key in bucket.keys("cstor/")
-    delete(names[2])
-    keys = bucket.keys("cstor/")
-    assert snapshot_key not in keys and not any(names[1] in k or names[2] in k for k in keys)
-    assert f"cstor/backups/{names[3]}/cstor-{chain['pv']}-{names[3]}" in keys
+    # the plugin's DeleteSnapshot removes the snapshot; its copy of the claim stays
+    assert [k for k in bucket.keys("cstor/") if names[0] in k] == [snapshot_key + ".pvc"]
+    assert f"cstor/backups/{names[2]}/cstor-{chain['pv']}-{names[2]}" in bucket.keys("cstor/")
+    restore, target_ns = unique("rs"), unique("baseless")
+    dst.create("restores", restore, {"backupName": names[2], "namespaceMapping": {chain["ns"]: target_ns}})
+    result = dst.wait_phase("restores", restore)
+    assert result["status"]["phase"] == "PartiallyFailed", result["status"]
+    message = json.dumps(bucket.json_gz(f"velero/restores/{restore}/restore-{restore}-results.gz")["errors"])
+    assert f"{chain['pv']}-velero-bkp-{names[0]}" in message and "no longer in the location" in message
 
 
 def test_read_only_location_refuses_deletion(chain):

@@ -181,3 +181,47 @@ def test_restore_priorities_follow_velero():
                    key=restores.priority)
     assert order == ["customresourcedefinitions.apiextensions.k8s.io", "namespaces", "persistentvolumes",
                      "persistentvolumeclaims", "configmaps", "pods", "deployments.apps", "widgets.example.com"]
+
+
+class MemoryStorage:
+    """The ObjectStorage calls SnapshotChains makes, in memory."""
+
+    def __init__(self):
+        self.objects = {}
+
+    def put(self, key, data):
+        self.objects[key] = bytes(data)
+
+    def get(self, key, etag=None):
+        return self.objects[key]
+
+    def exists(self, key):
+        return key in self.objects
+
+    def list_etags(self, prefix):
+        return {k: str(hash(v)) for k, v in self.objects.items() if k.startswith(prefix)}
+
+    def delete_keys(self, keys):
+        for key in keys:
+            self.objects.pop(key, None)
+
+
+def test_chain_kinds_count_the_schedules_snapshots_in_the_location(tmp_path):
+    """The ZFS-LocalPV plugin's rule (getPrevSnap): the next snapshot is full
+    when the schedule's snapshots of the volume number a multiple of
+    incrBackupCount + 1; deleting a whole chain keeps the count's cycle,
+    deleting one snapshot of a chain shifts it (as on OpenEBS)."""
+    (tmp_path / "f").write_text("x")
+    store = chains.SnapshotChains(MemoryStorage(), layout.SnapshotLayout({"prefix": "cstor"}), incr_count=2)
+    names = [f"hourly-202601050{h}0000" for h in range(1, 8)]
+    kinds = [store.take(tmp_path, "pv1", name, "hourly", "t")["kind"] for name in names[:6]]
+    assert kinds == ["full", "incremental", "incremental"] * 2
+    assert store.take(tmp_path, "pv1", "manual", "", "t")["kind"] == "full"
+    for name in names[:3]:
+        store.delete(layout.snapshot_id("pv1", name))
+    assert store.next_kind("pv1", "hourly")[0] == "full"
+    store.delete(layout.snapshot_id("pv1", names[3]))
+    kind, parent = store.next_kind("pv1", "hourly")
+    assert (kind, parent["backup"]) == ("incremental", names[5])
+    with pytest.raises(chains.ChainError, match="no longer in the location"):
+        store.restore(layout.snapshot_id("pv1", names[5]), tmp_path / "out")

@@ -256,8 +256,11 @@ GOOD_BACKUP_CASES = [
     backup("good-zero-ttl-means-default", dict(IN_NS, ttl="0s"), [], namespaces=EMPTY_NAMESPACE,
            expected_spec={"ttl": "720h0m0s"}),
     backup("good-ttl-kept", dict(IN_NS, ttl="1.5h"), [], namespaces=EMPTY_NAMESPACE, expected_spec={"ttl": "1.5h"}),
+    # passes validation, but Velero 1.16 does not expand a pattern in includedNamespaces: it lists the
+    # items of a namespace named "{ns}*", and logs an error as no namespace has that name
+    # (item_collector.go collectNamespaces): PartiallyFailed, found by the real-stack differential test
     backup("good-namespace-wildcard", {"includedNamespaces": ["{ns}*"], "storageLocation": "{location}"}, [],
-           namespaces=EMPTY_NAMESPACE),
+           namespaces=EMPTY_NAMESPACE, expected_phase="PartiallyFailed"),
     backup("good-new-style-filters", dict(IN_NS, includedNamespaceScopedResources=["configmaps"],
                                           includedClusterScopedResources=["storageclasses"]), [],
            namespaces=EMPTY_NAMESPACE),

@@ -10,12 +10,14 @@ import tarfile
 import uuid
 from pathlib import Path
 
+import boto3
 import pytest
+from botocore.config import Config
 from kubernetes import client, config as kube_config
 
 from lab import process
 from lab.config import DEFAULT_ENGINES
-from lab_http import control, s3_client, wait_for
+from lab_http import control, wait_for
 
 CLUSTERS = [{"name": "src", "version": "1.29.4", "velero_version": "1.16.2"},
             {"name": "dst", "version": "1.29.4", "velero_version": "1.11.1"},
@@ -51,13 +53,19 @@ def unique(prefix):
 
 
 class Bucket:
-    """A bucket on one lab S3 profile, read with boto3 only."""
+    """A bucket on one S3 endpoint, read with boto3 only: a lab profile's,
+    or any `s3` entry shaped as lab.json's (the real stack's stack.json)."""
 
-    def __init__(self, lab, profile, name):
-        s3 = lab.state["s3"][profile]
+    def __init__(self, lab, profile, name, s3=None):
+        s3 = s3 or lab.state["s3"][profile]
         self.lab, self.profile, self.name, self.s3 = lab, profile, name, s3
-        self.client = s3_client(lab, profile, retries={"max_attempts": 1})
-        self.client.create_bucket(Bucket=name)
+        self.client = boto3.client("s3", endpoint_url=s3["endpoint"], region_name=s3["region"],
+                                   aws_access_key_id=s3["access_key"], aws_secret_access_key=s3["secret_key"],
+                                   config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}))
+        try:
+            self.client.create_bucket(Bucket=name)
+        except self.client.exceptions.BucketAlreadyOwnedByYou:
+            pass
 
     def keys(self, prefix=""):
         pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.name, Prefix=prefix)
@@ -91,9 +99,11 @@ class Bucket:
 class Cluster:
     """One lab cluster seen through the kubernetes client."""
 
-    def __init__(self, lab, name):
+    def __init__(self, lab, name, state=None):
+        """A lab's cluster by name, or any cluster by its lab.json-shaped entry
+        (kubeconfig, context, node_dir: the real stack's stack.json has them)."""
         self.lab, self.name = lab, name
-        state = control(lab, "GET", "/state")[1]["clusters"][name]
+        state = state or control(lab, "GET", "/state")[1]["clusters"][name]
         self.state = state
         self.node_dir = Path(state["node_dir"])
         self.api = kube_config.new_client_from_config(state["kubeconfig"], context=state["context"])
@@ -145,7 +155,7 @@ class Cluster:
         body = {"provider": "aws", "objectStorage": {"bucket": bucket.name, "prefix": prefix or ""},
                 "credential": {"name": secret, "key": "cloud"},
                 "config": {"region": bucket.s3["region"], "s3Url": bucket.s3["endpoint"],
-                           "s3ForcePathStyle": "true"}}
+                           "s3ForcePathStyle": "true", "checksumAlgorithm": ""}}   # moto takes no CRC checksums
         body.update(spec)
         self.create("backupstoragelocations", name, body)
         wait_for(f"BSL {name} validated", lambda: (self.get("backupstoragelocations", name).get("status")
