@@ -22,9 +22,9 @@ def test_a_failed_build_names_the_component_and_its_log(tmp_path):
 
 
 def test_an_unknown_component_is_refused():
-    result = subprocess.run(["bash", str(ROOT / "realstack" / "build.sh"), "kubelet"], capture_output=True,
+    result = subprocess.run(["bash", str(ROOT / "realstack" / "build.sh"), "kubectl-plugin"], capture_output=True,
                             text=True)
-    assert result.returncode == 2 and "unknown component 'kubelet'" in result.stderr
+    assert result.returncode == 2 and "unknown component 'kubectl-plugin'" in result.stderr
 
 
 def test_a_component_that_dies_at_start_is_named_and_nothing_stays(realstack_built, tmp_path, monkeypatch):
