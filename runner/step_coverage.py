@@ -99,9 +99,9 @@ def _engine_names():
     import yaml
 
     from runner.errors import UserError
-    from runner.target import engine_catalogue
+    from runner import catalogues
     try:
-        return list(engine_catalogue(Path.cwd()))
+        return list(catalogues.engines(Path.cwd()))
     except (UserError, OSError, yaml.YAMLError, AttributeError, TypeError):
         return None
 

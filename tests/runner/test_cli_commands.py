@@ -38,8 +38,8 @@ def test_not_a_project_root_is_one_line(tmp_path, capsys):
 
 def test_monitor_gets_its_arguments_verbatim(monkeypatch):
     seen = []
-    module = types.ModuleType("runner.dmaas.monitor")
+    module = types.ModuleType("runner.monitor_cli")
     module.main = lambda argv: seen.append(argv) or 3
-    monkeypatch.setitem(sys.modules, "runner.dmaas.monitor", module)
+    monkeypatch.setitem(sys.modules, "runner.monitor_cli", module)
     assert cli.main(["--root", str(ROOT), "monitor", "--team", "red", "--help"]) == 3
     assert seen == [["--team", "red", "--help"]]
