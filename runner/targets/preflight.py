@@ -59,6 +59,9 @@ def check(target, root, selection) -> Findings:
             findings.problems += _check_cluster(target, cluster, entry, served, bool(buckets))
     for bucket in buckets:
         findings.problems += _check_bucket(target, bucket)
+    for bucket in sorted((set(catalogues.buckets(root)) & names) - set(target.profile_buckets)):
+        findings.skips.append(f"{target.path}: buckets.{bucket}: the selected scenarios use bucket profile {bucket}, "
+                              f"which this target does not give; `dmaas run` skips them")
     skipped = set()
     for scenario in scenarios:
         for action, name in features.step_needs(scenario.all_steps):
