@@ -138,6 +138,7 @@ def quoted_names(root: Path, scenarios: list[ScenarioEntry]) -> set[str]:
 # A cluster is always named after the word "cluster(s)", or in a plan table's
 # "verify on" row.
 NEEDS = (
+    ("serve_engine", re.compile(r' on "([^"]+)" volumes\b')),
     ("create_cluster", re.compile(r'^a new cluster "([^"]+)" is created$')),
     ("destroy_cluster", re.compile(r'^cluster "([^"]+)" is destroyed$')),
     ("cut_cluster", re.compile(r'^cluster "([^"]+)" is cut off$')),

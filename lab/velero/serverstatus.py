@@ -12,35 +12,23 @@ TTL = datetime.timedelta(minutes=1)
 AWS_PLUGIN = "velero.io/aws"
 CSTOR_PLUGIN = "openebs.io/cstor-blockstore"     # the lab's stand-in for the OpenEBS plugin (chains.py)
 
-# Velero 1.16.2's own plugins (pkg/cmd/server/plugin/plugin.go), then velero-plugin-for-aws 1.14.2's,
-# as the real stack's Velero lists them: (kind, name)
-BUILT_IN = (
-    ("BackupItemAction", "velero.io/pod"), ("BackupItemAction", "velero.io/pv"),
-    ("BackupItemAction", "velero.io/service-account"),
-    ("BackupItemActionV2", "velero.io/csi-pvc-backupper"),
-    ("BackupItemActionV2", "velero.io/csi-volumesnapshot-backupper"),
-    ("BackupItemActionV2", "velero.io/csi-volumesnapshotclass-backupper"),
-    ("BackupItemActionV2", "velero.io/csi-volumesnapshotcontent-backupper"),
-    ("DeleteItemAction", "velero.io/dataupload-delete"),
-    ("ItemBlockAction", "velero.io/pod"), ("ItemBlockAction", "velero.io/pvc"),
-    ("ItemBlockAction", "velero.io/service-account"),
-    ("RestoreItemAction", "velero.io/add-pv-from-pvc"), ("RestoreItemAction", "velero.io/add-pvc-from-pod"),
-    ("RestoreItemAction", "velero.io/admission-webhook-configuration"),
-    ("RestoreItemAction", "velero.io/apiservice"), ("RestoreItemAction", "velero.io/change-image-name"),
-    ("RestoreItemAction", "velero.io/change-pvc-node-selector"),
-    ("RestoreItemAction", "velero.io/change-storage-class"),
-    ("RestoreItemAction", "velero.io/cluster-role-bindings"),
-    ("RestoreItemAction", "velero.io/crd-preserve-fields"), ("RestoreItemAction", "velero.io/dataupload"),
-    ("RestoreItemAction", "velero.io/init-restore-hook"), ("RestoreItemAction", "velero.io/job"),
-    ("RestoreItemAction", "velero.io/pod"), ("RestoreItemAction", "velero.io/pod-volume-restore"),
-    ("RestoreItemAction", "velero.io/role-bindings"), ("RestoreItemAction", "velero.io/secret"),
-    ("RestoreItemAction", "velero.io/service"), ("RestoreItemAction", "velero.io/service-account"),
-    ("RestoreItemActionV2", "velero.io/csi-pvc-restorer"),
-    ("RestoreItemActionV2", "velero.io/csi-volumesnapshot-restorer"),
-    ("RestoreItemActionV2", "velero.io/csi-volumesnapshotclass-restorer"),
-    ("RestoreItemActionV2", "velero.io/csi-volumesnapshotcontent-restorer"),
-    ("ObjectStore", AWS_PLUGIN), ("VolumeSnapshotter", AWS_PLUGIN),
-)
+# What Velero 1.16.2 with velero-plugin-for-aws 1.14.2 lists, in its order, as the
+# real stack's server answers (its registry names each v1 item action of its own twice)
+_BACKUP_ACTIONS = ("crd-remap-version", "pod", "pv", "service-account")
+_RESTORE_ACTIONS = ("add-pvc-from-pod", "admission-webhook-configuration", "apiservice", "change-image-name",
+                    "change-storage-class", "cluster-role-bindings", "crd-preserve-fields", "dataupload",
+                    "init-restore-hook", "job", "pod", "pod-volume-restore", "pvc", "role-bindings", "secret",
+                    "service", "service-account")
+_CSI = ("csi-pvc", "csi-volumesnapshot", "csi-volumesnapshotclass", "csi-volumesnapshotcontent")
+BUILT_IN = tuple(
+    [("BackupItemAction", f"velero.io/{n}") for n in _BACKUP_ACTIONS * 2]
+    + [("BackupItemActionV2", f"velero.io/{n}-backupper") for n in _CSI]
+    + [("RestoreItemAction", f"velero.io/{n}") for n in _RESTORE_ACTIONS * 2]
+    + [("RestoreItemActionV2", f"velero.io/{n}-restorer") for n in _CSI]
+    + [("DeleteItemAction", "velero.io/csi-volumesnapshotcontent-delete"),
+       ("DeleteItemAction", "velero.io/dataupload-delete")]
+    + [("ItemBlockAction", f"velero.io/{n}") for n in ("pod", "pvc", "service-account")]
+    + [("ObjectStore", AWS_PLUGIN), ("VolumeSnapshotter", AWS_PLUGIN)])
 
 
 def plugins():

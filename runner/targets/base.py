@@ -40,7 +40,7 @@ import datetime
 from runner.errors import TargetError, Unsupported
 from runner.versions import describe, matches
 
-ACTIONS = ("ensure_cluster", "create_cluster", "destroy_cluster", "cut_cluster", "restore_cluster",
+ACTIONS = ("serve_engine", "ensure_cluster", "create_cluster", "destroy_cluster", "cut_cluster", "restore_cluster",
            "cut_bucket", "restore_bucket", "set_quota", "corrupt")
 CLUSTER_FAULTS = ("cut_cluster", "restore_cluster")
 BUCKET_FAULTS = ("cut_bucket", "restore_bucket", "set_quota", "corrupt")
@@ -157,6 +157,8 @@ class Target:
 
     def cannot(self, action, name=None):
         """Why this target cannot do `action` (ACTIONS) for `name`, or None."""
+        if action == "serve_engine" and name in self.unsupported_engines:
+            return f"target '{self.name}' cannot serve engine '{name}': {self.unsupported_engines[name]}"
         if action in CLUSTER_FAULTS and not self.cluster_faults:
             return f"target '{self.name}' ({self.kind}) cannot cut off or reconnect a cluster: its clusters' " \
                    f"connections are not ours to break"
@@ -173,8 +175,7 @@ class Target:
     def check_engine(self, name):
         """Unsupported with the profile's reason when this target cannot serve
         the storage engine `name` (a real target without OpenEBS cStor, ...)."""
-        if name in self.unsupported_engines:
-            raise Unsupported(f"target '{self.name}' cannot serve engine '{name}': {self.unsupported_engines[name]}")
+        self._can("serve_engine", name)
 
     def check_versions(self, name, found, version, velero_version):
         """Unsupported unless the versions `found` ({"version", "velero_version"}) are those asked for."""

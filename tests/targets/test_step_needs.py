@@ -27,6 +27,7 @@ def test_each_pattern_is_a_step_of_the_vocabulary_with_a_real_example():
 
 def test_clusters_lifecycle_and_faults_in_order():
     steps = [step('a cluster "source"'),
+             step('the application "mysql" runs in namespace "orders" of cluster "source" on "cstor" volumes'),
              step('the "minio" bucket is a backup location on clusters "source" and "verify"'),
              step('team "t" has a continuity plan "p" on cluster "source":',
                   [["setting", "value"], ["every", "1h"], ["verify on", "checker"]]),
@@ -36,7 +37,8 @@ def test_clusters_lifecycle_and_faults_in_order():
              step('the stored volume data of backup "b" is corrupted in the "minio" bucket'),
              step('the "aws" bucket has a quota of 64 KiB')]
     assert features.step_needs(steps) == [
-        ("ensure_cluster", "source"), ("ensure_cluster", "source"), ("ensure_cluster", "verify"),
+        ("ensure_cluster", "source"), ("serve_engine", "cstor"), ("ensure_cluster", "source"),
+        ("ensure_cluster", "source"), ("ensure_cluster", "verify"),
         ("ensure_cluster", "source"), ("ensure_cluster", "checker"),
         ("destroy_cluster", "source"), ("ensure_cluster", "source"),
         ("create_cluster", "rescue"), ("ensure_cluster", "rescue"),
