@@ -28,7 +28,7 @@ def behave_env(root: Path) -> dict[str, str]:
     package_home = str(Path(__file__).resolve().parents[1])
     paths = list(dict.fromkeys([str(Path(root).resolve()), package_home]))
     env["PYTHONPATH"] = os.pathsep.join(filter(None, paths + [env.get("PYTHONPATH")]))
-    env["DMAAS_PROJECT_ROOT"] = str(Path(root).resolve())    # its catalogue and target profiles (runner.target)
+    env["DMAAS_PROJECT_ROOT"] = str(Path(root).resolve())    # its catalogues and target profiles (runner.targets)
     return env
 
 

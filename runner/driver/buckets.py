@@ -28,6 +28,7 @@ Credentials stay inside the client objects; nothing here prints them.
 import collections
 import io
 import urllib.parse
+import warnings
 
 import boto3
 import botocore.config
@@ -70,9 +71,16 @@ class _BucketBase:
         return len(keys)
 
 
+def _quiet_if_insecure(options):
+    """Unverified TLS is what the profile asked for: said once in it, not on every request."""
+    if options.insecure_skip_tls_verify:
+        warnings.filterwarnings("ignore", category=urllib3.exceptions.InsecureRequestWarning)
+
+
 def s3_client(profile, connect_timeout=5, read_timeout=60, attempts=2):
     """boto3's S3 client for a bucket profile, its options applied."""
     options = profile.options
+    _quiet_if_insecure(options)
     checksums = {}
     if options.checksum_algorithm == "":
         checksums = {"request_checksum_calculation": "when_required", "response_checksum_validation": "when_required"}
@@ -158,6 +166,7 @@ class MinioBucket(_BucketBase):
     def __init__(self, profile):
         super().__init__(profile)
         options = profile.options
+        _quiet_if_insecure(options)
         url = urllib.parse.urlparse(profile.endpoint)
         common = dict(access_key=profile.access_key, secret_key=profile.secret_key,
                       secure=url.scheme == "https", region=profile.region or "us-east-1",

@@ -11,6 +11,7 @@ after the run, whatever still carries its run label is swept away, with the
 clusters its hooks created (also when behave was stopped by a signal)."""
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 import os
@@ -147,17 +148,14 @@ class RealTarget(Target):
         except Exception as error:   # unreachable cluster, Velero not answering: no version known
             return f"unknown ({type(error).__name__})"
 
-    def _versions(self, info, entry, version, velero_version):
-        found = {}
-        for field, asked in (("version", version), ("velero_version", velero_version)):
-            stated = getattr(info, field)
-            required = entry.get(field) if stated is None else None
-            found[field] = stated or (self.discover(info, field) if asked or required else None)
-        return found
+    def _versions(self, info, version, velero_version):
+        """The versions asked about: as the profile states them, else as the cluster reports them."""
+        return {field: getattr(info, field) or (self.discover(info, field) if asked else None)
+                for field, asked in (("version", version), ("velero_version", velero_version))}
 
     def ensure_cluster(self, name, version=None, velero_version=None, owner=None):
         if name in self._created:
-            return ClusterInfo(**{**self._created[name].__dict__, "created": False})
+            return dataclasses.replace(self._created[name], created=False)
         if name not in self._clusters:
             reason = self.cannot("ensure_cluster", name)
             if reason:
@@ -165,8 +163,8 @@ class RealTarget(Target):
             return self.create_cluster(name, version, velero_version, owner)
         found = []
         self._note("cluster", name, "reached")
-        for entry, info in zip(self._clusters[name], self.infos(name)):
-            have = self._versions(info, entry, version, velero_version)
+        for info in self.infos(name):
+            have = self._versions(info, version, velero_version)
             if (not version or matches(have["version"], version)) and \
                     (not velero_version or matches(have["velero_version"], velero_version)):
                 return info
