@@ -16,6 +16,7 @@ import re
 import uuid
 
 from runner.driver.clusters import ClusterClient
+from runner.driver.reachability import CONNECT_TIMEOUT
 from runner.driver.isolation import Isolation
 
 GC_FLAG = "--garbage-collection-frequency"
@@ -48,8 +49,9 @@ def gc_frequency(cluster):
     """Seconds between Velero's garbage-collection passes as its server's
     arguments say (None when the Deployment is not readable or does not say)."""
     try:
-        deployment = cluster.apps.read_namespaced_deployment("velero", cluster.velero_namespace)
-    except Exception:   # not visible to these credentials, or Velero runs elsewhere
+        deployment = cluster.apps.read_namespaced_deployment("velero", cluster.velero_namespace,
+                                                             _request_timeout=CONNECT_TIMEOUT)
+    except Exception:   # not visible to these credentials, unreachable, or Velero runs elsewhere
         return None
     for container in deployment.spec.template.spec.containers or []:
         words = list(container.command or []) + list(container.args or [])

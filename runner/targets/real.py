@@ -47,6 +47,7 @@ class RealTarget(Target):
         self.real_time = True
         self._gc_profile = data.get("velero_gc_period")
         self.gc_read = {}           # cluster name -> seconds its server's arguments say
+        self._gc_asked = set()
         self.hooks = lifecycle.hooks(self.path, data)
         self._created = {}          # scenario cluster name -> ClusterInfo of a cluster the hooks made
         self._real_names = {}       # scenario cluster name -> the name the hooks made it under
@@ -97,7 +98,28 @@ class RealTarget(Target):
     def name_prefix(self, scenario_id):
         return f"{self.profile.data.get('name_prefix', 'dmaas-')}{scenario_id}-"
 
+    def _read_gc(self, name):
+        """The garbage-collection frequency the servers of the clusters under
+        `name` show in their arguments (once; nothing when they show none)."""
+        if name in self._clusters and name not in self._gc_asked:
+            self._gc_asked.add(name)
+            prefix, found = self.profile.data.get("name_prefix", "dmaas-"), []
+            try:
+                infos = self.infos(name)
+            except TargetError:        # e.g. its kubeconfig variable unset: the scenario's first step says so
+                return
+            for info in infos:
+                try:
+                    found.append(inspect.gc_frequency(inspect.client(info, self.velero_namespace, prefix, retries=0)))
+                except Exception:   # noqa: BLE001 -- an unusable kubeconfig: the scenario's first step says why
+                    continue
+            found = [seconds for seconds in found if seconds is not None]
+            if found:
+                self.gc_read[name] = max(found)
+
     def cannot(self, action, name=None):
+        if action == "ensure_cluster":
+            self._read_gc(name)        # before a scenario's real-time checks (real_time.py) use it
         listed = name in self._clusters
         if action == "ensure_cluster" and not listed and not self.hooks and name not in self._created:
             return (f"target '{self.name}' has no cluster '{name}' (it has: "

@@ -204,3 +204,20 @@ def test_validate_target_says_each_missing_piece_in_one_line(shared, tmp_path, m
         f"{prof.path}: buckets.aws: the selected scenarios use bucket profile aws, which this target does not give; "
         f"`dmaas run` skips them"], lines
     assert code == 1
+
+
+def test_velero_gc_frequency_is_read_from_the_servers_arguments_else_the_profiles(shared, tmp_path, monkeypatch):
+    target = RealTarget(profile(tmp_path, monkeypatch, shared, "velero_gc_period: 600\n"))
+    assert target.velero_gc_period == 600                   # nothing read yet: the profile's
+    cluster = Driver(target, "run-5", "gc").ensure_cluster("prod")
+    deployment = cluster.apps.read_namespaced_deployment("velero", "velero")
+    args = list(deployment.spec.template.spec.containers[0].args)
+    try:
+        cluster.apps.patch_namespaced_deployment("velero", "velero", {"spec": {"template": {"spec": {"containers": [
+            {"name": "velero", "args": args + ["--garbage-collection-frequency=1m30s"]}]}}}})
+        fresh = RealTarget(profile(tmp_path, monkeypatch, shared, "velero_gc_period: 600\n"))
+        assert fresh.cannot("ensure_cluster", "prod") is None
+        assert fresh.velero_gc_period == 90                 # the server's own, where its arguments show it
+    finally:
+        cluster.apps.patch_namespaced_deployment("velero", "velero", {"spec": {"template": {"spec": {"containers": [
+            {"name": "velero", "args": args}]}}}})
