@@ -3,9 +3,15 @@
 and cleanup after every scenario.
 
 Target: the profile named by `-D target=NAME`, else $DMAAS_TARGET, else
-`lab`. A lab profile attaches to the lab in $DMAAS_LAB_STATE when set (that
-is what `dmaas run` does) and otherwise starts one for the run and stops it
-afterwards. A real profile (lab-as-real included) is opened as such.
+`lab`, opened by its kind's class (runner/targets: a lab profile attaches to
+the lab in $DMAAS_LAB_STATE when set, as `dmaas run` does, and otherwise
+starts one for the run and stops it afterwards).
+
+Before a scenario's first step, what its steps ask of the target (the
+clusters they name, cluster lifecycle, faults: runner.features.step_needs)
+and what a real clock makes impossible to check (runner/targets/real_time.py)
+are asked of the target: a scenario it cannot run is skipped with the
+reason before anything is set up or waited for.
 
 Diagnostics of a failed scenario go to
 `$DMAAS_REPORT_DIR/diagnostics/<scenario-slug>/` (default
@@ -35,7 +41,9 @@ from runner.errors import UserError  # noqa: E402
 from runner.report import timeline  # noqa: E402
 from runner.report.formatters import skip_not_for_target  # noqa: E402
 from runner.driver import timeouts  # noqa: E402
-from runner.target import attach_lab, load_profile, open_target  # noqa: E402
+from runner.features import step_needs  # noqa: E402
+from runner.targets import load_profile, open_target  # noqa: E402
+from runner.targets.real_time import problems as real_time_problems  # noqa: E402
 from scenario_state import ScenarioState  # noqa: E402
 
 
@@ -55,12 +63,8 @@ def before_all(context):
     try:
         profile = load_profile(name)
         context.skip_tags = dict(profile.data.get("skip_tags") or {})
-        state = os.environ.get("DMAAS_LAB_STATE")
         timeouts.configure(profile.data.get("timeouts"))
-        if profile.kind == "lab" and state:
-            context.target = attach_lab(state, profile.name)
-        else:
-            context.target = open_target(profile)
+        context.target = open_target(profile)
     except UserError as error:   # behave shows a hook error as its one-line message
         raise TargetUnavailable(f"target '{name}': {error.message}") from None
     except Exception as error:   # the lab failed to start: its own one-line reason
@@ -104,6 +108,19 @@ def before_scenario(context, scenario):
     if skipped:   # before any step: nothing is set up for a scenario this target does not run by design
         skip_not_for_target(scenario, f"not run on target '{context.target.name}' (@{skipped[0]}): "
                                       f"{context.skip_tags[skipped[0]]}")
+        return
+    reason = cannot_run(context.target, scenario)
+    if reason:
+        scenario.skip(f"unsupported on target '{context.target.name}': {reason}")
+
+
+def cannot_run(target, scenario):
+    """Why the target cannot run the scenario, known from its steps' words, or None."""
+    for action, name in step_needs(scenario.all_steps):
+        reason = target.cannot(action, name)
+        if reason:
+            return reason
+    return next(iter(real_time_problems(scenario.all_steps, target)), None)
 
 
 def _timeline(context, driver):

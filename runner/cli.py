@@ -61,12 +61,12 @@ def cmd_validate(args) -> int:
 
 def _preflight_problems(root, target: str, tags: list[str]) -> list[str]:
     """`dmaas run`'s preflight of the target for the selected scenarios, as problem lines,
-    with the engines they use that the target cannot serve (which `dmaas run` skips)."""
+    with what `dmaas run` would skip for want of something and the warnings."""
     from runner import features
     from runner.run import preflight
     try:
         selected = features.require_selection(root, tags)
-        preflight(root, target, scenarios.target_profile(root, target), selected, unsupported_are_problems=True)
+        preflight(root, scenarios.load_target_profile(root, target), selected, skips_are_problems=True)
     except UserError as exc:
         return exc.lines
     return []
@@ -116,7 +116,7 @@ def cmd_realstack(args) -> int:
 
 def cmd_monitor(args) -> int:
     try:
-        from runner.dmaas.monitor import main as monitor_main   # lazy: pulls in the driver
+        from runner.monitor_cli import main as monitor_main   # lazy: pulls in the driver
     except ImportError as exc:
         print(f"error: `dmaas monitor` is not available: {exc}", file=sys.stderr)
         return 1
@@ -194,8 +194,10 @@ def parser() -> argparse.ArgumentParser:
 
     realstack = sub.add_parser("realstack", help="build, start, inspect or stop the real stack "
                                                  "(real Kubernetes and Velero as local processes)")
-    realstack.add_argument("action", choices=["build", "up", "status", "down"])
-    realstack.add_argument("rest", nargs="*", help="build: components; up: cluster names")
+    realstack.add_argument("action", choices=["build", "up", "status", "down", "cluster"])
+    realstack.add_argument("rest", nargs="*", help="build: components; up: cluster names; "
+                                                   "cluster add|remove NAME: one more cluster on a running stack "
+                                                   "(add prints its kubeconfig path)")
     realstack.set_defaults(func=cmd_realstack)
 
     monitor = sub.add_parser("monitor", help="the DMaaS monitor views (plans, S3 usage, connectivity); "

@@ -26,3 +26,16 @@ class Problems(UserError):
     @property
     def lines(self) -> list[str]:
         return self._lines
+
+
+class TargetError(UserError):
+    """Bad profile or an unreachable target: one line naming the file/field/endpoint."""
+
+
+class Unsupported(Exception):
+    """The target cannot do what the scenario asks: the scenario is skipped
+    with the reason (steps/steplib.py, features/environment.py)."""
+
+    @property
+    def reason(self) -> str:
+        return str(self)

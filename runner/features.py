@@ -122,14 +122,50 @@ QUOTED = re.compile(r'"([^"]+)"')
 def quoted_names(root: Path, scenarios: list[ScenarioEntry]) -> set[str]:
     """Every quoted name (`cluster "source"`, `"minio"`) and table cell in the
     steps of these scenarios: what they may ask a target for."""
-    wanted = {entry.location for entry in scenarios}
     names: set[str] = set()
-    for rel, _, selected in _selected(Path(root), []):
-        for scenario in selected:
-            if f"{rel}:{scenario.line}" not in wanted:
-                continue
-            for step in scenario.all_steps:
-                names.update(QUOTED.findall(step.name))
-                for row in step.table or []:
-                    names.update(row.cells)
+    for scenario in selected_scenarios(root, scenarios):
+        for step in scenario.all_steps:
+            names.update(QUOTED.findall(step.name))
+            for row in step.table or []:
+                names.update(row.cells)
     return names
+
+
+# What steps ask of a target, by their words (steps/*_steps.py; a test holds
+# each pattern to a step definition): (action, pattern whose groups are names).
+# (A bucket's quota is not among them: on a real target it is the DMaaS
+# layer's capacity setting, the quota being the bucket admin's.)
+# A cluster is always named after the word "cluster(s)", or in a plan table's
+# "verify on" row.
+NEEDS = (
+    ("serve_engine", re.compile(r' on "([^"]+)" volumes\b')),
+    ("create_cluster", re.compile(r'^a new cluster "([^"]+)" is created$')),
+    ("destroy_cluster", re.compile(r'^cluster "([^"]+)" is destroyed$')),
+    ("cut_cluster", re.compile(r'^cluster "([^"]+)" is cut off$')),
+    ("cut_bucket", re.compile(r'^the "([^"]+)" bucket is cut off$')),
+    ("corrupt", re.compile(r' is corrupted in the "([^"]+)" bucket$')),
+)
+CLUSTERS = re.compile(r'\bclusters? ("[^"]+"(?:(?:, | and |, and )"[^"]+")*)')
+
+
+def step_needs(steps) -> list[tuple[str, str]]:
+    """[(action, name)] that behave steps (with .name and .table) ask of a
+    target, in their order: every cluster they name ("ensure_cluster"),
+    and the lifecycle and fault actions of runner.targets.base.ACTIONS."""
+    needs = []
+    for step in steps:
+        for action, pattern in NEEDS:
+            needs += [(action, name) for name in pattern.findall(step.name)]
+        for names in CLUSTERS.findall(step.name):
+            needs += [("ensure_cluster", name) for name in QUOTED.findall(names)]
+        for row in step.table or []:
+            if len(row.cells) >= 2 and row.cells[0].strip() == "verify on":
+                needs.append(("ensure_cluster", row.cells[1].strip()))
+    return needs
+
+
+def selected_scenarios(root: Path, scenarios: list[ScenarioEntry]) -> list:
+    """behave's Scenario objects of these entries (their steps, tables, tags)."""
+    wanted = {entry.location for entry in scenarios}
+    return [scenario for rel, _, selected in _selected(Path(root), []) for scenario in selected
+            if f"{rel}:{scenario.line}" in wanted]

@@ -1,11 +1,10 @@
-"""`dmaas run`: expand the matrices, start the target, run behave, write
-the reports. The lab target is started here (lab.process, the only import of
-the lab) and stopped afterwards, on failure and on Ctrl-C too."""
+"""`dmaas run`: expand the matrices, check the target, start what each
+worker needs (the target's class says what: runner/targets), run behave,
+stop it all (on failure and on Ctrl-C too), write the reports."""
 from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import secrets
 import shutil
 import signal
@@ -16,9 +15,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from runner import expand, features, report, scenarios, strategy
+from runner import expand, features, report, scenarios, strategy, targets
 from runner import workers as workers_
-from runner.errors import UserError
+from runner.errors import Problems, UserError
 from runner.report import model
 from runner.report.formatters import ASSIGNED_USERDATA
 from runner.step_coverage import behave_env
@@ -83,28 +82,8 @@ def behave_command(run_dir: Path, tags: list[str], target: str) -> list[str]:
     return command
 
 
-def is_lab(name: str, profile: dict | None) -> bool:
-    """A profile of kind `lab` (the default for the profile named lab) is started by the run itself."""
-    return (profile or {}).get("kind", "lab" if name == LAB_TARGET else "real") == "lab"
-
-
 def remove_tree(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
-
-
-def _stop_left_realstack(run_dir: Path) -> None:
-    """behave stops the real stack it started in the run dir (after_all); one
-    it could not stop (killed, or its cleanup cut short) is stopped here."""
-    if (run_dir / "realstack" / "processes.json").is_file():
-        from runner.realstack import stack
-        print("stopping the real stack behave left running", file=sys.stderr)
-        stack.Stack(Path(__file__).resolve().parents[1], run_dir / "realstack").down()
-
-
-def _start_lab(profile: dict, state_dir: Path, root: Path):
-    import lab.process   # the one place runner/ touches the lab: start it as a process
-    from runner.target import lab_config
-    return lab.process.start(lab_config((profile or {}).get("lab"), root), state_dir)
 
 
 _OUTPUT_LOCK = threading.Lock()
@@ -120,19 +99,20 @@ def _relay(line: str) -> None:
 
 class _Worker:
     """One behave process over some scenarios (all of them when `locations`
-    is None), with its own lab when the target is the lab."""
+    is None), with what its target's class starts for it (a lab of its own)."""
 
     def __init__(self, out_dir: Path, locations: list[str] | None, env: dict):
         self.out_dir = out_dir
         self.locations = locations
         self.env = dict(env)
-        self.lab = None
+        self.started = None        # runner.targets.base.Worker
         self.proc = None
         self.rc = None
 
-    def start_lab(self, profile: dict, root: Path) -> None:
-        self.lab = _start_lab(profile, self.out_dir / "lab", root)
-        self.env["DMAAS_LAB_STATE"] = str(self.out_dir / "lab" / "lab.json")
+    def start_target(self, profile, root: Path) -> None:
+        self.started = targets.target_class(profile).start_for_worker(profile, self.out_dir, root)
+        if self.started is not None:
+            self.env.update(self.started.env)
 
     def run_behave(self, command: list[str], root: Path) -> None:
         """Runs behave, relaying its output (the progress lines) as it comes."""
@@ -164,16 +144,16 @@ class _Worker:
             self.proc.kill()
             self.proc.wait()
 
-    def stop_lab(self) -> str | None:
-        """Stops the lab; the one-line problem if that failed."""
-        if self.lab is None:
+    def stop_target(self) -> str | None:
+        """Stops what start_target started; the one-line problem if that failed."""
+        if self.started is None:
             return None
         try:
-            self.lab.stop()
+            self.started.stop()
         except Exception as exc:  # noqa: BLE001 -- report it, and still write the reports
             return " ".join(str(exc).split())
         finally:
-            self.lab = None
+            self.started = None
         return None
 
 
@@ -196,14 +176,6 @@ def _in_threads(function, workers: list[_Worker], threads: list) -> list[BaseExc
         while thread.is_alive():       # a plain join() would not let Ctrl-C through
             thread.join(0.2)
     return errors
-
-
-def parallel_safe(name: str, profile: dict | None) -> bool:
-    """Workers may share nothing but the machine: each needs a target of its
-    own, which the lab (and lab-as-real starting its own lab) gives. Real
-    clusters are shared, so their scenarios run one at a time."""
-    profile = profile or {}
-    return is_lab(name, profile) or (bool(profile.get("from_lab_state")) and "DMAAS_LAB_STATE" not in os.environ)
 
 
 def failed_scenarios(root: Path, reports_dir: Path, which: str) -> tuple[str, list]:
@@ -236,63 +208,37 @@ def failed_scenarios(root: Path, reports_dir: Path, which: str) -> tuple[str, li
     return run_dir.name, selected
 
 
-def preflight(root: Path, name: str, profile: dict | None, selected: list,
-              unsupported_are_problems: bool = False) -> None:
-    """Problems, one line each, with what the target profile gives the selected
-    scenarios: the bucket profiles and engines a lab profile serves, and the
-    clusters and buckets of a real target profile (runner/preflight.py; a
-    target the run starts itself is checked by starting it). With
-    `unsupported_are_problems` (`dmaas validate`), also the engines they use
-    that the profile says it cannot serve, which `dmaas run` skips with the
-    profile's reason."""
-    from runner import preflight as checks
-    from runner.errors import Problems
-    from runner.target import RealTarget, bucket_catalogue, engine_catalogue
-    rel = Path(scenarios.TARGETS_DIR) / f"{name}.yaml"
-    profile = profile or {}
-    names = features.quoted_names(root, selected)
-    used_engines = set(engine_catalogue(root)) & names
-    problems = []
-    if unsupported_are_problems:
-        unsupported = profile.get("unsupported_engines") or {}
-        problems += [f"{rel}: unsupported_engines.{engine}: the selected scenarios use engine {engine}, which "
-                     f"this target cannot serve ({unsupported[engine]}); `dmaas run` skips them"
-                     for engine in sorted(used_engines & set(unsupported))]
-    if is_lab(name, profile):
-        section = profile.get("lab") or {}
-        for field, used, catalogue in (("s3", set(bucket_catalogue(root)) & names, "bucket profile(s)"),
-                                       ("engines", used_engines, "engine(s)")):
-            served = section.get(field)
-            if served is not None and used - set(served):
-                every = "every profile of scenarios/buckets.yaml" if field == "s3" else \
-                    "every engine of scenarios/engines.yaml"
-                problems.append(f"{rel}: lab.{field}: the selected scenarios use {catalogue} "
-                                f"{', '.join(sorted(used - set(served)))}, which this lab does not serve "
-                                f"(it serves: {', '.join(served) or 'none'}; leave {field} out to serve {every})")
-    elif profile.get("kind") == "real" and not profile.get("from_lab_state"):
-        target = RealTarget(scenarios.load_target_profile(root, name))
-        problems += checks.check(target, names)
+def preflight(root: Path, profile, selected: list, skips_are_problems: bool = False) -> list[str]:
+    """What the target's class finds the selected scenarios need and lack
+    (runner/targets: the lab's profile serves their buckets and engines; a
+    real target's clusters and buckets have what they use): problems raise
+    Problems, one line each; the warnings are returned. With
+    `skips_are_problems` (`dmaas validate`), what `dmaas run` would skip for
+    want of something (an engine, cluster lifecycle) is a problem too."""
+    findings = targets.target_class(profile).preflight(profile, root, selected)
+    problems = findings.problems + (findings.skips + findings.warnings if skips_are_problems else [])
     if problems:
         raise Problems(problems)
+    return findings.warnings
 
 
-def _split(entries: list, parts: int, options: Options, profile: dict | None, reports_dir: Path, model_) -> list:
+def _split(entries: list, parts: int, options: Options, profile, reports_dir: Path, model_) -> list:
     """The scenarios in at most `parts` groups balanced by their expected
     seconds on this target (workers.partition): the same for every
     `--shard I/N` that sees the same earlier reports, and for --jobs."""
     fs_engines = frozenset(name for name, engine in model_.engines.items() if engine.get("backup") == "fs")
-    skip_tags = frozenset((profile or {}).get("skip_tags") or {})
+    skip_tags = frozenset(getattr(profile, "data", profile or {}).get("skip_tags") or {})
     return workers_.partition(entries, parts, workers_.past_durations(reports_dir, options.target),
                               fs_engines, skip_tags)
 
 
-def _plan(order: list, options: Options, profile: dict | None, reports_dir: Path, model_):
+def _plan(order: list, options: Options, profile, reports_dir: Path, model_):
     """(jobs, [[ScenarioEntry]] or None for one worker over everything, serial
     order) for the selected scenarios `order`."""
     jobs = options.jobs if options.jobs is not None else workers_.default_jobs()
     if jobs < 1:
         raise UserError(f"--jobs {jobs}: expected 1 or more")
-    if jobs == 1 or not parallel_safe(options.target, profile):
+    if jobs == 1 or not targets.target_class(profile).parallel_safe(profile):
         return 1, None, []
     if len(order) <= 1:
         return 1, None, []
@@ -300,7 +246,7 @@ def _plan(order: list, options: Options, profile: dict | None, reports_dir: Path
     return len(plan), plan, order
 
 
-def shard_of(selection: list, options: Options, profile: dict | None, reports_dir: Path, model_) -> list:
+def shard_of(selection: list, options: Options, profile, reports_dir: Path, model_) -> list:
     """The scenarios of shard I of N: the I-th group of the selection split in N (none when it has fewer)."""
     index, count = options.shard
     groups = _split(selection, count, options, profile, reports_dir, model_)
@@ -309,7 +255,7 @@ def shard_of(selection: list, options: Options, profile: dict | None, reports_di
 
 def run(options: Options) -> int:
     root = Path(options.root).resolve()
-    profile = scenarios.target_profile(root, options.target)
+    profile = scenarios.load_target_profile(root, options.target)
     model_ = scenarios.load(root)
     expand.write(root, expand.render(root, model_))
     strategy_text = strategy.read(root)
@@ -321,7 +267,8 @@ def run(options: Options) -> int:
     selection = selected
     if options.shard:
         selected = shard_of(selection, options, profile, reports_dir, model_)
-    preflight(root, options.target, profile, selected)
+    for warning in preflight(root, profile, selected):
+        print(f"warning: {warning}", file=sys.stderr)
     jobs, plan, order = _plan(selected, options, profile, reports_dir, model_)
 
     run_id = new_run_id()
@@ -363,20 +310,19 @@ def run(options: Options) -> int:
 
 
 def _execute(root, options, profile, run_dir, info, workers, plan, order, strategy_text) -> int:
-    """Start the labs, run behave in every worker, stop everything, report."""
+    """Start what the workers need, run behave in every worker, stop everything, report."""
     interrupted = None          # the signal that stopped the run
-    lab_problems: list[str] = []
+    stop_problems: list[str] = []
     threads: list[threading.Thread] = []
     try:
-        if is_lab(options.target, profile):
-            errors = _in_threads(lambda w: w.start_lab(profile, root), workers, threads)
-            failed = next((e for e in errors if e is not None), None)
-            if failed is not None:
-                if isinstance(failed, KeyboardInterrupt):
-                    raise failed
-                print(f"error: the lab target did not start: {' '.join(str(failed).split()) or type(failed).__name__}",
-                      file=sys.stderr)
-                return 1
+        errors = _in_threads(lambda w: w.start_target(profile, root), workers, threads)
+        failed = next((e for e in errors if e is not None), None)
+        if failed is not None:
+            if isinstance(failed, KeyboardInterrupt):
+                raise failed
+            print(f"error: the target did not start: {' '.join(str(failed).split()) or type(failed).__name__}",
+                  file=sys.stderr)
+            return 1
         _in_threads(lambda w: w.run_behave(behave_command(w.out_dir, options.tags, options.target), root),
                     workers, threads)
     except KeyboardInterrupt as exc:
@@ -394,11 +340,13 @@ def _execute(root, options, profile, run_dir, info, workers, plan, order, strate
         for thread in threads:       # a lab still starting when the interrupt came
             thread.join(max(0.1, deadline - time.monotonic()))
         for worker in workers:
-            problem = worker.stop_lab()
+            problem = worker.stop_target()
             if problem:
-                print(f"error: stopping the lab: {problem}", file=sys.stderr)
-                lab_problems.append(problem)
-        _stop_left_realstack(run_dir)
+                print(f"error: stopping the target: {problem}", file=sys.stderr)
+                stop_problems.append(problem)
+        for problem in _after_run(profile, run_dir, info["run_id"]):
+            print(f"error: after the run: {problem}", file=sys.stderr)
+            stop_problems.append(problem)
 
     behave_rc = max((w.rc for w in workers if w.rc is not None), default=None)
     info["finished"] = _now()
@@ -414,7 +362,16 @@ def _execute(root, options, profile, run_dir, info, workers, plan, order, strate
     result = model.load_run(run_dir)
     paths = report.write_all(result, run_dir, strategy_text)
     code = conclude(result, paths, behave_rc, interrupted, options.tags, shard=options.shard is not None)
-    return max(code, 1) if lab_problems and not interrupted else code
+    return max(code, 1) if stop_problems and not interrupted else code
+
+
+def _after_run(profile, run_dir: Path, run_id: str) -> list[str]:
+    """What the target's class removes once behave is gone: the real stack it
+    left, or what a run on shared clusters left (swept by its label)."""
+    try:
+        return targets.target_class(profile).after_run(profile, run_dir, run_id)
+    except Exception as exc:  # noqa: BLE001 -- said, and the reports are still written
+        return [" ".join(str(exc).split()) or type(exc).__name__]
 
 
 def _handle_interrupts() -> dict:

@@ -28,7 +28,7 @@ def behave_env(root: Path) -> dict[str, str]:
     package_home = str(Path(__file__).resolve().parents[1])
     paths = list(dict.fromkeys([str(Path(root).resolve()), package_home]))
     env["PYTHONPATH"] = os.pathsep.join(filter(None, paths + [env.get("PYTHONPATH")]))
-    env["DMAAS_PROJECT_ROOT"] = str(Path(root).resolve())    # its catalogue and target profiles (runner.target)
+    env["DMAAS_PROJECT_ROOT"] = str(Path(root).resolve())    # its catalogues and target profiles (runner.targets)
     return env
 
 
@@ -99,9 +99,9 @@ def _engine_names():
     import yaml
 
     from runner.errors import UserError
-    from runner.target import engine_catalogue
+    from runner import catalogues
     try:
-        return list(engine_catalogue(Path.cwd()))
+        return list(catalogues.engines(Path.cwd()))
     except (UserError, OSError, yaml.YAMLError, AttributeError, TypeError):
         return None
 

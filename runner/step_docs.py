@@ -9,6 +9,8 @@ import itertools
 
 DOCS = "docs/steps.md"
 TYPES = ("Name: the inside of \"...\"; Names: \"a\", \"a\" and \"b\", \"a\", \"b\" and \"c\"; "
+         "Own, Owns: a Name, Names of something the scenario makes (a namespace, plan, backup, location), "
+         "which a shared target prefixes with the scenario's id; "
          "Which: oldest, latest, latest-but-one day's; Duration: 80 hours, 3 days, 1h, 15 minutes, an hour; "
          "Size: 64 KiB, 2 MiB, 1 GB; integer: 5; text: any words (see steps/steplib.py)")
 

@@ -60,19 +60,19 @@ def excluded_components(context, cluster, namespace):
     return ()
 
 
-@given('the application "{app:Name}" runs in namespace "{namespace:Name}" of cluster "{cluster:Name}" on '
+@given('the application "{app:Name}" runs in namespace "{namespace:Own}" of cluster "{cluster:Name}" on '
        '"{engine:Name}" volumes')
 def app_runs(context, app, namespace, cluster, engine):
     deploy(context, app, namespace, cluster, engine)
 
 
-@given('the application "{app:Name}" runs in namespace "{namespace:Name}" of cluster "{cluster:Name}" '
+@given('the application "{app:Name}" runs in namespace "{namespace:Own}" of cluster "{cluster:Name}" '
        'on "{engine:Name}" volumes with {replicas:d} replicas')
 def app_runs_replicas(context, app, namespace, cluster, engine, replicas):
     deploy(context, app, namespace, cluster, engine, replicas)
 
 
-@given('the application "{app:Name}" runs in namespace "{namespace:Name}" of cluster "{cluster:Name}" '
+@given('the application "{app:Name}" runs in namespace "{namespace:Own}" of cluster "{cluster:Name}" '
        'on "{engine:Name}" volumes with 1 replica')
 def app_runs_one_replica(context, app, namespace, cluster, engine):
     deploy(context, app, namespace, cluster, engine, 1)
@@ -95,7 +95,7 @@ def dataset_written(context, size, app, cluster):
     write_bytes(context, app, cluster, size)
 
 
-@given('namespaces {namespaces:Names} of cluster "{cluster:Name}" hold secrets with freshly generated values')
+@given('namespaces {namespaces:Owns} of cluster "{cluster:Name}" hold secrets with freshly generated values')
 def secrets_planted(context, namespaces, cluster):
     client = context.driver.cluster(cluster)
     planted = context.scenario_state.secret_values
@@ -108,14 +108,14 @@ def secrets_planted(context, namespaces, cluster):
                       "stringData": {"password": value}})
 
 
-@then('the application "{app:Name}" in namespace "{namespace:Name}" of cluster "{cluster:Name}" is ready')
+@then('the application "{app:Name}" in namespace "{namespace:Own}" of cluster "{cluster:Name}" is ready')
 def app_ready(context, app, namespace, cluster):
     wait_ready(context, cluster, namespace, app)
 
 
-@then('the application "{app:Name}" in namespace "{namespace:Name}" of cluster "{cluster:Name}" still has '
+@then('the application "{app:Name}" in namespace "{namespace:Own}" of cluster "{cluster:Name}" still has '
       '{replicas:d} replica')
-@then('the application "{app:Name}" in namespace "{namespace:Name}" of cluster "{cluster:Name}" still has '
+@then('the application "{app:Name}" in namespace "{namespace:Own}" of cluster "{cluster:Name}" still has '
       '{replicas:d} replicas')
 def app_replicas(context, app, namespace, cluster, replicas):
     found = probe(context, cluster, namespace, app).replicas()
@@ -151,7 +151,7 @@ def data_equals_bytes(context):
     compare_restored(context, byte_for_byte=True)
 
 
-@then('each day the data in namespace "{namespace:Name}" of cluster "{target:Name}" equalled the data of cluster '
+@then('each day the data in namespace "{namespace:Own}" of cluster "{target:Name}" equalled the data of cluster '
       '"{source:Name}" at that day\'s backup')
 def moved_each_day(context, namespace, target, source):
     moved = [m for m in context.scenario_state.moved

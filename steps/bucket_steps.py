@@ -53,7 +53,7 @@ def no_secret_values(context):
     assert not leaks, f"a planted secret value appears in {', '.join(sorted(set(leaks))[:5])}"
 
 
-@then('every object plan "{plan:Name}" wrote is under prefix "{prefix:Name}" of the "{profile:Name}" bucket')
+@then('every object plan "{plan:Own}" wrote is under prefix "{prefix:Name}" of the "{profile:Name}" bucket')
 def objects_under_prefix(context, plan, prefix, profile):
     root = f"{context.driver.scenario_root}/"
     inside = BucketKeys(f"{root}{prefix}")
@@ -71,7 +71,7 @@ def objects_under_prefix(context, plan, prefix, profile):
                          f"{', '.join(outside[:5])}")
 
 
-@then('locations {names:Names} each hold a complete copy of every backup of plan "{plan:Name}"')
+@then('locations {names:Owns} each hold a complete copy of every backup of plan "{plan:Own}"')
 def complete_copies(context, names, plan):
     spec = spec_of(context, plan)
     runs = {}       # by the minute the Schedules made the Backups: a real Velero starts them one after another
@@ -116,7 +116,7 @@ def no_ingress_no_deployment(context, deployment):
     assert not found, f"excluded objects in backups: {', '.join(found[:5])}"
 
 
-@then('no backup of plan "{plan:Name}" contains a workload resource')
+@then('no backup of plan "{plan:Own}" contains a workload resource')
 def no_workloads(context, plan):
     workloads = ("deployments.apps", "statefulsets.apps", "replicasets.apps", "daemonsets.apps", "pods",
                  "jobs.batch", "cronjobs.batch")
@@ -138,7 +138,7 @@ def on_demand_layout(context, backup):
     return layout_of(context, location_of(context, *on_demand))
 
 
-@then('backup "{backup:Name}" holds the configmaps, statefulsets and volumes of cortex and cassandra')
+@then('backup "{backup:Own}" holds the configmaps, statefulsets and volumes of cortex and cassandra')
 def cortex_backup_holds(context, backup):
     layout = on_demand_layout(context, backup)
     contents = layout.contents(backup)
@@ -159,7 +159,7 @@ def cortex_backup_holds(context, backup):
         assert component in backed_up, f"backup {backup}: no volume data of {component}"
 
 
-@then('backup "{backup:Name}" is not in the "{profile:Name}" bucket')
+@then('backup "{backup:Own}" is not in the "{profile:Name}" bucket')
 def backup_not_in(context, backup, profile):
     bucket = context.driver.bucket(profile)
     found = [i.key for i in bucket.list(context.driver.scenario_root + "/")
@@ -167,7 +167,7 @@ def backup_not_in(context, backup, profile):
     assert not found, f"backup {backup} is in the {profile} bucket: {', '.join(found[:3])}"
 
 
-@then('backup "{backup:Name}" is in the "{profile:Name}" bucket, uploaded after the verification passed')
+@then('backup "{backup:Own}" is in the "{profile:Name}" bucket, uploaded after the verification passed')
 def backup_promoted(context, backup, profile):
     result = context.scenario_state.promotion
     assert result.verified, f"verification of {backup} did not pass: {result.reason}"
@@ -182,7 +182,7 @@ def backup_promoted(context, backup, profile):
                        f"at {result.verified_at:%H:%M:%S}: {', '.join(early[:3])}")
 
 
-@when('the stored volume data of backup "{backup:Name}" is corrupted in the "{profile:Name}" bucket')
+@when('the stored volume data of backup "{backup:Own}" is corrupted in the "{profile:Name}" bucket')
 def corrupt_volume_data(context, backup, profile):
     layout = on_demand_layout(context, backup)
     assert layout.bucket.profile == profile, f"backup {backup} is in the {layout.bucket.profile} bucket, not {profile}"
@@ -197,7 +197,7 @@ def bucket_quota(context, profile, size):
     context.scenario_state.dmaas.set_capacity(profile, size)
 
 
-@when('the team asks whether the "{profile:Name}" bucket has room for a backup of namespace "{namespace:Name}" '
+@when('the team asks whether the "{profile:Name}" bucket has room for a backup of namespace "{namespace:Own}" '
       'on cluster "{cluster:Name}"')
 def capacity_asked(context, profile, namespace, cluster):
     context.scenario_state.capacity = context.scenario_state.dmaas.capacity_check(cluster, [namespace], profile)

@@ -1,4 +1,5 @@
 """Clusters, backup locations, faults and the passing of time."""
+from runner import versions
 from runner.dmaas.locations import Location
 from steplib import given, step, when
 from scenario_time import pass_time
@@ -11,9 +12,12 @@ def a_cluster(context, name):
 
 @given('a cluster "{name:Name}" at Kubernetes {version} with DMaaS {dmaas_version}')
 def a_cluster_at_versions(context, name, version, dmaas_version):
+    """Versions as runner/versions.py reads them: a release (1.29.4, whatever
+    vendor suffix the server adds), a minor (1.29) or a minimum (1.29 or later)."""
     cluster = context.driver.ensure_cluster(name, version=version, velero_version=dmaas_version)
     found = cluster.version()
-    assert found == version, f"cluster {name}: expected Kubernetes {version}, the server says {found}"
+    assert versions.matches(found, version), (f"cluster {name}: expected Kubernetes {versions.describe(version)}, "
+                                              f"the server says {found}")
 
 
 @step('a new cluster "{name:Name}" is created')
@@ -42,10 +46,12 @@ def bucket_cut(context, profile):
 
 
 def add_location(context, profile, clusters, name=None, prefix=None):
-    """The location on each cluster; the steps remember where its objects
-    live as the scenario gave it (its own bucket and <scenario root>/<prefix
-    or name>), not as the DMaaS layer says, so oracles look there."""
-    name = name or profile
+    """The location on each cluster (named after the bucket profile unless
+    given a name, as the target names what the scenario makes); the steps
+    remember where its objects live as the scenario gave it (its own bucket
+    and <scenario root>/<prefix or name>), not as the DMaaS layer says, so
+    oracles look there."""
+    name = name or context.driver.own(profile)
     state = context.scenario_state
     for cluster in clusters:
         context.driver.cluster(cluster)
@@ -65,7 +71,7 @@ def bucket_location_many(context, profile, clusters):
     add_location(context, profile, clusters)
 
 
-@step('the "{profile:Name}" bucket with prefix "{prefix:Name}" is a backup location named "{name:Name}" '
+@step('the "{profile:Name}" bucket with prefix "{prefix:Name}" is a backup location named "{name:Own}" '
       'on clusters {clusters:Names}')
 def bucket_location_named(context, profile, prefix, name, clusters):
     add_location(context, profile, clusters, name=name, prefix=prefix)

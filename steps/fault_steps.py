@@ -27,7 +27,7 @@ def _completed(context, plan):
     return sorted(backups, key=lambda b: as_time(b.started))
 
 
-@when('the full snapshot under the oldest backup of plan "{plan:Name}" is deleted from the "{profile:Name}" bucket')
+@when('the full snapshot under the oldest backup of plan "{plan:Own}" is deleted from the "{profile:Name}" bucket')
 def full_base_deleted(context, plan, profile):
     """The full backup the oldest retained backup's chain starts from (that
     backup itself when it is full) loses its stored volume data."""
@@ -45,7 +45,7 @@ def full_base_deleted(context, plan, profile):
                      f"in the {profile} bucket")
 
 
-@when('the full backup under the oldest incremental backup of plan "{plan:Name}" is deleted')
+@when('the full backup under the oldest incremental backup of plan "{plan:Own}" is deleted')
 def full_backup_deleted(context, plan):
     """A DeleteBackupRequest (what Velero's garbage collector makes when a TTL
     runs out) for the full backup the plan's oldest incremental stands on."""
@@ -63,7 +63,7 @@ def full_backup_deleted(context, plan):
                            [base.name])
 
 
-@when('the stored volume data of the {which:Which} backup of plan "{plan:Name}" is corrupted in the '
+@when('the stored volume data of the {which:Which} backup of plan "{plan:Own}" is corrupted in the '
       '"{profile:Name}" bucket')
 def plan_backup_corrupted(context, which, plan, profile):
     backups = _completed(context, plan)
@@ -77,7 +77,7 @@ def plan_backup_corrupted(context, which, plan, profile):
     assert corrupted, f"plan {plan}: no stored volume data of backup {backup} in the {profile} bucket"
 
 
-@when('backup "{backup:Name}" is copied to the "{profile:Name}" bucket without verification')
+@when('backup "{backup:Own}" is copied to the "{profile:Name}" bucket without verification')
 def copied_by_hand(context, backup, profile):
     """Copy an on-demand backup's Velero objects to where a promotion to that
     bucket puts them (<scenario root>/<bucket profile>/backups/<name>/)."""

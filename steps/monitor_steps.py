@@ -31,8 +31,8 @@ def schedule_truth(context, plan):
     return last, min(nexts)
 
 
-@then('the plans view lists for team "{team_a:Name}" plan "{plan_a:Name}" and for team "{team_b:Name}" '
-      'plan "{plan_b:Name}", each with the last and next run recorded by the cluster')
+@then('the plans view lists for team "{team_a:Name}" plan "{plan_a:Own}" and for team "{team_b:Name}" '
+      'plan "{plan_b:Own}", each with the last and next run recorded by the cluster')
 def plans_view(context, team_a, plan_a, team_b, plan_b):
     rows = view(context)["plans"]
     for team, plan in ((team_a, plan_a), (team_b, plan_b)):

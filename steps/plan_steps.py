@@ -17,7 +17,8 @@ def plan_spec(context, name, team, cluster, table, data_only=False):
         if key not in SETTINGS:
             raise AssertionError(f"plan {name}: unknown setting '{key}' (known: {', '.join(sorted(SETTINGS))})")
         settings[key] = value
-    namespaces = parse_list(settings.get("namespaces", ""))
+    names = context.driver.own           # the plan's namespaces and locations, as the target names them
+    namespaces = [names(namespace) for namespace in parse_list(settings.get("namespaces", ""))]
     apps = context.scenario_state.apps
     engines = {apps[(cluster, ns)].engine for ns in namespaces if (cluster, ns) in apps}
     labels = parse_list(settings.get("exclude labels", ""))
@@ -30,7 +31,8 @@ def plan_spec(context, name, team, cluster, table, data_only=False):
         full_every=int(settings["full every"]) if "full every" in settings else None,
         retention_ttl=parse_duration(settings["retention"]) if "retention" in settings else None,
         keep_last=int(settings["keep last"]) if "keep last" in settings else None,
-        locations=parse_list(settings["locations"]) if "locations" in settings else location_names(context, cluster),
+        locations=[names(location) for location in parse_list(settings["locations"])] if "locations" in settings
+        else location_names(context, cluster),
         verify_on=settings.get("verify on") or None,
         data_only=data_only,
         engine=sorted(engines)[0] if engines else None)
@@ -46,17 +48,17 @@ def create_plan(context, name, team, cluster, data_only=False):
     state.plan_created[name] = context.driver.clock.now()
 
 
-@given('team "{team:Name}" has a continuity plan "{name:Name}" on cluster "{cluster:Name}":')
+@given('team "{team:Name}" has a continuity plan "{name:Own}" on cluster "{cluster:Name}":')
 def continuity_plan(context, team, name, cluster):
     create_plan(context, name, team, cluster)
 
 
-@given('team "{team:Name}" has a data-only continuity plan "{name:Name}" on cluster "{cluster:Name}":')
+@given('team "{team:Name}" has a data-only continuity plan "{name:Own}" on cluster "{cluster:Name}":')
 def data_only_plan(context, team, name, cluster):
     create_plan(context, name, team, cluster, data_only=True)
 
 
-@given('each backup of plan "{plan:Name}" is moved into namespace "{namespace:Name}" of cluster "{cluster:Name}"')
+@given('each backup of plan "{plan:Own}" is moved into namespace "{namespace:Own}" of cluster "{cluster:Name}"')
 def moves_registered(context, plan, namespace, cluster):
     spec_of(context, plan)
     context.scenario_state.moves.setdefault(plan, []).append((cluster, namespace))
@@ -70,24 +72,24 @@ def take_backup(context, name, cluster, selection, location=None):
     return record
 
 
-@when('the team takes an on-demand backup "{name:Name}" of namespace "{namespace:Name}" on cluster "{cluster:Name}" '
-      'to location "{location:Name}"')
+@when('the team takes an on-demand backup "{name:Own}" of namespace "{namespace:Own}" on cluster "{cluster:Name}" '
+      'to location "{location:Own}"')
 def backup_namespace_to(context, name, namespace, cluster, location):
     location_of(context, cluster, location)
     take_backup(context, name, cluster, {"namespaces": [namespace]}, location)
 
 
-@when('the team takes an on-demand backup "{name:Name}" of namespace "{namespace:Name}" on cluster "{cluster:Name}"')
+@when('the team takes an on-demand backup "{name:Own}" of namespace "{namespace:Own}" on cluster "{cluster:Name}"')
 def backup_namespace(context, name, namespace, cluster):
     take_backup(context, name, cluster, {"namespaces": [namespace]})
 
 
-@when('the team takes an on-demand backup "{name:Name}" of resources "{resources:Name}" on cluster "{cluster:Name}"')
+@when('the team takes an on-demand backup "{name:Own}" of resources "{resources:Name}" on cluster "{cluster:Name}"')
 def backup_resources(context, name, resources, cluster):
     take_backup(context, name, cluster, {"include_resources": parse_list(resources)})
 
 
-@when('the team takes an on-demand backup "{name:Name}" with the selection of plan "{plan:Name}"')
+@when('the team takes an on-demand backup "{name:Own}" with the selection of plan "{plan:Own}"')
 def backup_like_plan(context, name, plan):
     spec = spec_of(context, plan)
     take_backup(context, name, spec.cluster, {"plan": plan})
@@ -115,7 +117,7 @@ def completed_in_bucket(context, plan, profile):
     return found
 
 
-@then('plan "{plan:Name}" has {count:d} completed backups in the "{profile:Name}" bucket')
+@then('plan "{plan:Own}" has {count:d} completed backups in the "{profile:Name}" bucket')
 def completed_backups(context, plan, count, profile):
     """Counted in the bucket itself (the plan's backups whose velero-backup.json
     there says Completed): a backup the cluster lists but the bucket lost does not count."""
@@ -123,7 +125,7 @@ def completed_backups(context, plan, count, profile):
                  f"plan {plan}: expected {count} completed backups in the {profile} bucket")
 
 
-@then('plan "{plan:Name}" never had more than {limit:d} backups in the bucket')
+@then('plan "{plan:Own}" never had more than {limit:d} backups in the bucket')
 def never_more_than(context, plan, limit):
     history = context.scenario_state.counts.get(plan, [])
     assert history, f"plan {plan}: no observations (did time pass?)"
@@ -132,7 +134,7 @@ def never_more_than(context, plan, limit):
                                f"found {worst[1]} at {worst[0]:%Y-%m-%d %H:%M}")
 
 
-@then('plan "{plan:Name}" has a completed backup for every hour of the run')
+@then('plan "{plan:Own}" has a completed backup for every hour of the run')
 def backup_every_hour(context, plan):
     spec = spec_of(context, plan)
     assert spec.every <= 3600, f"plan {plan} runs every {spec.every} s, less often than hourly"
@@ -154,7 +156,7 @@ def backup_every_hour(context, plan):
                          f"missing, {len(completed)} completed)")
 
 
-@then('the backups of plan "{plan:Name}" are of the kinds full, then {incrementals:d} incremental, '
+@then('the backups of plan "{plan:Own}" are of the kinds full, then {incrementals:d} incremental, '
       'then full again, in that order')
 def kinds_in_order(context, plan, incrementals):
     kinds = [b.kind for b in sorted(_all_plan_backups(context, plan), key=lambda b: as_time(b.started))]
@@ -189,7 +191,7 @@ def _kind_text(kinds):
     return " ".join(text)
 
 
-@then('only the backups of plan "{plan:Name}" from the last {retention:Duration} remain in the "{profile:Name}" bucket')
+@then('only the backups of plan "{plan:Own}" from the last {retention:Duration} remain in the "{profile:Name}" bucket')
 def only_recent_remain(context, plan, retention, profile):
     """Backups older than the retention are gone, except those a retained
     incremental stands on: on a snapshot engine a chain (a full and the

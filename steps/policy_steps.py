@@ -31,7 +31,7 @@ def pod_security_policy(name, level):
     }
 
 
-@given('the pod security policies {names:Names} exist on cluster "{cluster:Name}"')
+@given('the pod security policies {names:Owns} exist on cluster "{cluster:Name}"')
 def psps_exist(context, names, cluster):
     client = context.driver.cluster(cluster)
     assert client.serves(PSP_API, "PodSecurityPolicy"), (

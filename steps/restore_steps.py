@@ -68,30 +68,30 @@ def pick(context, plan, which, cluster):
         raise AssertionError(f"plan {plan}, restore on cluster {cluster}: {error}") from None
 
 
-@when('backup "{backup:Name}" is restored on cluster "{cluster:Name}"')
+@when('backup "{backup:Own}" is restored on cluster "{cluster:Name}"')
 def restore_named(context, backup, cluster):
     restore(context, backup, cluster)
 
 
-@when('the {which:Which} backup of plan "{plan:Name}" is restored on cluster "{cluster:Name}"')
+@when('the {which:Which} backup of plan "{plan:Own}" is restored on cluster "{cluster:Name}"')
 def restore_plan_backup(context, which, plan, cluster):
     restore(context, pick(context, plan, which, cluster), cluster)
 
 
-@when('the {which:Which} backup of plan "{plan:Name}" is restored on cluster "{cluster:Name}" into '
-      'namespace "{namespace:Name}"')
+@when('the {which:Which} backup of plan "{plan:Own}" is restored on cluster "{cluster:Name}" into '
+      'namespace "{namespace:Own}"')
 def restore_plan_backup_into(context, which, plan, cluster, namespace):
     restore(context, pick(context, plan, which, cluster), cluster, namespace=namespace)
 
 
-@when('the latest backup of plan "{plan:Name}" is restored on clusters {clusters:Names}')
+@when('the latest backup of plan "{plan:Own}" is restored on clusters {clusters:Names}')
 def restore_latest_on_many(context, plan, clusters):
     backup = pick(context, plan, "latest", clusters[0])
     for cluster in clusters:
         restore(context, backup, cluster)
 
 
-@when('the latest backup of plan "{plan:Name}" in location "{location:Name}" is restored on cluster "{cluster:Name}"')
+@when('the latest backup of plan "{plan:Own}" in location "{location:Own}" is restored on cluster "{cluster:Name}"')
 def restore_latest_from(context, plan, location, cluster):
     backups = [b for b in plan_backups_by_time(context, plan, cluster) if b.location == location]
     assert backups, f"plan {plan} has no completed backup in location {location}"
@@ -154,14 +154,14 @@ def restored_versions_served(context, cluster):
     assert not wrong, f"cluster {cluster} holds restored objects in versions it does not serve: {', '.join(wrong)}"
 
 
-@then('cluster "{cluster:Name}" discovers the {count:d} backups of plan "{plan:Name}" from the bucket alone')
+@then('cluster "{cluster:Name}" discovers the {count:d} backups of plan "{plan:Own}" from the bucket alone')
 def discovers_count(context, cluster, count, plan):
     """After Velero's backup sync of each of the cluster's locations; only the plan's backups count."""
     assert_count(discover(context, cluster, plan), count,
                  f"cluster {cluster}: expected to discover {count} backups of plan {plan}")
 
 
-@then('cluster "{cluster:Name}" discovers the backups of plan "{plan:Name}" from the bucket alone')
+@then('cluster "{cluster:Name}" discovers the backups of plan "{plan:Own}" from the bucket alone')
 def discovers_all(context, cluster, plan):
     dmaas = context.scenario_state.dmaas
     if spec_of(context, plan).cluster in context.driver.destroyed():
@@ -233,7 +233,7 @@ def crs_after_crds(context):
                 f"{crd['metadata']['resourceVersion']})")
 
 
-@then('every resource of namespace "{namespace:Name}" on cluster "{source:Name}" except ingresses and the deployment '
+@then('every resource of namespace "{namespace:Own}" on cluster "{source:Name}" except ingresses and the deployment '
       '"{deployment:Name}" is on cluster "{target:Name}"')
 def everything_restored_but(context, namespace, source, deployment, target):
     """The deployment's own objects are those of its component (labelled
@@ -262,7 +262,7 @@ def everything_restored_but(context, namespace, source, deployment, target):
     assert not unwanted, f"cluster {target} has excluded objects in namespace {namespace}: {', '.join(unwanted)}"
 
 
-@when('backup "{backup:Name}" is verified by a restore on cluster "{cluster:Name}" and then promoted to the '
+@when('backup "{backup:Own}" is verified by a restore on cluster "{cluster:Name}" and then promoted to the '
       '"{profile:Name}" bucket')
 def verify_and_promote(context, backup, cluster, profile):
     record = record_of(context, backup)
@@ -273,7 +273,7 @@ def verify_and_promote(context, backup, cluster, profile):
     state.promotion_backup = backup
 
 
-@when('plan "{plan:Name}" verifies its latest backup')
+@when('plan "{plan:Own}" verifies its latest backup')
 def plan_verifies(context, plan):
     context.scenario_state.verification = context.scenario_state.dmaas.verify_plan(plan)
 
@@ -326,7 +326,7 @@ def verification_cleaned(context, cluster):
                     lambda: client.get("v1", "Namespace", result.namespace) is None, timeout="namespace_gone")
 
 
-@then('every restore point of plan "{plan:Name}" restored on cluster "{cluster:Name}" is consistent for {title} '
+@then('every restore point of plan "{plan:Own}" restored on cluster "{cluster:Name}" is consistent for {title} '
       'and equals the data recorded at its time')
 def every_restore_point(context, plan, cluster, title):
     backups = plan_backups_by_time(context, plan, cluster)

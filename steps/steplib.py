@@ -4,6 +4,10 @@ helpers over the scenario state.
 
 Parse types (use as `{name:Type}` in step texts):
     Name      the inside of `"..."` (no quotes)
+    Own       the name of an object the scenario makes (a namespace, plan,
+              backup, location, policy): the step gets it as the target
+              names it (context.driver.own: prefixed where the run shares
+              clusters); Owns: a list of them, as Names
     Which     `oldest`, `latest`, `latest-but-one day's`
     Names     `"a"`, `"a" and "b"`, `"a", "b" and "c"` -> ["a", "b", "c"]
     Duration  `80 hours`, `3 days`, `1h`, `15 minutes`, `72h`, `an hour` -> seconds (int; runner/durations.py)
@@ -27,7 +31,7 @@ import parse
 from runner import durations
 from runner.driver.layout import VeleroLayout
 from runner.driver.reachability import TargetUnreachable, unreachable
-from runner.target import Unsupported
+from runner.errors import Unsupported
 from runner.times import parse_time
 
 from scenario_state import Record
@@ -76,18 +80,45 @@ def parse_list(text):
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
+class Owned(str):
+    """A name the feature gives an object the scenario makes; the step
+    decorators turn it into the target's name for it (driver.own)."""
+
+
+@parse.with_pattern(r'[^"]+')
+def parse_own(text):
+    return Owned(text)
+
+
+@parse.with_pattern(_NAMES)
+def parse_owns(text):
+    return [Owned(name) for name in parse_names(text)]
+
+
+def own(context, value):
+    """Owned names (and lists of them) as the target names them; anything else as it is."""
+    if isinstance(value, Owned):
+        return context.driver.own(str(value))
+    if isinstance(value, list):
+        return [own(context, item) for item in value]
+    return value
+
+
 behave.register_type(Name=parse_name, Names=parse_names, Which=parse_which, Duration=parse_duration,
-                     Size=parse_size)
+                     Size=parse_size, Own=parse_own, Owns=parse_owns)
 
 
 # ------------------------------------------------------------------ decorators
 
 def skip_unsupported(function):
-    """Run a step; a target that cannot do it skips the scenario with the
-    reason; one that stops answering fails it with one line naming the
-    endpoint (not the client library's exception text)."""
+    """Run a step with its Own names as the target names them; a target that
+    cannot do it skips the scenario with the reason; one that stops
+    answering fails it with one line naming the endpoint (not the client
+    library's exception text)."""
     @functools.wraps(function)
     def run(context, *args, **kwargs):
+        args = [own(context, value) for value in args]
+        kwargs = {key: own(context, value) for key, value in kwargs.items()}
         try:
             return function(context, *args, **kwargs)
         except Unsupported as unsupported:

@@ -6,6 +6,7 @@ from lab.velero.discovery import Discovery
 from lab.velero.locations import LocationController
 from lab.velero.restores import RestoreController
 from lab.velero.schedules import ScheduleController
+from lab.velero.serverstatus import ServerStatusController
 from lab.velero.sync import SyncController
 
 
@@ -17,4 +18,4 @@ def controllers(cluster, lab):
     discovery = Discovery(cluster)
     return [LocationController(cluster), SyncController(cluster), ScheduleController(cluster),
             BackupController(cluster, discovery), GarbageCollector(cluster),
-            DeletionController(cluster), RestoreController(cluster, discovery)]
+            DeletionController(cluster), RestoreController(cluster, discovery), ServerStatusController(cluster)]

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from runner import catalogues
 from runner.dmaas import capacity, locations, monitor as monitor_views, movement, plans, promotion, restores, \
     retention
 from runner.dmaas.discovery import BucketBackups, wait_restorable, wait_synced
@@ -33,7 +34,7 @@ from runner.dmaas.locations import Location
 from runner.dmaas.plans import PLAN_LABEL, PlanError, PlanSpec, Selection
 from runner.dmaas.records import BackupRecord
 from runner.driver.velero import BACKUP_TERMINAL
-from runner.target import Unsupported
+from runner.errors import Unsupported
 
 __all__ = ["DMaaS", "PlanSpec", "Selection", "Plan", "PlanError", "Unsupported"]
 
@@ -218,8 +219,7 @@ class DMaaS:
         return "snapshot" if "snapshot" in kinds else ("fs" if kinds else None)
 
     def _engines(self):
-        from runner.driver.engines import engines
-        return engines()
+        return catalogues.engines()
 
     def backup_now(self, cluster, name, selection, location=None):
         """An on-demand Backup of the selection (a dict of Selection fields,

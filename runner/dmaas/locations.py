@@ -1,15 +1,23 @@
 """Backup locations: a BackupStorageLocation on a bucket profile (AWS
-provider, path-style for S3-compatible endpoints), the Secret holding its
-AWS credentials file, and the cStor VolumeSnapshotLocations beside it.
+provider; the profile's options as the AWS plugin takes them: path-style
+addressing, checksumAlgorithm, insecureSkipTLSVerify, and the endpoint's CA
+bundle as objectStorage.caCert), the Secret holding its AWS credentials
+file, and the cStor VolumeSnapshotLocations beside it.
+
+A BSL, VSL or Secret of the name a location wants that the scenario did not
+make is never reused: that is a Clash naming it (a team's BSL of the same
+name may point anywhere).
 
 A location has one name, one bucket profile and one prefix on every cluster
 (so a second cluster sees the same backups); the prefix is
 `<scenario_root>/<given prefix or location name>`."""
 from __future__ import annotations
 
+import base64
 import dataclasses
 
 from runner.dmaas import plans
+from runner.dmaas.plans import PlanError
 
 PROFILE_LABEL = "dmaas.openebs.io/bucket-profile"
 CAPACITY_ANNOTATION = "dmaas.openebs.io/capacity-bytes"
@@ -39,15 +47,23 @@ def credentials_file(profile):
 
 
 def bsl_config(profile):
+    options = profile.options
     config = {"region": profile.region or "us-east-1"}
     if profile.endpoint:
-        config.update(s3Url=profile.endpoint, s3ForcePathStyle="true")
+        config.update(s3Url=profile.endpoint, s3ForcePathStyle="true" if options.path_style else "false")
+    if options.checksum_algorithm is not None:
+        config["checksumAlgorithm"] = options.checksum_algorithm
+    if options.insecure_skip_tls_verify:
+        config["insecureSkipTLSVerify"] = "true"
     return config
 
 
 def bsl_spec(location, profile, default):
-    return {"provider": "aws", "default": bool(default),
-            "objectStorage": {"bucket": location.bucket, "prefix": location.prefix},
+    storage = {"bucket": location.bucket, "prefix": location.prefix}
+    if profile.options.ca_bundle:
+        with open(profile.options.ca_bundle, "rb") as pem:
+            storage["caCert"] = base64.b64encode(pem.read()).decode()
+    return {"provider": "aws", "default": bool(default), "objectStorage": storage,
             "config": bsl_config(profile),
             "credential": {"name": credentials_secret_name(location.name), "key": CREDENTIALS_KEY},
             "accessMode": "ReadWrite"}
@@ -69,7 +85,8 @@ def ensure_credentials(client, location, profile):
 
 def ensure_bsl(client, location, profile, capacity=None):
     """Creates the BSL (default if it is the cluster's first) and waits until
-    Velero reports it Available."""
+    Velero reports it Available. One the scenario made earlier on this
+    cluster must point where this location does."""
     ensure_credentials(client, location, profile)
     existing = client.velero.get("BackupStorageLocation", location.name)
     if existing is None:
@@ -77,16 +94,24 @@ def ensure_bsl(client, location, profile, capacity=None):
         annotations = {CAPACITY_ANNOTATION: str(capacity)} if capacity is not None else None
         client.velero.create("BackupStorageLocation", location.name, bsl_spec(location, profile, default),
                              labels={PROFILE_LABEL: location.profile}, annotations=annotations)
+    else:
+        client.isolation.check_own(client.name, existing, f"BackupStorageLocation {location.name}")
+        if from_bsl(existing) != location:
+            raise PlanError(f"cluster {client.name}: BackupStorageLocation {location.name} is {from_bsl(existing)}, "
+                            f"not {location}")
     client.velero.wait_phase("BackupStorageLocation", location.name, ["Available"], timeout="location_available")
 
 
 def ensure_vsl(client, location, profile, full_every=None):
     """The cStor VSL of a location for a chain length; returns its name."""
     name = plans.vsl_name(location.name, full_every)
-    if client.velero.get("VolumeSnapshotLocation", name) is None:
+    existing = client.velero.get("VolumeSnapshotLocation", name)
+    if existing is None:
         ensure_credentials(client, location, profile)
         client.velero.create("VolumeSnapshotLocation", name, vsl_spec(location, profile, full_every),
                              labels={PROFILE_LABEL: location.profile})
+    else:
+        client.isolation.check_own(client.name, existing, f"VolumeSnapshotLocation {name}")
     return name
 
 

@@ -1,5 +1,5 @@
 """Monitor views, read from the clusters and buckets themselves (never
-from what this process remembers), and `dmaas monitor`.
+from what this process remembers); `dmaas monitor` shows them (runner/monitor_cli.py).
 
     plans:        one row per plan: team, plan, cluster, schedules, crons,
                   last run (max Schedule status.lastBackup) and next run
@@ -13,19 +13,13 @@ from what this process remembers), and `dmaas monitor`.
     connectivity: one row per cluster (GET /version, short timeout) and per
                   bucket (a listing): "connected" or "unreachable"
 
-`dmaas monitor [--target NAME] [--lab-state PATH] [--report-dir DIR] [--json]`
-attaches to a running lab (DMAAS_LAB_STATE, else $DMAAS_LAB_DIR/lab.json, else .lab/lab.json,
-where `dmaas lab up` puts it) or opens a
-real target profile, prints the views as tables and, with --report-dir,
-writes DIR/monitor.json = {"views": {"plans": [...], "usage": [...], "connectivity": [...]}}.
+write_report(dir, views) writes DIR/monitor.json = {"views": {"plans": [...], "usage": [...],
+"connectivity": [...]}}; format_table(title, rows) is their text form.
 """
 from __future__ import annotations
 
-import argparse
 import datetime
 import json
-import os
-import sys
 from pathlib import Path
 
 from croniter import croniter
@@ -35,7 +29,6 @@ from runner.dmaas.discovery import BucketBackups
 from runner.driver.layout import UPLOADERS
 from runner.times import parse_time
 from runner.dmaas.plans import PLAN_LABEL, TEAM_LABEL
-from runner.errors import UserError
 
 CONNECT_TIMEOUT = 3
 
@@ -156,53 +149,3 @@ def format_table(title, rows):
     lines += ["  " + "  ".join(str(r.get(c, "") if r.get(c) is not None else "-").ljust(widths[c])
                                for c in columns) for r in rows]
     return "\n".join(lines) + "\n"
-
-
-# --- the command ---------------------------------------------------------------
-
-def _open(target_name, lab_state):
-    from runner import target as targets
-    from runner.driver import Driver
-    if target_name == "lab":
-        state = Path(lab_state or os.environ.get("DMAAS_LAB_STATE")
-                     or Path(os.environ.get("DMAAS_LAB_DIR") or ".lab") / "lab.json")
-        if not state.is_file():
-            raise UserError(f"no running lab: {state} does not exist (start one with `dmaas lab up`)")
-        target = targets.attach_lab(str(state))
-        names = sorted(target.state().get("clusters", {}))
-    else:
-        target = targets.open_target(targets.load_profile(target_name))
-        names = sorted(target.profile.data.get("clusters", {}))
-    driver = Driver(target, run_id="monitor", scenario="monitor")
-    clients = {name: driver.cluster(name) for name in names}
-    return target, driver, clients
-
-
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="dmaas monitor", description="continuity plans, S3 usage per team "
-                                     "and connectivity, read from the clusters and buckets")
-    parser.add_argument("--target", default="lab", help="target profile (default: lab = the running lab)")
-    parser.add_argument("--lab-state", help="lab.json of a running lab (default $DMAAS_LAB_STATE, "
-                        "else $DMAAS_LAB_DIR/lab.json, else .lab/lab.json)")
-    parser.add_argument("--report-dir", help="write monitor.json there")
-    parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
-    args = parser.parse_args(argv)
-    try:
-        target, driver, clients = _open(args.target, args.lab_state)
-        profiles = {location.profile for location in _locations(clients)} or set(target.profile_buckets)
-        data = views(driver, clients, profiles)
-    except UserError as exc:
-        print(f"dmaas monitor: {exc.message}", file=sys.stderr)
-        return 2
-    except (RuntimeError, OSError) as exc:     # the lab went away, a refused connection
-        print(f"dmaas monitor: {' '.join(str(exc).split())}", file=sys.stderr)
-        return 2
-    if args.report_dir:
-        write_report(args.report_dir, data)
-    if args.json:
-        print(json.dumps({"views": data}, indent=2, sort_keys=True))
-    else:
-        print(format_table("Continuity plans", data["plans"]))
-        print(format_table("S3 usage per team", data["usage"]))
-        print(format_table("Connectivity", data["connectivity"]))
-    return 0

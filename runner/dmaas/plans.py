@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import os
 import re
 
 from runner.driver.layout import BucketKeys
@@ -271,7 +272,16 @@ def chain_length(plan):
 
 
 def schedule_base(plan, location):
-    return plan.name if len(plan.locations) == 1 else f"{plan.name}-{location}"
+    """The plan's name, or with several locations `<plan>-<location>`, less
+    the start the plan's and the locations' names share (a real target's
+    scenario prefix), so the Backups' names stay short."""
+    if len(plan.locations) == 1:
+        return plan.name
+    shared = os.path.commonprefix([plan.name, *plan.locations]).rpartition("-")[0]
+    cut = len(shared) + 1 if shared else 0
+    suffixes = [name[cut:] for name in plan.locations]
+    unique = len(set(suffixes)) == len(suffixes) and all(suffixes)
+    return f"{plan.name}-{location[cut:] if unique else location}"
 
 
 def schedules(plan, created, every, ttl, vsl_of, engine_backup):

@@ -3,9 +3,14 @@ engines and clock, plus the bookkeeping that makes every scenario leave
 nothing behind.
 
     driver = Driver(target, run_id="20260105-1200", scenario="psp-periodic-backups")
-    driver.target                       # runner.target.Target
+    driver.target                       # a runner.targets Target
     driver.id                           # unique per scenario (8 hex digits)
+    driver.isolation                    # Isolation: the scenario's labels and name prefix
+    driver.own(word) -> str             # a name the scenario gives an object (namespace, plan, backup,
+                                        # location, ...) as it is made on the target: prefixed where the
+                                        # run shares clusters (runner/driver/isolation.py)
     driver.scenario_root                # S3 key root: "dmaas-e2e/<run_id>/<scenario-slug>-<id>"
+    driver.run_root                     # "dmaas-e2e/<run_id>": the run's, above every scenario_root
     driver.clock                        # Clock: now(), advance(seconds), time_scale, scaled(s)
     driver.ensure_cluster(name, version=None, velero_version=None) -> ClusterClient
                                         # "Given a cluster": lab creates it (and destroys it in
@@ -18,21 +23,26 @@ nothing behind.
     driver.destroyed() -> {names}                       # those it destroyed
     driver.bucket(profile) -> Bucket    # created in S3 if missing
     driver.bucket_profile(profile) -> BucketProfile     # endpoint/region/keys, for BSL credentials
-    driver.engine(name) -> Engine
+    driver.engine(name) -> Engine       # runner.catalogues.Engine, Unsupported where the target lacks it
+    driver.storage_class(cluster, engine) -> dict    # the engine's StorageClass there (created only on
+                                        # targets whose classes the run makes: the lab's)
     driver.cut_cluster(name) / restore_cluster(name)    # lab faults (real: Unsupported)
     driver.cut_bucket(profile) / restore_bucket(profile)
     driver.set_quota(profile, bytes_or_None); driver.corrupt(profile, key)
     driver.track(kind, cluster, namespace, name, api_version="v1")   # also done by
                                         # ClusterClient.apply and VeleroClient.create
     driver.tracked(kind=None, cluster=None) -> [Tracked]
+    driver.adopt(name, info, selector)  # track, for cleanup, what carries a label on a cluster (a run's
+                                        # leftovers: runner/targets/real.py sweep)
     driver.cleanup() -> [problem strings]   # environment.py: after every scenario
     driver.diagnostics(directory)           # environment.py: when a scenario failed
     driver.close()
 
-Unsupported (runner.target.Unsupported) propagates from the target; steps
+Unsupported (runner.errors.Unsupported) propagates from the target; steps
 turn it into a skip with its reason.
 """
 import collections
+import dataclasses
 import re
 import shutil
 import sys
@@ -42,10 +52,11 @@ import weakref
 
 from kubernetes.dynamic.exceptions import ConflictError
 
-from runner.driver import engines as _engines
+from runner import catalogues
 from runner.driver.buckets import Bucket
 from runner.driver.clock import Clock
 from runner.driver.clusters import ClusterClient
+from runner.driver.isolation import Isolation
 from runner.driver.waits import describe, wait_until
 from runner.driver.velero import API_VERSION as VELERO_API, CLEANUP_ORDER
 
@@ -66,14 +77,16 @@ class Driver:
         self.target = target
         self.id = uuid.uuid4().hex[:8]
         self.slug = slugify(scenario)
-        self.scenario_root = f"dmaas-e2e/{slugify(run_id)}/{self.slug}-{self.id}"
+        self.run_root = f"dmaas-e2e/{slugify(run_id)}"     # every scenario's S3 objects of the run are under it
+        self.scenario_root = f"{self.run_root}/{self.slug}-{self.id}"
         self.clock = Clock(target)
+        self.isolation = Isolation(run=run_id, scenario=self.id, prefix=target.name_prefix(self.id))
         self._workdir = tempfile.mkdtemp(prefix=f"dmaas-driver-{self.id}-")   # discovery caches
         # removed by close(), or when the driver is collected / the process exits
         self._remove_workdir = weakref.finalize(self, shutil.rmtree, self._workdir, True)
         self._clusters = {}
         self._destroyed = set()
-        self._lab_created = []
+        self._created_clusters = []
         self._buckets = {}
         self._tracked = []
         self._cut_clusters = set()
@@ -85,24 +98,28 @@ class Driver:
 
     # ------------------------------------------------------------- clusters
 
+    def own(self, word):
+        """The name an object the scenario calls `word` gets on the target."""
+        return self.isolation.name(word)
+
     def _client(self, info):
         client = ClusterClient(info, tracker=self._track, velero_namespace=self.target.velero_namespace,
-                               cache_dir=self._workdir)
+                               cache_dir=self._workdir, isolation=self.isolation)
         self._clusters[info.name] = client
         self._destroyed.discard(info.name)
         return client
 
     def ensure_cluster(self, name, version=None, velero_version=None):
-        info = self.target.ensure_cluster(name, version, velero_version)
+        info = self.target.ensure_cluster(name, version, velero_version, owner=self.isolation)
         if info.created:
-            self._lab_created.append(name)
+            self._created_clusters.append(name)
         if name in self._clusters and not info.created:
             return self._clusters[name]
         return self._client(info)
 
     def create_cluster(self, name, version=None, velero_version=None):
-        info = self.target.create_cluster(name, version, velero_version)
-        self._lab_created.append(name)
+        info = self.target.create_cluster(name, version, velero_version, owner=self.isolation)
+        self._created_clusters.append(name)
         return self._client(info)
 
     def destroy_cluster(self, name):
@@ -139,7 +156,7 @@ class Driver:
         left = VELERO_DISCOVERY_PERIOD + DISCOVERY_MARGIN - (self.clock.now() - created).total_seconds()
         if left <= 0:
             return
-        if self.target.kind != "lab":
+        if self.clock.real_time:
             print(f"[velero] cluster {name}: waiting {left:.0f} s for Velero's API discovery (refreshed every "
                   f"{VELERO_DISCOVERY_PERIOD // 60} min) to know the kinds created at {created:%H:%M:%S}",
                   file=sys.stderr, flush=True)
@@ -159,7 +176,25 @@ class Driver:
 
     def engine(self, name):
         self.target.check_engine(name)        # Unsupported: the scenario is skipped with the reason
-        return _engines.engine(name)
+        return catalogues.engine(name)
+
+    def storage_class(self, cluster, engine):
+        """The engine's StorageClass on the cluster. Only a target whose
+        clusters the run has to itself (the lab) gets one made from the
+        catalogue's parameters; elsewhere it must be there (preflight says so
+        before any scenario) and its provisioner must be the engine's."""
+        client = self.cluster(cluster)
+        existing = client.get("storage.k8s.io/v1", "StorageClass", engine.storage_class)
+        if existing is None:
+            if not self.target.makes_storage_classes:
+                raise AssertionError(f"cluster {cluster}: no StorageClass {engine.storage_class} for engine "
+                                     f"{engine.name}; a run never makes one on a target it shares: install "
+                                     f"{engine.title} there")
+            return client.apply(engine.storage_class_manifest())
+        if existing.get("provisioner") != engine.provisioner:
+            raise AssertionError(f"cluster {cluster}: StorageClass {engine.storage_class} has provisioner "
+                                 f"{existing.get('provisioner')}, engine {engine.name} expects {engine.provisioner}")
+        return existing
 
     # ------------------------------------------------------------- faults
 
@@ -197,6 +232,26 @@ class Driver:
         """Remember something this scenario created so cleanup deletes it."""
         self._track(api_version, kind, cluster, namespace, name)
 
+    def adopt(self, name, info, selector):
+        """Track, as if this driver had made them, the objects on the cluster
+        `info` (reached as `name`) that match the label `selector`: the
+        namespaces, Velero's objects and Secrets in Velero's namespace, and
+        cluster-scoped objects; cleanup() then removes them as its own."""
+        client = self._client(dataclasses.replace(info, name=name))
+        for namespace in client.list("v1", "Namespace", label_selector=selector):
+            self._track("v1", "Namespace", name, None, namespace["metadata"]["name"])
+        for kind in CLEANUP_ORDER:
+            for obj in client.velero.list(kind, label_selector=selector):
+                self._track(VELERO_API, kind, name, client.velero.namespace, obj["metadata"]["name"])
+        for secret in client.list("v1", "Secret", namespace=client.velero.namespace, label_selector=selector):
+            self._track("v1", "Secret", name, client.velero.namespace, secret["metadata"]["name"])
+        for resource in client.served():
+            if resource.namespaced or resource.kind == "Namespace" or not {"list", "delete"} <= set(resource.verbs):
+                continue
+            for obj in client.list(resource.group_version, resource.kind, label_selector=selector):
+                self._track(resource.group_version, resource.kind, name, None, obj["metadata"]["name"])
+        return client
+
     def tracked(self, kind=None, cluster=None):
         return [t for t in self._tracked
                 if (kind is None or t.kind == kind) and (cluster is None or t.cluster == cluster)]
@@ -214,8 +269,9 @@ class Driver:
 
     # ------------------------------------------------------------- cleanup
 
-    def cleanup(self):
-        """Undo everything the scenario did; returns what could not be undone."""
+    def cleanup(self, buckets=None):
+        """Undo everything the scenario did; returns what could not be undone.
+        `buckets`: the bucket profiles whose scenario root to delete (default: all the target has)."""
         problems = []
 
         def attempt(what, action, *args):
@@ -233,12 +289,12 @@ class Driver:
                     self.bucket(profile).name, None)
         self._quotas.clear()
         for name, client in list(self._clusters.items()):
-            if name not in self._lab_created:
+            if name not in self._created_clusters:
                 attempt(f"clean cluster {name}", self._clean_cluster, client)
-        for name in self._lab_created:
+        for name in self._created_clusters:
             if name not in self._destroyed:
-                attempt(f"destroy lab cluster {name}", self.destroy_cluster, name)
-        for profile in self.target.profile_buckets:
+                attempt(f"destroy cluster {name}", self.destroy_cluster, name)
+        for profile in self.target.profile_buckets if buckets is None else buckets:
             attempt(f"delete {self.scenario_root}/ in bucket {profile}", self._clean_bucket, profile)
         return problems
 

@@ -13,11 +13,22 @@
     .reachable(timeout=3) -> bool                    # can we list the bucket right now
     .ensure()                                        # create the bucket if missing
 
+    s3_client(profile, connect_timeout=5, read_timeout=60, attempts=2) -> a boto3 S3 client
+
+A profile's options (runner.targets.base.BucketOptions: the endpoint's CA
+bundle, insecure TLS, path-style addressing, checksum algorithm) reach both
+clients as they reach the BSL (runner/dmaas/locations.py): boto3 verifies
+with the CA bundle (or not at all), addresses path- or virtual-style, and
+computes no checksums when the algorithm is "" (as the AWS plugin's
+checksumAlgorithm "" turns them off) or sends that algorithm's; the minio
+client verifies with the CA bundle (or not at all) and addresses
+virtual-style when path_style is off (it sends no checksum headers).
 Credentials stay inside the client objects; nothing here prints them.
 """
 import collections
 import io
 import urllib.parse
+import warnings
 
 import boto3
 import botocore.config
@@ -60,20 +71,37 @@ class _BucketBase:
         return len(keys)
 
 
+def _quiet_if_insecure(options):
+    """Unverified TLS is what the profile asked for: said once in it, not on every request."""
+    if options.insecure_skip_tls_verify:
+        warnings.filterwarnings("ignore", category=urllib3.exceptions.InsecureRequestWarning)
+
+
+def s3_client(profile, connect_timeout=5, read_timeout=60, attempts=2):
+    """boto3's S3 client for a bucket profile, its options applied."""
+    options = profile.options
+    _quiet_if_insecure(options)
+    checksums = {}
+    if options.checksum_algorithm == "":
+        checksums = {"request_checksum_calculation": "when_required", "response_checksum_validation": "when_required"}
+    config = botocore.config.Config(connect_timeout=connect_timeout, read_timeout=read_timeout,
+                                    retries={"max_attempts": attempts},
+                                    s3={"addressing_style": "path" if options.path_style else "virtual"}, **checksums)
+    verify = False if options.insecure_skip_tls_verify else (options.ca_bundle or None)
+    return boto3.session.Session().client("s3", endpoint_url=profile.endpoint, region_name=profile.region or "us-east-1",
+                                          aws_access_key_id=profile.access_key,
+                                          aws_secret_access_key=profile.secret_key, config=config, verify=verify)
+
+
 class Boto3Bucket(_BucketBase):
     client_kind = "boto3"
 
     def __init__(self, profile):
         super().__init__(profile)
-        session = boto3.session.Session(aws_access_key_id=profile.access_key,
-                                        aws_secret_access_key=profile.secret_key,
-                                        region_name=profile.region or "us-east-1")
-        config = botocore.config.Config(connect_timeout=5, read_timeout=60, retries={"max_attempts": 2},
-                        s3={"addressing_style": "path"})
-        self._s3 = session.client("s3", endpoint_url=profile.endpoint, config=config)
-        quick = botocore.config.Config(connect_timeout=2, read_timeout=3, retries={"max_attempts": 1},
-                       s3={"addressing_style": "path"})
-        self._probe = session.client("s3", endpoint_url=profile.endpoint, config=quick)
+        self._s3 = s3_client(profile)
+        self._probe = s3_client(profile, connect_timeout=2, read_timeout=3, attempts=1)
+        self._put_checksum = ({"ChecksumAlgorithm": profile.options.checksum_algorithm}
+                              if profile.options.checksum_algorithm else {})
 
     def list(self, prefix=""):
         found = []
@@ -101,7 +129,7 @@ class Boto3Bucket(_BucketBase):
         return self._s3.get_object(Bucket=self.name, Key=key)["Body"].read()
 
     def put(self, key, data):
-        self._s3.put_object(Bucket=self.name, Key=key, Body=data)
+        self._s3.put_object(Bucket=self.name, Key=key, Body=data, **self._put_checksum)
 
     def delete(self, key):
         self._s3.delete_object(Bucket=self.name, Key=key)
@@ -137,14 +165,22 @@ class MinioBucket(_BucketBase):
 
     def __init__(self, profile):
         super().__init__(profile)
+        options = profile.options
+        _quiet_if_insecure(options)
         url = urllib.parse.urlparse(profile.endpoint)
         common = dict(access_key=profile.access_key, secret_key=profile.secret_key,
-                      secure=url.scheme == "https", region=profile.region or "us-east-1")
+                      secure=url.scheme == "https", region=profile.region or "us-east-1",
+                      cert_check=not options.insecure_skip_tls_verify)
+        tls = {"cert_reqs": "CERT_NONE"} if options.insecure_skip_tls_verify else \
+            ({"cert_reqs": "CERT_REQUIRED", "ca_certs": options.ca_bundle} if options.ca_bundle else {})
         http = urllib3.PoolManager(timeout=urllib3.Timeout(connect=5, read=60),
-                                   retries=urllib3.Retry(total=2, backoff_factor=0.2))
+                                   retries=urllib3.Retry(total=2, backoff_factor=0.2), **tls)
+        quick = urllib3.PoolManager(timeout=urllib3.Timeout(connect=2, read=3), retries=False, **tls)
         self._client = minio.Minio(url.netloc, http_client=http, **common)
-        quick = urllib3.PoolManager(timeout=urllib3.Timeout(connect=2, read=3), retries=False)
         self._probe = minio.Minio(url.netloc, http_client=quick, **common)
+        if not options.path_style:
+            for client in (self._client, self._probe):
+                client.enable_virtual_style_endpoint()
 
     def list(self, prefix=""):
         return sorted(ObjectInfo(o.object_name, o.size, o.last_modified)

@@ -1,16 +1,18 @@
 """One Kubernetes cluster through the official client and a kubeconfig context.
 
-    ClusterClient(info: ClusterInfo, tracker=None, velero_namespace="velero", cache_dir=None)
+    ClusterClient(info: ClusterInfo, tracker=None, velero_namespace="velero", cache_dir=None, isolation=None,
+                  retries=None)
     .name, .info, .api (ApiClient), .core (CoreV1Api), .apps (AppsV1Api),
     .custom (CustomObjectsApi), .dynamic (DynamicClient, discovery cached per client)
-    .version() -> "1.29.4"                     # the server's gitVersion without "v"
+    .version() -> "1.29.4"                     # the server's release (vendor suffixes dropped: runner.versions)
     .reachable(timeout=3) -> bool
-    .apply(manifest: dict) -> dict             # create, or replace if it exists; tracks what it created
+    .apply(manifest: dict) -> dict             # create (with the scenario's labels), or replace the scenario's
+                                               # own; tracks what it created; Clash on another's object
     .newest_kind_created -> datetime | None    # creationTimestamp of the newest CRD apply created
     .get(api_version, kind, name, namespace=None) -> dict | None
     .list(api_version, kind, namespace=None, label_selector=None) -> [dict]
     .delete(api_version, kind, name, namespace=None) -> bool   # False if it was not there
-    .ensure_namespace(name) -> dict
+    .ensure_namespace(name) -> dict            # the scenario's own namespace (Clash on another's)
     .wait_for(what: str, predicate, timeout="cluster_wait", interval=0.2) -> the predicate's truthy value
     .exec(namespace, pod, argv, container=None, timeout="exec", binary=False) -> (rc, stdout, stderr)
     .served() -> [ServedResource(group_version, kind, plural, namespaced, verbs)]
@@ -35,7 +37,9 @@ from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import NotFoundError, ConflictError, ResourceNotFoundError
 from kubernetes.stream import stream
 
+from runner import versions
 from runner.driver import timeouts
+from runner.driver.isolation import Isolation
 from runner.driver.waits import WaitTimeout, wait_until
 from runner.times import parse_time
 
@@ -49,13 +53,19 @@ class ExecFailed(RuntimeError):
 
 
 class ClusterClient:
-    def __init__(self, info, tracker=None, velero_namespace="velero", cache_dir=None):
+    def __init__(self, info, tracker=None, velero_namespace="velero", cache_dir=None, isolation=None, retries=None):
         self.info = info
+        self.isolation = isolation or Isolation(run="run", scenario="scenario")
         self.name = info.name
         self.velero_namespace = velero_namespace
         self._tracker = tracker or (lambda *args: None)
         self._cache_dir = cache_dir or tempfile.gettempdir()
-        self.api = kubernetes.config.new_client_from_config(config_file=info.kubeconfig, context=info.context)
+        configuration = k8s.Configuration()
+        kubernetes.config.load_kube_config(config_file=info.kubeconfig, context=info.context,
+                                           client_configuration=configuration)
+        if retries is not None:
+            configuration.retries = retries      # 0: one try (a preflight, where urllib3 would log each retry)
+        self.api = k8s.ApiClient(configuration)
         self.core = k8s.CoreV1Api(self.api)
         self.apps = k8s.AppsV1Api(self.api)
         self.custom = k8s.CustomObjectsApi(self.api)
@@ -90,7 +100,7 @@ class ClusterClient:
     # ------------------------------------------------------------- basics
 
     def version(self):
-        return k8s.VersionApi(self.api).get_code().git_version.lstrip("v").split("+")[0]
+        return versions.normalize(k8s.VersionApi(self.api).get_code().git_version)
 
     def reachable(self, timeout=3):
         try:
@@ -126,10 +136,13 @@ class ClusterClient:
     # ------------------------------------------------------------- objects
 
     def apply(self, manifest):
-        """Create the object, or replace it when it exists (keeping its
-        resourceVersion). What this creates is tracked for cleanup."""
+        """Create the object with the scenario's labels, or replace it when it
+        exists and is the scenario's own (keeping its resourceVersion); an
+        object of that name the scenario did not make is a Clash. What this
+        creates is tracked for cleanup."""
         resource = self.resource(manifest["apiVersion"], manifest["kind"])
-        metadata = manifest.get("metadata", {})
+        metadata = self.isolation.stamp(manifest.get("metadata"))
+        manifest = dict(manifest, metadata=metadata)
         namespace = metadata.get("namespace") if resource.namespaced else None
         try:
             created = resource.create(body=manifest, namespace=namespace).to_dict()
@@ -140,11 +153,14 @@ class ClusterClient:
             return created
         except ConflictError:
             current = resource.get(name=metadata["name"], namespace=namespace).to_dict()
+            self.isolation.check_own(self.name, current, _what(manifest["kind"], metadata["name"], namespace))
             body = dict(manifest, metadata=dict(metadata, resourceVersion=current["metadata"]["resourceVersion"]))
             return resource.replace(body=body, namespace=namespace).to_dict()
 
     def ensure_namespace(self, name):
         existing = self.get("v1", "Namespace", name)
+        if existing:
+            self.isolation.check_own(self.name, existing, f"Namespace {name}")
         if existing and not (existing.get("metadata") or {}).get("deletionTimestamp"):
             return existing
         if existing:   # terminating: wait for it to go before creating it anew
@@ -231,3 +247,7 @@ class ClusterClient:
         if binary:
             return rc, bytes(stdout), bytes(stderr)
         return rc, stdout.decode("utf-8", "replace"), stderr.decode("utf-8", "replace")
+
+
+def _what(kind, name, namespace=None):
+    return f"{kind} {namespace}/{name}" if namespace else f"{kind} {name}"

@@ -1,7 +1,9 @@
 """Velero's objects (velero.io/v1) on one cluster, as `velero` the CLI makes them.
 
     VeleroClient(cluster: ClusterClient, namespace="velero", tracker=None)   # cluster.velero
-    .create(kind, name, spec, labels=None, annotations=None) -> dict   # tracked for cleanup
+    .create(kind, name, spec, labels=None, annotations=None) -> dict   # with the scenario's labels (a
+                                                       # Schedule's backups too); tracked for cleanup; Clash
+                                                       # when the name is taken
     .get(kind, name) -> dict | None
     .list(kind, label_selector=None) -> [dict]
     .delete(kind, name) -> bool
@@ -11,6 +13,8 @@
     .wait_restore(name, timeout="restore") -> dict
     .backups(label_selector=None) -> [dict]; .restores(...); .schedules(...)
     .available_locations() -> [BSL names whose status.phase is Available]
+    .server_status(name) -> {"serverVersion": "v1.16.2", "plugins": [{"name", "kind"}]}
+                                                       # from Velero itself: a ServerStatusRequest
 
 `kind` is one of KINDS (BackupStorageLocation, VolumeSnapshotLocation,
 Schedule, Backup, Restore, DeleteBackupRequest, PodVolumeBackup,
@@ -18,6 +22,7 @@ PodVolumeRestore, BackupRepository, ServerStatusRequest).
 """
 from kubernetes.client.exceptions import ApiException
 
+from runner.driver.isolation import Clash
 from runner.driver.waits import wait_until
 
 GROUP, VERSION = "velero.io", "v1"
@@ -56,14 +61,23 @@ class VeleroClient:
         return KINDS[kind]
 
     def create(self, kind, name, spec, labels=None, annotations=None):
-        body = {"apiVersion": API_VERSION, "kind": kind,
-                "metadata": {"name": name, "namespace": self.namespace}, "spec": spec}
-        if labels:
-            body["metadata"]["labels"] = dict(labels)
+        isolation = self.cluster.isolation
+        metadata = isolation.stamp({"name": name, "namespace": self.namespace, "labels": dict(labels or {})})
         if annotations:
-            body["metadata"]["annotations"] = dict(annotations)
-        created = self.cluster.custom.create_namespaced_custom_object(
-            GROUP, VERSION, self.namespace, self._plural(kind), body)
+            metadata["annotations"] = dict(annotations)
+        if kind == "Schedule":      # the backups it makes are the scenario's too
+            template = dict(spec.get("template") or {})
+            template["metadata"] = isolation.stamp(template.get("metadata"))
+            spec = dict(spec, template=template)
+        body = {"apiVersion": API_VERSION, "kind": kind, "metadata": metadata, "spec": spec}
+        try:
+            created = self.cluster.custom.create_namespaced_custom_object(
+                GROUP, VERSION, self.namespace, self._plural(kind), body)
+        except ApiException as error:
+            if error.status != 409:
+                raise
+            raise Clash(f"cluster {self.cluster.name}: {kind} {self.namespace}/{name} exists already; DMaaS never "
+                        f"modifies, adopts or deletes what it did not create") from None
         self._tracker(API_VERSION, kind, self.cluster.name, self.namespace, name)
         return created
 
@@ -122,3 +136,15 @@ class VeleroClient:
     def available_locations(self):
         return [bsl["metadata"]["name"] for bsl in self.list("BackupStorageLocation")
                 if (bsl.get("status") or {}).get("phase") == "Available"]
+
+    def server_status(self, name, timeout="velero_phase"):
+        """What the Velero server says of itself (its version, the plugins it
+        registered), as `velero version` and `velero plugin get` ask it: a
+        ServerStatusRequest, read once processed and deleted then."""
+        self.create("ServerStatusRequest", name, {})
+        try:
+            found = self.wait_phase("ServerStatusRequest", name, ["Processed"], timeout)
+        finally:
+            self.delete("ServerStatusRequest", name)
+        status = found.get("status") or {}
+        return {"serverVersion": status.get("serverVersion"), "plugins": list(status.get("plugins") or [])}

@@ -1,4 +1,9 @@
-"""`dmaas realstack build|up|status|down`."""
+"""`dmaas realstack build|up|status|down|cluster add NAME|cluster remove NAME`.
+
+`cluster add NAME` starts one more cluster on the running stack and prints
+its kubeconfig path (its last line of output), `cluster remove NAME` stops
+it: what a real target profile's lifecycle hooks need to create and destroy
+clusters on the real stack."""
 from __future__ import annotations
 
 import sys
@@ -23,6 +28,18 @@ def main(action: str, root: Path, rest: list[str]) -> int:
             for name, s3 in state_json["s3"].items():
                 print(f"  s3 {name}: {s3['endpoint']}")
             print(f"  kubectl of the same release: {build.bin_dir(root) / 'kubectl'}")
+            return 0
+        if action == "cluster":
+            if len(rest) != 2 or rest[0] not in ("add", "remove"):
+                print("realstack: usage: dmaas realstack cluster add|remove NAME", file=sys.stderr)
+                return 2
+            verb, name = rest
+            if verb == "add":
+                entry = state.add_cluster(name, progress=lambda m: print(f"realstack: {m}", file=sys.stderr))
+                print(entry["kubeconfig"])
+            else:
+                state.remove_cluster(name)
+                print(f"realstack: cluster {name} removed", file=sys.stderr)
             return 0
         if action == "status":
             lines = state.status()

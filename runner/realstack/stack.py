@@ -195,7 +195,7 @@ class Stack:
         self.step = "s3 (lab process)"
         progress("s3: lab process with no clusters (versitygw behind the quota/cut proxy)")
         config = self.dir / "lab-config.yaml"
-        from runner.target import lab_config     # every bucket profile of scenarios/buckets.yaml
+        from runner.catalogues import lab_config     # every bucket profile of scenarios/buckets.yaml
         config.write_text(yaml.safe_dump({"lab": lab_config({"clusters": []})}))
         lab_dir = self.dir / "lab"
         result = subprocess.run([sys.executable, "-m", "lab", "up", "--state-dir", str(lab_dir),

@@ -9,13 +9,13 @@ import pytest
 from runner import apps
 from runner.apps.probes import DataProbe
 from runner.dmaas import DMaaS, PlanSpec
-from runner.dmaas import monitor
+from runner import monitor_cli
 from runner.driver import Driver
 
 
 @pytest.fixture(scope="module")
 def lab_target(tmp_path_factory):
-    from runner.target import load_profile, open_target
+    from runner.targets import load_profile, open_target
     target = open_target(load_profile("lab"), tmp_path_factory.mktemp("lab") / "state")
     yield target
     target.stop()
@@ -182,9 +182,9 @@ def test_dmaas_monitor_command_writes_the_views(driver, lab_target, tmp_path, ca
                                locations=["minio"]))
     driver.clock.advance(3600)
     state = lab_target.handle.state_dir / "lab.json"
-    assert monitor.main(["--lab-state", str(state), "--report-dir", str(tmp_path)]) == 0
+    assert monitor_cli.main(["--lab-state", str(state), "--report-dir", str(tmp_path)]) == 0
     printed = capsys.readouterr().out
     assert "Continuity plans" in printed and "platform" in printed
     views = json.loads((tmp_path / "monitor.json").read_text())["views"]
     assert any(r["plan"] == "psp" and r["last_run"] for r in views["plans"])
-    assert monitor.main(["--lab-state", str(tmp_path / "nowhere.json")]) == 2
+    assert monitor_cli.main(["--lab-state", str(tmp_path / "nowhere.json")]) == 2

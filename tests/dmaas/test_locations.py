@@ -3,7 +3,7 @@ import configparser
 
 from runner.dmaas import locations
 from runner.dmaas.locations import Location
-from runner.target import BucketProfile
+from runner.targets import BucketProfile
 
 PROFILE = BucketProfile("minio", "minio", "http://127.0.0.1:9000", "us-east-1", "dmaas-minio", "AKID", "SECRET")
 LOCATION = Location("staging", "minio", "dmaas-minio", "dmaas-e2e/run/scenario/staging")

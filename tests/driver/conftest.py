@@ -21,7 +21,7 @@ def steplib():
 
 @pytest.fixture(scope="module")
 def lab_target(tmp_path_factory):
-    from runner.target import load_profile, open_target
+    from runner.targets import load_profile, open_target
     target = open_target(load_profile("lab"), tmp_path_factory.mktemp("lab") / "state")
     yield target
     target.stop()

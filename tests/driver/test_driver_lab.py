@@ -126,15 +126,16 @@ def test_restored_namespaces_and_cluster_objects_are_cleaned_by_label(driver):
 
 
 def test_the_lab_serves_every_engine_of_engines_yaml_as_its_entry_says(driver, lab_target):
-    from runner.target import TargetError, engine_catalogue
-    catalogue = engine_catalogue()
+    from runner import catalogues
+    from runner.errors import TargetError
+    catalogue = catalogues.engines()
     served = lab_target.state()["engines"]
-    assert served == {name: {key: entry.get(key, {}) for key in
+    assert served == {name: {key: getattr(entry, key) for key in
                              ("storage_class", "provisioner", "parameters", "annotations", "volume", "backup")}
                       for name, entry in catalogue.items()}
-    cluster = driver.ensure_cluster("drv-engines")
+    driver.ensure_cluster("drv-engines")
     for name in catalogue:
         engine = driver.engine(name)
-        assert engine.ensure_storage_class(cluster)["provisioner"] == engine.provisioner
+        assert driver.storage_class("drv-engines", engine)["provisioner"] == engine.provisioner
     with pytest.raises(TargetError, match=r"^engine 'zfs': not served by this lab \(lab engines: cstor, jiva, "):
         driver.engine("zfs")

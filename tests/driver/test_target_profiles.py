@@ -6,7 +6,9 @@ import textwrap
 
 import pytest
 
-from runner.target import RealTarget, TargetError, Unsupported, load_profile
+from runner.targets import TargetError, Unsupported, load_profile
+from runner.targets.lab_as_real import LabAsRealTarget
+from runner.targets.real import RealTarget
 
 SECRET = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
 
@@ -19,7 +21,7 @@ def write(tmp_path, text, name="t.yaml"):
 
 @pytest.mark.parametrize("name", ["lab", "lab-as-real", "example-real"])
 def test_shipped_profiles_are_valid(name):
-    assert load_profile(name).kind in ("lab", "real")
+    assert load_profile(name).kind in ("lab", "lab-as-real", "real")
 
 
 @pytest.mark.parametrize("body, field", [
@@ -31,6 +33,11 @@ def test_shipped_profiles_are_valid(name):
     ("kind: lab\nclusters: {a: {context: x}}\n", "(top level)"),
     ("kind: real\n", "(top level)"),
     ("kind: real\nclusters: {a: {context: x}}\nclock: lab\n", "(top level)"),
+    ("kind: real\nclusters: {a: {context: x, version: '1.29.x'}}\n", "clusters.a.version"),
+    ("kind: real\nclusters: {a: {context: x}}\nlifecycle: {create: make}\n", "lifecycle"),
+    ("kind: real\nclusters: {a: {context: x}}\nbuckets: {aws: {endpoint: 'http://x', bucket: bkt, "
+     "access_key_env: A, secret_key_env: S, checksum_algorithm: MD5}}\n", "buckets.aws.checksum_algorithm"),
+    ("kind: realstack\nlifecycle: {create: a, destroy: b}\n", "(top level)"),
     ("kind: real\nclusters: {a: [{context: x}, {context: y, version: bad}]}\n", "clusters.a[1].version"),
     ("kind: real\nclusters: {a: []}\n", "clusters.a"),
 ])
@@ -151,7 +158,7 @@ def test_lab_as_real_exports_the_lab_keys_into_the_environment_and_reads_them_ba
     (tmp_path / "lab.json").write_text(json.dumps(state))
     monkeypatch.setenv("DMAAS_LAB_STATE", str(tmp_path / "lab.json"))
     monkeypatch.delenv("DMAAS_AWS_SECRET_KEY", raising=False)
-    target = RealTarget(load_profile("lab-as-real"))
+    target = LabAsRealTarget(load_profile("lab-as-real"))
     assert target.ensure_cluster("governance", version="1.23.17", velero_version="1.10.3").kubeconfig == "/k/governance"
     with pytest.raises(Unsupported, match="runs Kubernetes 1.23.17, the scenario needs Kubernetes 1.29.4"):
         target.ensure_cluster("governance", version="1.29.4")
@@ -172,7 +179,7 @@ def test_lab_as_real_exports_the_lab_keys_into_the_environment_and_reads_them_ba
 
 def test_cli_style_failure_is_one_line_without_traceback(tmp_path):
     path = write(tmp_path, "kind: real\nclusters: {a: {context: x, bogus: 1}}\n")
-    code = ("import sys\nfrom runner.target import load_profile, TargetError\n"
+    code = ("import sys\nfrom runner.targets import load_profile, TargetError\n"
             f"try:\n    load_profile({str(path)!r})\nexcept TargetError as e:\n"
             "    print(e, file=sys.stderr); sys.exit(2)\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=str(tmp_path.parent),

@@ -7,7 +7,7 @@ import pytest
 
 from runner.driver import timeouts
 from runner.driver.waits import WaitTimeout, wait_until
-from runner.target import TargetError, load_profile
+from runner.targets import TargetError, load_profile
 
 ROOT = Path(__file__).resolve().parents[2]
 

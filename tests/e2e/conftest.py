@@ -30,7 +30,8 @@ TIMINGS = []   # (test id, seconds) of every behave run, printed at the end of t
 def lab_state(tmp_path_factory):
     """A lab for the session, started from the `lab` target profile; its lab.json path."""
     from lab import process
-    from runner.target import lab_config, load_profile
+    from runner.catalogues import lab_config
+    from runner.targets import load_profile
     profile = load_profile("lab")
     state_dir = tmp_path_factory.mktemp("e2e-lab") / "lab"
     handle = process.start(lab_config(profile.data["lab"]), state_dir)

@@ -438,3 +438,20 @@ def test_a_backup_real_velero_wrote_restores_on_the_lab(sides, backups):
     done = lab.restore(made, {"backupName": made, "namespaceMapping": {NS: NS + "-x"}})
     assert done["status"]["phase"] == "Completed", done["status"]
     assert lab.payload(NS + "-x") == PAYLOAD
+
+
+def test_the_server_status_agrees(sides):
+    """What `velero version` and `velero plugin get` read, and the DMaaS
+    preflight too: a ServerStatusRequest the server answers with its version
+    and its plugins. The lab's lists, besides, the cStor snapshotter it
+    stands in for (the OpenEBS plugin's)."""
+    answers = {}
+    for kind in ("real", "lab"):
+        side = sides[kind]
+        side.create("serverstatusrequests", "ServerStatusRequest", f"status-{RUN}", {})
+        answers[kind] = side.finished("serverstatusrequests", f"status-{RUN}")["status"]
+        side.delete("serverstatusrequests", f"status-{RUN}")
+    real, lab = answers["real"], answers["lab"]
+    assert (lab["phase"], lab["serverVersion"]) == (real["phase"], real["serverVersion"]) == ("Processed", "v1.16.2")
+    cstor = {"name": "openebs.io/cstor-blockstore", "kind": "VolumeSnapshotter"}
+    assert [p for p in lab["plugins"] if p != cstor] == real["plugins"]

@@ -26,7 +26,7 @@ def _s3(profile):
 def test_the_target_starts_clusters_on_demand_and_stops_everything(realstack_built, tmp_path, monkeypatch):
     from kubernetes import client, config
     from runner.realstack.stack import alive
-    from runner.target import TargetError, Unsupported, load_profile, open_target
+    from runner.targets import TargetError, Unsupported, load_profile, open_target
     monkeypatch.delenv("DMAAS_REALSTACK_DIR", raising=False)
     state_dir = tmp_path / "state"
     target = open_target(load_profile("realstack"), state_dir)
@@ -110,7 +110,8 @@ def test_a_run_on_the_realstack_target_starts_and_stops_it(realstack_built, tmp_
 
 def test_the_realstack_profile_skips_cstor_with_its_reason():
     """No bucket or cluster needed: the profile alone says cStor cannot run here."""
-    from runner.target import RealStackTarget, Target, Unsupported, load_profile
+    from runner.targets import Target, Unsupported, load_profile
+    from runner.targets.realstack import RealStackTarget
     target = Target.__new__(RealStackTarget)
     Target.__init__(target, "realstack")
     target.unsupported_engines = load_profile("realstack").data["unsupported_engines"]

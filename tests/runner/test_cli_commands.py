@@ -38,8 +38,19 @@ def test_not_a_project_root_is_one_line(tmp_path, capsys):
 
 def test_monitor_gets_its_arguments_verbatim(monkeypatch):
     seen = []
-    module = types.ModuleType("runner.dmaas.monitor")
+    module = types.ModuleType("runner.monitor_cli")
     module.main = lambda argv: seen.append(argv) or 3
-    monkeypatch.setitem(sys.modules, "runner.dmaas.monitor", module)
+    monkeypatch.setitem(sys.modules, "runner.monitor_cli", module)
     assert cli.main(["--root", str(ROOT), "monitor", "--team", "red", "--help"]) == 3
     assert seen == [["--team", "red", "--help"]]
+
+
+def test_realstack_cluster_takes_add_or_remove_and_a_name(capsys, tmp_path, monkeypatch):
+    """What a real profile's lifecycle hooks call (the real-stack tests run it on a stack)."""
+    monkeypatch.setenv("DMAAS_REALSTACK_DIR", str(tmp_path / "none"))
+    for rest in ([], ["add"], ["grow", "x"], ["add", "a", "b"]):
+        assert cli.main(["--root", str(ROOT), "realstack", "cluster", *rest]) == 2
+        assert capsys.readouterr().err == "realstack: usage: dmaas realstack cluster add|remove NAME\n"
+    assert cli.main(["--root", str(ROOT), "realstack", "cluster", "remove", "x"]) == 1
+    assert capsys.readouterr().err == f"realstack: error: no real stack in {tmp_path / 'none'} (start one with " \
+                                      "`dmaas realstack up`)\n"

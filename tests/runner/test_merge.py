@@ -142,7 +142,8 @@ def sharded(small_project, capfd):
     assert dmaas(root, "run", "--report-dir", str(single), "--target", "example-real", "--tags", TAGS) == 1
     codes = [dmaas(root, "run", "--report-dir", str(shards), "--target", "example-real", "--tags", TAGS,
                    "--shard", f"{i}/2") for i in (1, 2)]
-    parts = sorted(shards.iterdir())
+    # by shard index: two runs started in one second have run ids that sort by their random suffix
+    parts = sorted(shards.iterdir(), key=lambda p: json.loads((p / "run.json").read_text())["shard"]["index"])
     out = capfd.readouterr().out
     assert sorted(codes) == [0, 1], out                      # the shard that ran the failing scenario fails
     assert "shard 1/2: " in out and "shard 2/2: " in out
