@@ -59,12 +59,12 @@ def serve(args, state_dir):
     stopping = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stopping.set())
-    lab = Lab(config, state_dir)
+    lab = Lab(config, state_dir, host=config.host)
     control = None
     try:
         try:
             lab.start()
-            control = ControlServer(lab, on_shutdown=stopping.set).start()
+            control = ControlServer(lab, on_shutdown=stopping.set, host=config.host).start()
         except Exception as error:      # one line for whoever started us; details need no traceback
             print(f"lab: error: cannot start: {type(error).__name__}: {error}".splitlines()[0],
                   file=sys.stderr, flush=True)

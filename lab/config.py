@@ -76,6 +76,7 @@ class LabConfig:
     clusters: list = field(default_factory=lambda: [ClusterSpec("backup"), ClusterSpec("restore")])
     s3: list = field(default_factory=lambda: ["minio", "aws"])
     start: str = DEFAULT_START
+    host: str = "127.0.0.1"          # where every server binds: loopback, or a real stack's own address
     engines: dict = field(default_factory=lambda: _engines(DEFAULT_ENGINES, "engines"))   # name -> EngineSpec
 
 
@@ -130,9 +131,9 @@ def _parse(data):
             raise ConfigError("lab: expected a mapping")
     else:
         prefix = ""
-    unknown = sorted(set(data) - {"clusters", "s3", "start", "engines"})
+    unknown = sorted(set(data) - {"clusters", "s3", "start", "engines", "host"})
     if unknown:
-        raise ConfigError(f"{prefix}{unknown[0]}: unknown field (known: clusters, s3, start, engines)")
+        raise ConfigError(f"{prefix}{unknown[0]}: unknown field (known: clusters, s3, start, engines, host)")
     config = LabConfig()
     if "clusters" in data:
         config.clusters = _clusters(data["clusters"], prefix + "clusters")
@@ -148,7 +149,23 @@ def _parse(data):
         config.start = text
     if "engines" in data:
         config.engines = _engines(data["engines"], prefix + "engines")
+    if "host" in data:
+        config.host = _host(data["host"], prefix + "host")
     return config
+
+
+def _host(value, where):
+    """Loopback, or an address in 10.200.0.0/16, where a real stack puts its
+    own (runner/realstack/network.py): nothing the lab serves is reachable
+    from beyond this machine."""
+    import ipaddress
+    try:
+        address = ipaddress.IPv4Address(str(value))
+    except ValueError:
+        raise ConfigError(f"{where}: {value!r} is not an IPv4 address") from None
+    if not (address.is_loopback or address in ipaddress.IPv4Network("10.200.0.0/16")):
+        raise ConfigError(f"{where}: {value} is neither loopback nor a real stack's address (10.200.0.0/16)")
+    return str(address)
 
 
 def _clusters(items, where):

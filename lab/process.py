@@ -187,7 +187,7 @@ def control_call(control_url, method, path, body=None, timeout=60):
 
 def _as_mapping(config):
     return {"lab": {"clusters": [vars(c) for c in config.clusters], "s3": list(config.s3),
-                    "start": config.start,
+                    "start": config.start, "host": config.host,
                     "engines": {name: spec.as_mapping() for name, spec in config.engines.items()}}}
 
 

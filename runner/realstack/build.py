@@ -1,7 +1,9 @@
 """Build (or find) the real stack's binaries: a thin layer over realstack/build.sh."""
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 from runner.errors import UserError
@@ -23,7 +25,18 @@ def script(root: Path) -> Path:
 
 
 def build(root: Path, components: list[str] | None = None) -> int:
-    """Run the build script (progress on stderr) -> its exit status."""
+    """Install the Debian packages the real node runs (when missing), then
+    run the build script (progress on stderr) -> its exit status."""
+    from runner.realstack.node import missing_host_packages
+    missing = missing_host_packages()
+    if missing and not components:
+        print(f"realstack: installing {' '.join(missing)} with apt-get", file=sys.stderr)
+        sudo = [] if os.geteuid() == 0 else ["sudo"]
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", *missing]):
+            if subprocess.call([*sudo, *command], env=env, stdout=subprocess.DEVNULL) != 0:
+                print(f"realstack: `{' '.join(command[:2])}` of {' '.join(missing)} failed", file=sys.stderr)
+                return 1
     return subprocess.call(["bash", str(script(root)), *(components or [])])
 
 

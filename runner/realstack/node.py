@@ -1,268 +1,279 @@
-"""The real stack's node: kubelet stand-in and local-PV provisioner in one process.
+"""A real node for one real-stack cluster: its own containerd (Debian's, with
+runc and the CNI plugins), the real kubelet and kube-proxy, all in the
+node's network namespace (runner/realstack/network.py), with roots, sockets
+and a cgroup root of their own, so two clusters never see each other's
+containers, rules or volumes.
 
-    python -m runner.realstack.node --kubeconfig K --node NAME --dir D --classes C1,C2...
+    <cluster dir>/node/                a shared bind mount of itself, so that
+                                       volumes kubelet mounts for a pod reach
+                                       node-agent's /host_pods (HostToContainer)
+        kubelet/                       kubelet's root dir (pods/<uid>/volumes/...)
+        volumes/                       where the local-PV provisioner makes volumes
+        containerd/, cni/, ...         containerd's root and state, CNI config
+    /run/dmaas/<namespace>/            containerd's sockets (a unix socket path
+                                       must be short)
 
-No container runtime runs here, so, like the lab, pods never run images: this
-process does on the real API what kubelet, the scheduler and the OpenEBS
-local provisioner would, and no more:
-
-- registers one Ready Node (the node lifecycle controller is off, so no
-  heartbeats are needed);
-- binds unscheduled pods to it (there is no kube-scheduler);
-- provisions a `local` PV (a directory D/volumes/<pv>) for each pending PVC of
-  our StorageClasses and deletes the directory when the PV is released.
-  `local`, not `hostPath`: Velero refuses file-system backup of hostPath PVs;
-- lays out D/host_pods/<pod uid>/volumes/<plugin>/<volume> as kubelet does
-  (symlinks to the volume directories), which node-agent sees as /host_pods;
-- reports pods Running, except Velero's restore-wait init container, which
-  stays running until every volume it mounts holds its done file, as
-  velero-restore-helper does; Job pods complete at once;
-- finishes graceful deletions (kubelet confirms them with grace 0).
-
-It polls (every POLL seconds) rather than watches: a handful of objects,
-and a poll cannot miss an event.
+Pods reach the API server and the S3 endpoints at the stack's address;
+kube-proxy's rules turn the `kubernetes` Service into it. Nothing else is
+routed (see network.py).
 """
 from __future__ import annotations
 
-import argparse
-import datetime
-import logging
-import shutil
+import json
+import os
+import signal
+import subprocess
 import time
 from pathlib import Path
 
-from kubernetes import client, config
-from kubernetes.client.rest import ApiException
+import yaml
 
-POLL = 0.5
-PROVISIONER_ANNOTATION = "pv.kubernetes.io/provisioned-by"
-PROVISIONED_BY = "dmaas.local/realstack-node"
-RESTORE_WAIT = "restore-wait"
-log = logging.getLogger("realstack.node")
+from runner.realstack.network import NodeNet
 
-
-def _now():
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+PAUSE_IMAGE = "registry.k8s.io/pause:3.10"
+CNI_BIN = "/usr/lib/cni"
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+CLUSTER_DOMAIN = "cluster.local"
+HOST_PACKAGES = {"containerd": "containerd", "runc": "runc", f"{CNI_BIN}/bridge": "containernetworking-plugins",
+                 "iptables": "iptables", "conntrack": "conntrack", "busybox": "busybox-static",
+                 "catatonit": "catatonit", "nsenter": "util-linux"}
 
 
 class Node:
-    def __init__(self, kubeconfig: str, name: str, state_dir: Path, classes: set[str], kubelet_port: int = 0):
-        config.load_kube_config(kubeconfig)
-        self.core = client.CoreV1Api()
+    def __init__(self, cluster_dir: Path, name: str, net: NodeNet):
         self.name = name
-        self.volumes = state_dir / "volumes"
-        self.host_pods = state_dir / "host_pods"
-        self.classes = classes
-        self.kubelet_port = kubelet_port     # where lab.kubelet serves this node's pods/exec
-        self.volumes.mkdir(parents=True, exist_ok=True)
-        self.host_pods.mkdir(parents=True, exist_ok=True)
+        self.net = net
+        self.dir = Path(cluster_dir) / "node"
+        self.kubelet_dir = self.dir / "kubelet"
+        self.volumes = self.dir / "volumes"
+        self.run_dir = Path("/run/dmaas") / net.namespace
+        self.socket = self.run_dir / "containerd.sock"
+        self.cgroup_root = f"/dmaas{net.slot}-{net.index}"
 
-    # the Node ----------------------------------------------------------------
-    def register(self):
-        body = {"metadata": {"name": self.name, "labels": {"kubernetes.io/hostname": self.name,
-                                                            "kubernetes.io/os": "linux",
-                                                            "kubernetes.io/arch": "amd64"}}}
-        try:
-            self.core.create_node(body)
-        except ApiException as error:
-            if error.status != 409:
-                raise
-        resources = {"cpu": "16", "memory": "64Gi", "pods": "250", "ephemeral-storage": "200Gi"}
-        self.core.patch_node_status(self.name, {"status": {
-            "capacity": resources, "allocatable": resources,
-            "addresses": [{"type": "InternalIP", "address": "127.0.0.1"},
-                          {"type": "Hostname", "address": self.name}],
-            "daemonEndpoints": {"kubeletEndpoint": {"Port": self.kubelet_port}},
-            "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
-                            "message": "realstack node stand-in", "lastHeartbeatTime": _now(),
-                            "lastTransitionTime": _now()}],
-            "nodeInfo": {"kubeletVersion": "realstack", "operatingSystem": "linux", "architecture": "amd64",
-                         "containerRuntimeVersion": "none://", "kernelVersion": "", "osImage": "",
-                         "kubeProxyVersion": "", "machineID": "", "systemUUID": "", "bootID": ""}}})
-        # the TaintNodesByCondition admission taints a new node not-ready; the node
-        # lifecycle controller (off here) would lift it once the node reports Ready
-        self.core.patch_node(self.name, {"spec": {"taints": None}})
+    # set-up ------------------------------------------------------------------
+    def prepare(self, kubeconfig: Path, ca: Path) -> None:
+        """Directories, the shared mount and every config file."""
+        for d in (self.dir, self.run_dir):
+            d.mkdir(parents=True, exist_ok=True)
+        if not self._is_mountpoint(self.dir):
+            subprocess.run(["mount", "--bind", str(self.dir), str(self.dir)], check=True)
+            subprocess.run(["mount", "--make-rshared", str(self.dir)], check=True)
+        for d in (self.kubelet_dir, self.volumes, self.dir / "cni", self.dir / "pod-logs"):
+            d.mkdir(parents=True, exist_ok=True)
+        self._make_cgroup_root()
+        (self.dir / "containerd.toml").write_text(self._containerd_config())
+        (self.dir / "cni" / "10-dmaas.conflist").write_text(json.dumps(self._cni_config(), indent=1))
+        (self.dir / "resolv.conf").write_text("# the node's: no upstream resolver (pods use the cluster DNS)\n")
+        (self.dir / "kubelet.yaml").write_text(yaml.safe_dump(self._kubelet_config(ca), sort_keys=False))
+        (self.dir / "kube-proxy.yaml").write_text(yaml.safe_dump(self._proxy_config(kubeconfig), sort_keys=False))
 
-    # volumes -----------------------------------------------------------------
-    def provision(self):
-        for pvc in self.core.list_persistent_volume_claim_for_all_namespaces().items:
-            if (pvc.spec.storage_class_name not in self.classes or pvc.spec.volume_name
-                    or pvc.status.phase != "Pending" or pvc.metadata.deletion_timestamp):
+    def _make_cgroup_root(self) -> None:
+        """kubelet wants its cgroup root in every hierarchy (cgroup v1 here)."""
+        for hierarchy in CGROUP_ROOT.iterdir():
+            if not (hierarchy / "cgroup.procs").exists() or hierarchy.name == "unified":
                 continue
-            name = f"pvc-{pvc.metadata.uid}"
-            path = self.volumes / name
-            path.mkdir(exist_ok=True)
-            path.chmod(0o777)      # any pod user may write, as OpenEBS hostpath dirs
-            pv = {"metadata": {"name": name, "annotations": {PROVISIONER_ANNOTATION: PROVISIONED_BY}},
-                  "spec": {"capacity": {"storage": pvc.spec.resources.requests["storage"]},
-                           "accessModes": pvc.spec.access_modes,
-                           "persistentVolumeReclaimPolicy": "Delete",
-                           "storageClassName": pvc.spec.storage_class_name,
-                           "volumeMode": pvc.spec.volume_mode or "Filesystem",
-                           "claimRef": {"namespace": pvc.metadata.namespace, "name": pvc.metadata.name,
-                                        "uid": pvc.metadata.uid},
-                           "local": {"path": str(path)},
-                           "nodeAffinity": {"required": {"nodeSelectorTerms": [{"matchExpressions": [
-                               {"key": "kubernetes.io/hostname", "operator": "In", "values": [self.name]}]}]}}}}
+            top = hierarchy / self.cgroup_root.strip("/")
+            top.mkdir(exist_ok=True)
+            for inherited in ("cpuset.cpus", "cpuset.mems"):      # an empty cpuset takes no task
+                if (top / inherited).exists() and not (top / inherited).read_text().strip():
+                    (top / inherited).write_text((hierarchy / inherited).read_text())
+
+    @staticmethod
+    def _is_mountpoint(path: Path) -> bool:
+        return any(line.split()[4] == str(path) for line in Path("/proc/self/mountinfo").read_text().splitlines())
+
+    def _containerd_config(self) -> str:
+        d, cri = self.dir / "containerd", '[plugins."io.containerd.grpc.v1.cri"'
+        return f'''version = 2
+root = "{d}/root"
+state = "{self.run_dir}/state"
+disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs",
+                    "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper",
+                    "io.containerd.tracing.processor.v1.otlp", "io.containerd.internal.v1.tracing"]
+[grpc]
+  address = "{self.socket}"
+[ttrpc]
+  address = "{self.socket}.ttrpc"
+[plugins."io.containerd.internal.v1.opt"]
+  path = "{d}/opt"
+{cri}]
+  sandbox_image = "{PAUSE_IMAGE}"
+  stream_server_address = "127.0.0.1"
+  # this machine withholds CAP_SYS_RESOURCE: kubelet's -998 for sandboxes
+  # becomes the lowest score containerd may give (its own)
+  restrict_oom_score_adj = true
+  {cri}.containerd]
+    snapshotter = "overlayfs"
+    default_runtime_name = "runc"
+    {cri}.containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      {cri}.containerd.runtimes.runc.options]
+        Root = "{self.run_dir}/runc"
+  {cri}.cni]
+    bin_dir = "{CNI_BIN}"
+    conf_dir = "{self.dir}/cni"
+'''
+
+    def _cni_config(self) -> dict:
+        return {"cniVersion": "1.0.0", "name": "dmaas-pods", "plugins": [
+            {"type": "bridge", "bridge": "cni0", "isGateway": True, "ipMasq": False, "hairpinMode": True,
+             "ipam": {"type": "host-local", "dataDir": str(self.dir / "cni-ipam"),
+                      "ranges": [[{"subnet": self.net.pod_cidr}]], "routes": [{"dst": "0.0.0.0/0"}]}},
+            {"type": "portmap", "capabilities": {"portMappings": True}}]}
+
+    def _kubelet_config(self, ca: Path) -> dict:
+        return {
+            "apiVersion": "kubelet.config.k8s.io/v1beta1", "kind": "KubeletConfiguration",
+            "address": self.net.node_ip, "port": 10250, "readOnlyPort": 0,
+            "healthzBindAddress": "127.0.0.1", "healthzPort": 10248,
+            "authentication": {"anonymous": {"enabled": False}, "webhook": {"enabled": False},
+                               "x509": {"clientCAFile": str(ca)}},
+            "authorization": {"mode": "AlwaysAllow"},
+            "containerRuntimeEndpoint": f"unix://{self.socket}",
+            "cgroupDriver": "cgroupfs", "cgroupRoot": self.cgroup_root, "cgroupsPerQOS": True,
+            "failCgroupV1": False, "failSwapOn": False,
+            "clusterDNS": [self.net.service_ip(10)], "clusterDomain": CLUSTER_DOMAIN,
+            "resolvConf": str(self.dir / "resolv.conf"), "podLogsDir": str(self.dir / "pod-logs"),
+            # a shared machine's disk fills for reasons of its own: no eviction, no image GC
+            "evictionHard": {"memory.available": "0%", "nodefs.available": "0%", "nodefs.inodesFree": "0%",
+                             "imagefs.available": "0%"},
+            "imageGCHighThresholdPercent": 100, "imageGCLowThresholdPercent": 99,
+            "serializeImagePulls": False, "localStorageCapacityIsolation": False,
+            "makeIPTablesUtilChains": True, "protectKernelDefaults": False,
+            "nodeStatusReportFrequency": "10s", "syncFrequency": "10s",
+        }
+
+    def _proxy_config(self, kubeconfig: Path) -> dict:
+        return {
+            "apiVersion": "kubeproxy.config.k8s.io/v1alpha1", "kind": "KubeProxyConfiguration",
+            "mode": "iptables", "clusterCIDR": self.net.pod_cidr, "hostnameOverride": self.name,
+            "bindAddress": self.net.node_ip, "healthzBindAddress": "127.0.0.1:10256",
+            "metricsBindAddress": "127.0.0.1:10249",
+            "clientConnection": {"kubeconfig": str(kubeconfig)},
+            # a namespace cannot set the host's conntrack table size
+            "conntrack": {"maxPerCore": 0, "min": 0},
+            "nodePortAddresses": [f"{self.net.node_ip}/32"],
+        }
+
+    # the processes (the stack starts them, prefixed with nsenter) -------------
+    def containerd_command(self) -> list[str]:
+        return [*self.net.nsenter(), "containerd", "--config", str(self.dir / "containerd.toml")]
+
+    def kubelet_command(self, kubelet: Path, kubeconfig: Path) -> list[str]:
+        return [*self.net.nsenter(), str(kubelet), "--config", str(self.dir / "kubelet.yaml"),
+                "--kubeconfig", str(kubeconfig), "--root-dir", str(self.kubelet_dir),
+                "--cert-dir", str(self.dir / "kubelet-pki"), "--hostname-override", self.name,
+                "--node-ip", self.net.node_ip, "--v", "1"]
+
+    def kube_proxy_command(self, kube_proxy: Path) -> list[str]:
+        return [*self.net.nsenter(), str(kube_proxy), "--config", str(self.dir / "kube-proxy.yaml")]
+
+    def ctr(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
+        return subprocess.run(["ctr", "--address", str(self.socket), "--namespace", "k8s.io", *args],
+                              capture_output=True, text=True, check=check, timeout=timeout)
+
+    def containerd_ready(self) -> bool:
+        return self.socket.exists() and self.ctr("version", check=False, timeout=10).returncode == 0
+
+    def import_images(self, archives: dict[str, Path], mirror: dict[str, str]) -> None:
+        """Every local image, tagged with each name `mirror` maps to it."""
+        for reference, archive in archives.items():
+            done = self.ctr("images", "import", "--no-unpack=false", str(archive), check=False, timeout=300)
+            if done.returncode != 0:
+                raise RuntimeError(f"importing {reference} into the containerd of node {self.name}: "
+                                   f"{done.stderr.strip().splitlines()[-1:]}")
+        for user_name, local in mirror.items():
+            self.ctr("images", "tag", "--force", local, user_name)
+
+    # tear-down -----------------------------------------------------------------
+    def stop_containers(self) -> None:
+        """Kill and remove every task and container (the shims exit with them),
+        and the pods' network namespaces (containerd 1.6 pins them in
+        /var/run/netns/cni-*, shared by every containerd of the machine: ours
+        are those a process under the node's cgroup root lives in)."""
+        pod_netns = self._pod_network_namespaces()
+        try:
+            self._stop_tasks()
+        finally:
+            for pin in pod_netns:
+                subprocess.run(["umount", str(pin)], capture_output=True)
+                pin.unlink(missing_ok=True)
+
+    def _pod_network_namespaces(self) -> list[Path]:
+        inodes = set()
+        for pid in self._pids():
             try:
-                self.core.create_persistent_volume(pv)
-                log.info("provisioned %s for %s/%s", name, pvc.metadata.namespace, pvc.metadata.name)
-            except ApiException as error:
-                if error.status != 409:
-                    raise
-        for pv in self.core.list_persistent_volume().items:
-            ours = (pv.metadata.annotations or {}).get(PROVISIONER_ANNOTATION) == PROVISIONED_BY
-            if ours and pv.status.phase in ("Released", "Failed") and not pv.metadata.deletion_timestamp:
-                shutil.rmtree(self.volumes / pv.metadata.name, ignore_errors=True)
-                self._ignore_404(self.core.delete_persistent_volume, pv.metadata.name)
-                log.info("deleted released %s", pv.metadata.name)
+                inodes.add(os.stat(f"/proc/{pid}/ns/net").st_ino)
+            except OSError:
+                pass
+        pins = []
+        for pin in Path("/var/run/netns").glob("cni-*"):
+            try:
+                if pin.stat().st_ino in inodes:
+                    pins.append(pin)
+            except OSError:
+                pass
+        return pins
 
-    # pods --------------------------------------------------------------------
-    def pods(self):
-        claims = {(c.metadata.namespace, c.metadata.name): c
-                  for c in self.core.list_persistent_volume_claim_for_all_namespaces().items}
-        for pod in self.core.list_pod_for_all_namespaces().items:
-            if not pod.spec.node_name:
-                if not pod.metadata.deletion_timestamp:
-                    self._bind(pod)
-                continue
-            if pod.spec.node_name != self.name:
-                continue
-            if pod.metadata.deletion_timestamp:
-                shutil.rmtree(self.host_pods / pod.metadata.uid, ignore_errors=True)
-                self._ignore_404(self.core.delete_namespaced_pod, pod.metadata.name, pod.metadata.namespace,
-                                 grace_period_seconds=0)
-                continue
-            if pod.status.phase in ("Succeeded", "Failed"):
-                continue
-            mounts = self._mount(pod, claims)
-            if mounts is not None:
-                self._report(pod, mounts)
+    def _pids(self) -> set[int]:
+        pids = set()
+        for hierarchy in CGROUP_ROOT.iterdir():
+            top = hierarchy / self.cgroup_root.strip("/")
+            if top.is_dir():
+                for procs in top.rglob("cgroup.procs"):
+                    pids.update(int(pid) for pid in procs.read_text().split())
+        return pids
 
-    def _bind(self, pod):
-        body = {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": pod.metadata.name},
-                "target": {"apiVersion": "v1", "kind": "Node", "name": self.name}}
-        try:
-            # _preload_content=False: the client cannot deserialise a Binding reply
-            self.core.create_namespaced_pod_binding(pod.metadata.name, pod.metadata.namespace, body,
-                                                    _preload_content=False)
-        except ApiException as error:
-            if error.status not in (404, 409):
-                raise
-
-    def _mount(self, pod, claims) -> dict[str, Path] | None:
-        """Lay out the pod's volumes under host_pods -> {volume name: data dir},
-        or None while a claim is not bound yet (kubelet would wait too)."""
-        base = self.host_pods / pod.metadata.uid / "volumes"
-        mounts = {}
-        for volume in pod.spec.volumes or []:
-            if volume.persistent_volume_claim:
-                claim = claims.get((pod.metadata.namespace, volume.persistent_volume_claim.claim_name))
-                if claim is None or claim.status.phase != "Bound":
-                    return None
-                source = self.volumes / claim.spec.volume_name
-                link = base / "kubernetes.io~local-volume" / claim.spec.volume_name
-                if not source.is_dir():
-                    return None         # not one of ours (no way to mount it here)
-                link.parent.mkdir(parents=True, exist_ok=True)
-                if not link.is_symlink():
-                    link.symlink_to(source)
-                mounts[volume.name] = source
-            elif volume.empty_dir is not None:
-                path = base / "kubernetes.io~empty-dir" / volume.name
-                path.mkdir(parents=True, exist_ok=True)
-                mounts[volume.name] = path
-        base.mkdir(parents=True, exist_ok=True)     # node-agent wants a dir per running pod
-        return mounts
-
-    def _report(self, pod, mounts):
-        """Patch the pod's status to what a kubelet would report, if it differs."""
-        waiting = False
-        init_statuses = []
-        for container in pod.spec.init_containers or []:
-            if container.name == RESTORE_WAIT:
-                # velero-restore-helper: done when each mounted volume has .velero/<restore uid>
-                uid = (container.args or [""])[0]
-                volumes = [mounts.get(m.name) for m in container.volume_mounts or []
-                           if m.mount_path.startswith("/restores/")]    # the helper looks there only
-                waiting = not _restore_wait_done(pod) and not all(
-                    v is not None and (v / ".velero" / uid).exists() for v in volumes)
-                if not waiting:
-                    for v in volumes:
-                        shutil.rmtree(v / ".velero", ignore_errors=True)
-            init_statuses.append(self._status(container, running=waiting and container.name == RESTORE_WAIT,
-                                              done=not waiting or container.name != RESTORE_WAIT))
-        job = any(o.kind == "Job" for o in pod.metadata.owner_references or [])
-        phase = "Pending" if waiting else ("Succeeded" if job else "Running")
-        if pod.status.phase == phase and (waiting == _restore_wait_running(pod)):
+    def _stop_tasks(self) -> None:
+        if not self.containerd_ready():
             return
-        ready = "True" if phase == "Running" else "False"
-        status = {"phase": phase, "hostIP": "127.0.0.1", "podIP": "127.0.0.1",
-                  "podIPs": [{"ip": "127.0.0.1"}], "startTime": pod.status.start_time and
-                  pod.status.start_time.strftime("%Y-%m-%dT%H:%M:%SZ") or _now(),
-                  "conditions": [{"type": t, "status": s, "lastTransitionTime": _now()} for t, s in
-                                 (("PodScheduled", "True"), ("Initialized", "False" if waiting else "True"),
-                                  ("ContainersReady", ready), ("Ready", ready))],
-                  "initContainerStatuses": init_statuses,
-                  "containerStatuses": [self._status(c, running=phase == "Running", done=phase == "Succeeded",
-                                                     waiting=waiting) for c in pod.spec.containers]}
-        self._ignore_404(self.core.patch_namespaced_pod_status, pod.metadata.name, pod.metadata.namespace,
-                         {"status": status})
-        log.info("pod %s/%s: %s", pod.metadata.namespace, pod.metadata.name,
-                 "restore-wait running" if waiting else phase)
+        tasks = self.ctr("tasks", "ls", "-q", check=False).stdout.split()
+        for task in tasks:
+            self.ctr("tasks", "kill", "--signal", "SIGKILL", task, check=False)
+        deadline = time.monotonic() + 20
+        while tasks and time.monotonic() < deadline:
+            tasks = [t for t in tasks if self.ctr("tasks", "delete", t, check=False).returncode != 0]
+            time.sleep(0.2 if tasks else 0)
+        for container in self.ctr("containers", "ls", "-q", check=False).stdout.split():
+            self.ctr("containers", "delete", container, check=False)
 
-    @staticmethod
-    def _status(container, running=False, done=False, waiting=False):
-        if running:
-            state = {"running": {"startedAt": _now()}}
-        elif done:
-            state = {"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": _now(), "finishedAt": _now()}}
-        else:
-            state = {"waiting": {"reason": "PodInitializing" if waiting else "ContainerCreating"}}
-        return {"name": container.name, "image": container.image or "", "imageID": "", "restartCount": 0,
-                "ready": running and not waiting, "started": running, "state": state}
-
-    @staticmethod
-    def _ignore_404(call, *args, **kwargs):
-        try:
-            call(*args, **kwargs)
-        except ApiException as error:
-            if error.status != 404:
-                raise
-
-    def run(self):
-        self.register()
-        log.info("node %s registered", self.name)
-        while True:
+    def kill_cgroups(self) -> None:
+        """Whatever still runs under the node's cgroup root goes, and its cgroups."""
+        for pid in self._pids():
             try:
-                self.provision()
-                self.pods()
-            except ApiException as error:       # a conflict or a restarting API server: try again
-                log.warning("API error (retrying): %s %s", error.status, error.reason)
-            time.sleep(POLL)
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        for hierarchy in CGROUP_ROOT.iterdir():
+            top = hierarchy / self.cgroup_root.strip("/")
+            if not top.is_dir():
+                continue
+            for group in sorted((p for p in top.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)) + [top]:
+                for _ in range(50):
+                    try:
+                        group.rmdir()
+                        break
+                    except FileNotFoundError:
+                        break
+                    except OSError:
+                        time.sleep(0.1)
+
+    def unmount(self) -> list[str]:
+        """Unmount everything under the node's dir (pod volumes, overlays,
+        and the dir itself; returns what stays."""
+        roots = (str(self.dir), str(self.run_dir))
+        for _ in range(5):
+            mounts = [line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()]
+            ours = [m for m in mounts if any(m == r or m.startswith(r + "/") for r in roots)]
+            if not ours:
+                return []
+            for mount in sorted(set(ours), key=lambda m: -len(m)):
+                subprocess.run(["umount", "--lazy", mount], capture_output=True)
+        return ours
 
 
-def _restore_wait_done(pod) -> bool:
-    return any(s.name == RESTORE_WAIT and s.state and s.state.terminated
-               for s in pod.status.init_container_statuses or [])
-
-
-def _restore_wait_running(pod) -> bool:
-    return any(s.name == RESTORE_WAIT and s.state and s.state.running
-               for s in pod.status.init_container_statuses or [])
-
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m runner.realstack.node")
-    parser.add_argument("--kubeconfig", required=True)
-    parser.add_argument("--node", required=True)
-    parser.add_argument("--dir", required=True, type=Path)
-    parser.add_argument("--classes", required=True, help="comma-separated StorageClass names to provision")
-    parser.add_argument("--kubelet-port", type=int, default=0, help="the node's kubelet (exec) endpoint port")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    Node(args.kubeconfig, args.node, args.dir, set(args.classes.split(",")), args.kubelet_port).run()
-
-
-if __name__ == "__main__":
-    main()
+def missing_host_packages() -> list[str]:
+    """The Debian packages a node needs that this machine lacks."""
+    import shutil
+    return sorted({package for command, package in HOST_PACKAGES.items()
+                   if not (Path(command).exists() if command.startswith("/") else shutil.which(command))})

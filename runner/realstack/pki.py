@@ -51,42 +51,49 @@ def _name(cn, org=None):
     return x509.Name(attrs)
 
 
-def make(pki: Path, service_ip: str = "10.0.0.1") -> dict[str, Path]:
-    """Write the cluster's PKI into `pki` -> the paths by role."""
+def make(pki: Path, service_ip: str, addresses: list[str], node: str) -> dict[str, Path]:
+    """Write the cluster's PKI into `pki` -> the paths by role: the API
+    server's serving certificate for `addresses` and the in-cluster names,
+    an admin client (system:masters) and the node's kubelet client
+    (system:node:<node> in system:nodes, as the Node authorizer wants)."""
     pki.mkdir(parents=True, exist_ok=True)
     paths = {n: pki / f for n, f in [("ca", "ca.crt"), ("ca_key", "ca.key"), ("server", "apiserver.crt"),
                                      ("server_key", "apiserver.key"), ("sa_key", "sa.key"), ("sa_pub", "sa.pub"),
-                                     ("admin", "admin.crt"), ("admin_key", "admin.key")]}
+                                     ("admin", "admin.crt"), ("admin_key", "admin.key"),
+                                     ("node", "node.crt"), ("node_key", "node.key")]}
     ca_key = _key()
     ca = _cert(_name("realstack-ca"), _name("realstack-ca"), ca_key.public_key(), ca_key, ca=True)
     server_key = _key()
     sans = [x509.DNSName(n) for n in ("localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
                                       "kubernetes.default.svc.cluster.local")]
-    sans += [x509.IPAddress(ipaddress.ip_address(a)) for a in ("127.0.0.1", service_ip)]
+    sans += [x509.IPAddress(ipaddress.ip_address(a)) for a in ("127.0.0.1", service_ip, *addresses)]
     server = _cert(_name("kube-apiserver"), ca.subject, server_key.public_key(), ca_key, sans=sans,
                    usage=[ExtendedKeyUsageOID.SERVER_AUTH])
-    admin_key = _key()
+    admin_key, node_key, sa_key = _key(), _key(), _key()
     admin = _cert(_name("realstack-admin", "system:masters"), ca.subject, admin_key.public_key(), ca_key,
                   usage=[ExtendedKeyUsageOID.CLIENT_AUTH])
-    sa_key = _key()
-    for cert, path in ((ca, paths["ca"]), (server, paths["server"]), (admin, paths["admin"])):
+    node_cert = _cert(_name(f"system:node:{node}", "system:nodes"), ca.subject, node_key.public_key(), ca_key,
+                      usage=[ExtendedKeyUsageOID.CLIENT_AUTH])
+    for cert, path in ((ca, paths["ca"]), (server, paths["server"]), (admin, paths["admin"]),
+                       (node_cert, paths["node"])):
         path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     for key, path in ((ca_key, paths["ca_key"]), (server_key, paths["server_key"]), (admin_key, paths["admin_key"]),
-                      (sa_key, paths["sa_key"])):
+                      (node_key, paths["node_key"]), (sa_key, paths["sa_key"])):
         _write_key(key, path)
     paths["sa_pub"].write_bytes(sa_key.public_key().public_bytes(serialization.Encoding.PEM,
                                                                  serialization.PublicFormat.SubjectPublicKeyInfo))
     return paths
 
 
-def kubeconfig(path: Path, name: str, server: str, paths: dict[str, Path]) -> None:
-    """An admin kubeconfig with one context named after the cluster (as the lab's)."""
+def kubeconfig(path: Path, name: str, server: str, paths: dict[str, Path], user: str = "admin") -> None:
+    """A kubeconfig with one context named after the cluster (as the lab's),
+    for the admin (default) or the node (user="node")."""
     import yaml
     path.write_text(yaml.safe_dump({
         "apiVersion": "v1", "kind": "Config", "current-context": name,
         "clusters": [{"name": name, "cluster": {"server": server, "certificate-authority": str(paths["ca"])}}],
-        "users": [{"name": f"{name}-admin", "user": {"client-certificate": str(paths["admin"]),
-                                                      "client-key": str(paths["admin_key"])}}],
-        "contexts": [{"name": name, "context": {"cluster": name, "user": f"{name}-admin"}}],
+        "users": [{"name": f"{name}-{user}", "user": {"client-certificate": str(paths[user]),
+                                                       "client-key": str(paths[f"{user}_key"])}}],
+        "contexts": [{"name": name, "context": {"cluster": name, "user": f"{name}-{user}"}}],
     }, sort_keys=False))
     path.chmod(0o600)

@@ -1,14 +1,19 @@
 """Start, inspect and stop the real stack: per cluster etcd, kube-apiserver,
-kube-controller-manager, our node stand-in, velero server and node-agent, all
-as local processes; S3 from a lab process started with no clusters.
+kube-controller-manager and kube-scheduler on the host, and a real node
+(runner/realstack/node.py: containerd, kubelet, kube-proxy in a network
+namespace of its own); in-cluster CoreDNS, the local-PV provisioner and
+Velero installed by `velero install`, all running as pods from images built
+here (runner/realstack/images.py); S3 from a lab process started with no
+clusters, at the stack's own address (runner/realstack/network.py).
 
 State dir (default `.realstack/`, or $DMAAS_REALSTACK_DIR):
 
     stack.json                  what clients read (the lab.json shape)
     processes.json              every process started so far (written as they
                                 start, so `down` also cleans a half-started stack)
+    nodes.json                  the stack's network slot and its nodes (same reason)
     lab/                        the S3 lab's own state dir
-    clusters/<name>/            pki/, etcd/, kubeconfig, logs/, volumes/, host_pods/, plugins/
+    clusters/<name>/            pki/, etcd/, kubeconfig, logs/, node/
 """
 from __future__ import annotations
 
@@ -27,13 +32,13 @@ from pathlib import Path
 import yaml
 
 from runner.errors import UserError
-from runner.realstack import build, pki
+from runner.realstack import build, images, network, pki
+from runner.realstack.node import Node, missing_host_packages
 
 DEFAULT_CLUSTERS = ("backup", "restore")
 BUCKET = "realstack"            # default BSL bucket, on the first bucket profile, shared by every cluster
 VELERO_NAMESPACE = "velero"
-HOST_PODS = Path("/host_pods")  # node-agent's fixed path (a bind mount in its own mount namespace)
-READY_TIMEOUT = 120.0
+READY_TIMEOUT = 180.0
 STOP_TIMEOUT = 10.0
 GC_FREQUENCY_SECONDS = 60    # velero server --garbage-collection-frequency: one scaled hour at 1 h = 1 min
 
@@ -97,8 +102,10 @@ class Stack:
             # a session of its own: `dmaas realstack up` exits and the stack stays
             popen = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                      start_new_session=True, env=dict(os.environ, **(env or {})))
+        if exe is None:         # nsenter execs the command it is given
+            exe = cmd[cmd.index("--") + 1] if cmd[0] == "nsenter" else cmd[0]
         self.processes.append({"component": component, "cluster": cluster, "pid": popen.pid,
-                               "exe": exe or cmd[0], "log": str(log)})
+                               "exe": exe, "log": str(log)})
         self._record()
         return popen
 
@@ -121,14 +128,22 @@ class Stack:
         if (self.dir / "processes.json").exists():
             raise StackError(f"a real stack is already in {self.dir} (run `dmaas realstack down` first)")
         bin_dir = build.bin_dir(self.root)
+        missing = missing_host_packages()
+        if missing:
+            raise StackError(f"the real node needs Debian packages this machine lacks: {', '.join(missing)} "
+                             f"(`dmaas realstack build` installs them)")
         self.dir.mkdir(parents=True, exist_ok=True)
         self._record()
         try:
             started = time.monotonic()
+            self.step = "the stack's network"
+            self._nodes = {"slot": network.take_slot(), "nodes": {}}
+            self._record_nodes()
             s3, s3_control = self._s3(progress)
             # s3_control: the S3 lab's control API, for bucket faults (cut, quota,
             # corrupt) only; the stack's clock is the real one
-            state = {"clusters": {}, "s3": s3, "s3_control": s3_control}
+            state = {"clusters": {}, "s3": s3, "s3_control": s3_control,
+                     "address": network.stack_address(self._nodes["slot"])}
             for name in clusters:
                 progress(f"cluster {name} ...")
                 state["clusters"][name] = self._cluster(name, bin_dir, s3, progress)
@@ -136,8 +151,20 @@ class Stack:
             progress(f"up in {time.monotonic() - started:.0f}s")
             return state
         except BaseException as error:
+            self._keep_logs()
             self.down()
             self._raise_one_line(error)
+
+    def _keep_logs(self) -> None:
+        """A failed start's logs outlive its state dir (in <state dir>.logs/),
+        which `down` removes."""
+        kept = self.dir.with_name(self.dir.name + ".logs")
+        shutil.rmtree(kept, ignore_errors=True)
+        for logs in list(self.dir.glob("clusters/*/logs")) + [self.dir / "lab" / "lab.log"]:
+            if logs.exists():
+                target = kept / logs.relative_to(self.dir)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                (shutil.copytree if logs.is_dir() else shutil.copy)(logs, target)
 
     def _raise_one_line(self, error: BaseException):
         """Re-raises: an API call that failed as a StackError naming the step,
@@ -153,6 +180,17 @@ class Stack:
         tmp.write_text(json.dumps(state, indent=2))
         tmp.replace(self.dir / "stack.json")
 
+    def _record_nodes(self) -> None:
+        tmp = self.dir / "nodes.json.tmp"
+        tmp.write_text(json.dumps(self._nodes, indent=1))
+        tmp.replace(self.dir / "nodes.json")
+
+    def _read_nodes(self) -> dict | None:
+        try:
+            return json.loads((self.dir / "nodes.json").read_text())
+        except (OSError, ValueError):
+            return None
+
     def state(self) -> dict:
         try:
             return json.loads((self.dir / "stack.json").read_text())
@@ -162,41 +200,64 @@ class Stack:
     # clusters on demand -------------------------------------------------------
     def add_cluster(self, name: str, progress=lambda msg: None) -> dict:
         """Starts one more cluster on a running stack (what a scenario that
-        names a new cluster needs); on failure its processes are stopped again."""
+        names a new cluster needs); on failure it is taken down again."""
         state = self.state()
         if name in state["clusters"]:
             raise StackError(f"cluster {name} already runs in {self.dir}")
         self.processes = self._read_processes() or []
+        self._nodes = self._read_nodes() or {"slot": None, "nodes": {}}
         try:
             state["clusters"][name] = self._cluster(name, build.bin_dir(self.root), state["s3"], progress)
         except BaseException as error:
-            self._stop([p for p in self.processes if p["cluster"] == name])
-            self.processes = [p for p in self.processes if p["cluster"] != name]
-            self._record()
-            shutil.rmtree(self.dir / "clusters" / name, ignore_errors=True)
+            self._take_down(name)
             self._raise_one_line(error)
         self._write_state(state)
         return state["clusters"][name]
 
     def remove_cluster(self, name: str) -> None:
-        """Stops a cluster's processes and removes its state (the cluster is gone)."""
+        """Stops a cluster, its node and its containers, and removes its state (the cluster is gone)."""
         state = self.state()
         if name not in state["clusters"]:
             raise StackError(f"no cluster {name} in {self.dir}")
         self.processes = self._read_processes() or []
-        self._stop([p for p in self.processes if p["cluster"] == name])
-        self.processes = [p for p in self.processes if p["cluster"] != name]
-        self._record()
+        self._nodes = self._read_nodes() or {"slot": None, "nodes": {}}
+        self._take_down(name)
         del state["clusters"][name]
         self._write_state(state)
+
+    def _take_down(self, name: str) -> None:
+        ours = [p for p in self.processes if p["cluster"] == name]
+        entry = self._nodes["nodes"].get(name)
+        node = self._node(name, entry) if entry else None
+        self._stop([p for p in ours if p["component"] in ("kubelet", "kube-proxy")])
+        if node is not None:
+            node.stop_containers()
+        self._stop(ours)
+        if node is not None:
+            self._clean_node(node)
+            del self._nodes["nodes"][name]
+            self._record_nodes()
+        self.processes = [p for p in self.processes if p["cluster"] != name]
+        self._record()
         shutil.rmtree(self.dir / "clusters" / name, ignore_errors=True)
+
+    def _node(self, name: str, entry: dict) -> Node:
+        return Node(self.dir / "clusters" / name, f"{name}-node", network.NodeNet(self._nodes["slot"], entry["index"]))
+
+    @staticmethod
+    def _clean_node(node: Node) -> None:
+        node.kill_cgroups()
+        node.unmount()
+        network.remove_node(node.net)
+        shutil.rmtree(node.run_dir, ignore_errors=True)
 
     def _s3(self, progress) -> tuple[dict, str]:
         self.step = "s3 (lab process)"
-        progress("s3: lab process with no clusters (versitygw behind the quota/cut proxy)")
+        address = network.stack_address(self._nodes["slot"])
+        progress(f"s3: lab process with no clusters (versitygw behind the quota/cut proxy) at {address}")
         config = self.dir / "lab-config.yaml"
         from runner.catalogues import lab_config     # every bucket profile of scenarios/buckets.yaml
-        config.write_text(yaml.safe_dump({"lab": lab_config({"clusters": []})}))
+        config.write_text(yaml.safe_dump({"lab": {**lab_config({"clusters": []}), "host": address}}))
         lab_dir = self.dir / "lab"
         result = subprocess.run([sys.executable, "-m", "lab", "up", "--state-dir", str(lab_dir),
                                  "--config", str(config)], cwd=self.root, capture_output=True, text=True)
@@ -214,14 +275,24 @@ class Stack:
         return lab["s3"], lab["control"]
 
     def _cluster(self, name: str, bin_dir: Path, s3: dict, progress) -> dict:
-        self.step = f"control plane of cluster {name}"
+        self.step = f"network of cluster {name}"
         cdir = self.dir / "clusters" / name
         logs = cdir / "logs"
-        ports = {k: _free_port() for k in ("etcd", "etcd_peer", "apiserver", "kubelet")}
-        paths = pki.make(cdir / "pki")
-        server = f"https://127.0.0.1:{ports['apiserver']}"
-        kubeconfig = cdir / "kubeconfig"
+        index = next(i for i in range(1, network.CLUSTERS_PER_STACK + 1)
+                     if i not in {n["index"] for n in self._nodes["nodes"].values()})
+        self._nodes["nodes"][name] = {"index": index}
+        self._record_nodes()
+        net = network.add_node(self._nodes["slot"], index)
+        node = Node(cdir, f"{name}-node", net)
+        address = network.stack_address(net.slot)
+
+        self.step = f"control plane of cluster {name}"
+        ports = {k: _free_port() for k in ("etcd", "etcd_peer", "apiserver")}
+        paths = pki.make(cdir / "pki", net.service_ip(1), [address], node.name)
+        server = f"https://{address}:{ports['apiserver']}"
+        kubeconfig, node_kubeconfig = cdir / "kubeconfig", cdir / "node-kubeconfig"
         pki.kubeconfig(kubeconfig, name, server, paths)
+        pki.kubeconfig(node_kubeconfig, name, server, paths, user="node")
         context = ssl.create_default_context(cafile=str(paths["ca"]))
         context.load_cert_chain(str(paths["admin"]), str(paths["admin_key"]))
 
@@ -242,146 +313,146 @@ class Stack:
 
         popen = self._spawn("kube-apiserver", name, [
             str(bin_dir / "kube-apiserver"), "--etcd-servers", etcd_url,
-            "--bind-address", "127.0.0.1", "--advertise-address", "127.0.0.1",
+            # the stack's address: where the host and the node's pods (the
+            # `kubernetes` Service's endpoint) reach it
+            "--bind-address", address, "--advertise-address", address,
+            # the node's own address: its name is resolvable nowhere (and must not be looked up)
+            "--kubelet-preferred-address-types", "InternalIP",
             "--secure-port", str(ports["apiserver"]),
             "--tls-cert-file", str(paths["server"]), "--tls-private-key-file", str(paths["server_key"]),
             "--client-ca-file", str(paths["ca"]),
+            "--kubelet-client-certificate", str(paths["admin"]), "--kubelet-client-key", str(paths["admin_key"]),
             "--service-account-key-file", str(paths["sa_pub"]),
             "--service-account-signing-key-file", str(paths["sa_key"]),
             "--service-account-issuer", "https://kubernetes.default.svc.cluster.local",
-            "--service-cluster-ip-range", "10.0.0.0/24", "--authorization-mode", "Node,RBAC",
+            "--service-cluster-ip-range", net.service_cidr, "--authorization-mode", "Node,RBAC",
             "--allow-privileged=true", "--profiling=false",
-            # pods/exec goes to the node's kubelet endpoint (lab.kubelet) at its
-            # InternalIP, the client's WebSocket passed through as before 1.30:
-            # with the translator on, the API server would speak SPDY to it
-            "--kubelet-preferred-address-types", "InternalIP",
-            "--feature-gates", "TranslateStreamCloseWebsocketRequests=false",
         ], logs / "kube-apiserver.log")
         self._wait(f"kube-apiserver of cluster {name}", popen, logs / "kube-apiserver.log",
                    lambda: get(server + "/readyz", context))
         progress(f"  kube-apiserver {server}")
 
-        self._spawn("kube-controller-manager", name, [
-            str(bin_dir / "kube-controller-manager"), "--kubeconfig", str(kubeconfig),
-            "--authentication-kubeconfig", str(kubeconfig), "--authorization-kubeconfig", str(kubeconfig),
-            "--service-account-private-key-file", str(paths["sa_key"]), "--root-ca-file", str(paths["ca"]),
-            "--cluster-signing-cert-file", str(paths["ca"]), "--cluster-signing-key-file", str(paths["ca_key"]),
-            "--leader-elect=false", "--secure-port=0", "--use-service-account-credentials=false",
-            # no kubelet heartbeats: the node lifecycle controller would taint the node and evict its pods
-            "--controllers=*,-node-lifecycle-controller",
-        ], logs / "kube-controller-manager.log")
+        for component in ("kube-controller-manager", "kube-scheduler"):
+            extra = ([
+                "--service-account-private-key-file", str(paths["sa_key"]), "--root-ca-file", str(paths["ca"]),
+                "--cluster-signing-cert-file", str(paths["ca"]), "--cluster-signing-key-file", str(paths["ca_key"]),
+                "--use-service-account-credentials=true"] if component == "kube-controller-manager" else [])
+            self._spawn(component, name, [
+                str(bin_dir / component), "--kubeconfig", str(kubeconfig),
+                "--authentication-kubeconfig", str(kubeconfig), "--authorization-kubeconfig", str(kubeconfig),
+                "--leader-elect=false", "--secure-port=0", *extra], logs / f"{component}.log")
 
-        classes = self._storage_classes()
-        node = f"{name}-node"
-        self._spawn("node", name, [
-            sys.executable, "-m", "runner.realstack.node", "--kubeconfig", str(kubeconfig), "--node", node,
-            "--dir", str(cdir), "--classes", ",".join(c["metadata"]["name"] for c in classes),
-            "--kubelet-port", str(ports["kubelet"])],
-            logs / "node.log", env={"PYTHONPATH": self._pythonpath()})
-        kubelet_url = f"https://127.0.0.1:{ports['kubelet']}"
-        popen = self._spawn("kubelet-exec", name, [
-            sys.executable, "-m", "lab.kubelet", "--kubeconfig", str(kubeconfig), "--node-dir", str(cdir),
-            "--port", str(ports["kubelet"]), "--cert", str(paths["server"]), "--key", str(paths["server_key"])],
-            logs / "kubelet-exec.log", env={"PYTHONPATH": self._pythonpath()})
-        insecure = ssl.create_default_context()
-        insecure.check_hostname, insecure.verify_mode = False, ssl.CERT_NONE
-        self._wait(f"kubelet exec endpoint of cluster {name}", popen, logs / "kubelet-exec.log",
-                   lambda: _answers(kubelet_url + "/healthz", insecure))
-        progress(f"  kube-controller-manager, node {node}, kubelet exec {kubelet_url}")
-
-        self.step = f"installing Velero's objects and StorageClasses on cluster {name}"
+        self.step = f"node of cluster {name}"
+        node.prepare(kubeconfig, paths["ca"])
+        popen = self._spawn("containerd", name, node.containerd_command(), logs / "containerd.log")
+        self._wait(f"containerd of node {node.name}", popen, logs / "containerd.log", node.containerd_ready)
+        node.import_images(images.build_all(bin_dir, build.versions(self.root), images.cache_dir()),
+                           self.image_mirror())
+        popen = self._spawn("kubelet", name, node.kubelet_command(bin_dir / "kubelet", node_kubeconfig),
+                            logs / "kubelet.log")
+        self._spawn("kube-proxy", name, node.kube_proxy_command(bin_dir / "kube-proxy"), logs / "kube-proxy.log")
         from kubernetes import client, config as kconfig, utils
         api = kconfig.new_client_from_config(str(kubeconfig))
-        velero = str(bin_dir / "velero")
-        install = subprocess.run([velero, "install", "--dry-run", "-o", "yaml", "--use-node-agent",
-                                  "--no-default-backup-location", "--use-volume-snapshots=false", "--no-secret",
-                                  "--namespace", VELERO_NAMESPACE], capture_output=True, text=True)
-        if install.returncode != 0:
-            raise StackError(f"velero install --dry-run failed: {install.stderr.strip().splitlines()[-1:]}")
-        objects = []
-        for doc in yaml.safe_load_all(install.stdout):
-            objects += doc.get("items", [doc]) if doc else []
-        # the server and node-agent run as local processes, but their objects stay:
-        # the DaemonSet's (stand-in) pod tells velero server node-agent runs on the
-        # node, and restores read the image of the restore-wait container from the
-        # Deployment, scaled to 0 here so that no second "server" pod appears
-        for o in objects:
-            if o["kind"] == "Deployment":
-                o["spec"]["replicas"] = 0
-        crds = [o for o in objects if o["kind"] == "CustomResourceDefinition"]
-        utils.create_from_yaml(api, yaml_objects=crds)
-        ext = client.ApiextensionsV1Api(api)
-        for crd in crds:
-            self._wait(f"CRD {crd['metadata']['name']} of cluster {name}", popen, logs / "kube-apiserver.log",
-                       lambda: any(c.type == "Established" and c.status == "True" for c in
-                                   ext.read_custom_resource_definition(crd["metadata"]["name"]).status.conditions))
-        utils.create_from_yaml(api, yaml_objects=[o for o in objects if o["kind"] != "CustomResourceDefinition"]
-                               + classes)
-        progress(f"  {len(crds)} Velero CRDs, node-agent DaemonSet, {len(classes)} StorageClasses")
+        core = client.CoreV1Api(api)
+        self._wait(f"node {node.name} Ready", popen, logs / "kubelet.log",
+                   lambda: any(c.type == "Ready" and c.status == "True"
+                               for c in core.read_node(node.name).status.conditions or []))
+        progress(f"  node {node.name} Ready (containerd, kubelet, kube-proxy in {net.namespace}, {net.node_ip})")
 
-        self.step = f"velero server and node-agent of cluster {name}"
+        self.step = f"cluster DNS and the local-PV provisioner of cluster {name}"
+        versions = build.versions(self.root)
+        classes = self._storage_classes()
+        addons = _manifest("coredns.yaml", domain="cluster.local", dns_ip=net.service_ip(10),
+                           coredns_version=versions["COREDNS_VERSION"])
+        addons += _manifest("local-path-provisioner.yaml", volumes=str(node.volumes))
+        for provisioner in sorted({c["provisioner"] for c in classes}):
+            addons += _manifest("local-path-provisioner-instance.yaml", provisioner=provisioner,
+                                version=versions["LOCALPV_PROVISIONER_VERSION"],
+                                name="provisioner-" + provisioner.replace(".", "-").replace("/", "-"))
+        utils.create_from_yaml(api, yaml_objects=addons + classes)
+        apps = client.AppsV1Api(api)
+        for namespace, deployment in [("kube-system", "coredns")] + [
+                (o["metadata"]["namespace"], o["metadata"]["name"]) for o in addons
+                if o["kind"] == "Deployment" and o["metadata"]["namespace"] == "local-path-storage"]:
+            self._wait(f"Deployment {namespace}/{deployment} of cluster {name}", popen, logs / "kubelet.log",
+                       lambda: (apps.read_namespaced_deployment(deployment, namespace).status.ready_replicas or 0) >= 1)
+        progress(f"  CoreDNS at {net.service_ip(10)}, local-PV provisioner for {len(classes)} StorageClasses")
+
+        self.step = f"velero install on cluster {name}"
+        velero = str(bin_dir / "velero")
         creds = cdir / "credentials"
         creds.write_text("".join(f"[{p}]\naws_access_key_id = {s['access_key']}\n"
                                  f"aws_secret_access_key = {s['secret_key']}\n" for p, s in
                                  [("default", next(iter(s3.values())))] + list(s3.items())))
         creds.chmod(0o600)
-        client.CustomObjectsApi(api).create_namespaced_custom_object(
-            "velero.io", "v1", VELERO_NAMESPACE, "backupstoragelocations", {
-                "apiVersion": "velero.io/v1", "kind": "BackupStorageLocation",
-                "metadata": {"name": "default", "namespace": VELERO_NAMESPACE},
-                "spec": {"provider": "aws", "default": True, "objectStorage": {"bucket": BUCKET},
-                         "config": bsl_config(next(iter(s3.values())))}})
-        plugins = cdir / "plugins"
-        plugins.mkdir(exist_ok=True)
-        (plugins / "velero-plugin-for-aws").symlink_to(bin_dir / "velero-plugin-for-aws")
-        env = {"AWS_SHARED_CREDENTIALS_FILE": str(creds), "VELERO_NAMESPACE": VELERO_NAMESPACE,
-               "NODE_NAME": node, "HOME": str(cdir),
-               "PYTHONPATH": self._pythonpath()}
-        global_flags = ["--kubeconfig", str(kubeconfig), "--namespace", VELERO_NAMESPACE]
-        # each Velero process in a network namespace of its own (see netns.py:
-        # both want :8080), reaching the API server and S3 through forwarded ports
-        netns = [sys.executable, "-m", "runner.realstack.netns", "--forward", str(ports["apiserver"])]
-        for endpoint in s3.values():
-            netns += ["--forward", endpoint["endpoint"].rsplit(":", 1)[1]]
+        config = ",".join(f"{k}={v}" for k, v in bsl_config(next(iter(s3.values()))).items())
         _start_early_in_a_minute()
-        server_popen = self._spawn("velero-server", name, [
-            *netns, "--", velero, "server", *global_flags, "--plugin-dir", str(plugins),
-            # short periods: real time is all there is here, and tests wait on these
-            "--uploader-type", "kopia", "--backup-sync-period", "10s", "--store-validation-frequency", "10s",
-            "--garbage-collection-frequency", f"{GC_FREQUENCY_SECONDS}s", "--log-level", "info"],
-            logs / "velero-server.log", env=env)
-        HOST_PODS.mkdir(exist_ok=True)
-        # node-agent reads pod volumes at the fixed path /host_pods: give it this
-        # cluster's host_pods there in a mount namespace of its own
-        self._spawn("node-agent", name, [
-            *netns, "--", "unshare", "--mount", "--propagation", "private", "--", "sh", "-c",
-            'mount --bind "$0" /host_pods && exec "$@"', str(cdir / "host_pods"),
-            velero, "node-agent", "server", *global_flags, "--log-level", "info"],
-            logs / "node-agent.log", env=env)
+        install = subprocess.run([
+            velero, "install", "--kubeconfig", str(kubeconfig), "--namespace", VELERO_NAMESPACE,
+            "--image", f"velero/velero:{versions['VELERO_VERSION']}",
+            "--plugins", f"velero/velero-plugin-for-aws:{versions['VELERO_AWS_VERSION']}",
+            "--provider", "aws", "--bucket", BUCKET, "--secret-file", str(creds),
+            "--backup-location-config", config, "--use-volume-snapshots=false",
+            "--use-node-agent", "--uploader-type", "kopia",
+            "--garbage-collection-frequency", f"{GC_FREQUENCY_SECONDS}s"], capture_output=True, text=True)
+        (logs / "velero-install.log").write_text(install.stdout + install.stderr)
+        if install.returncode != 0:
+            raise StackError(f"velero install failed on cluster {name}: {last_line(logs / 'velero-install.log')} "
+                             f"(log: {logs / 'velero-install.log'})")
+        self._customise_velero(apps, node)
         custom = client.CustomObjectsApi(api)
-        self._wait(f"velero server of cluster {name} (BackupStorageLocation default)", server_popen,
-                   logs / "velero-server.log",
+        for kind, what in (("deployment", "velero"), ("daemonset", "node-agent")):
+            read = (apps.read_namespaced_deployment_status if kind == "deployment"
+                    else apps.read_namespaced_daemon_set_status)
+            self._wait(f"{kind} velero/{what} of cluster {name} ready", popen, logs / "kubelet.log",
+                       lambda: _rolled_out(read(what, VELERO_NAMESPACE)))
+        self._wait(f"velero server of cluster {name} (BackupStorageLocation default)", popen,
+                   logs / "kubelet.log",
                    lambda: custom.get_namespaced_custom_object("velero.io", "v1", VELERO_NAMESPACE,
                                                                "backupstoragelocations", "default")
                    .get("status", {}).get("phase") == "Available")
-        progress("  velero server + node-agent; BackupStorageLocation default Available")
+        progress("  velero install: velero and node-agent pods Ready; BackupStorageLocation default Available")
         version = json.loads(get(server + "/version", context))
         return {"server": server, "kubeconfig": str(kubeconfig), "context": name,
                 "version": version["gitVersion"].lstrip("v"),
-                "velero_version": build.versions(self.root)["VELERO_VERSION"].lstrip("v"),
-                "node_dir": str(cdir / "volumes"), "node": node}
+                "velero_version": versions["VELERO_VERSION"].lstrip("v"),
+                "node_dir": str(node.volumes), "node": node.name, "node_ip": net.node_ip,
+                "netns": net.namespace}
 
-    def _pythonpath(self) -> str:
-        """Our helper processes (node, netns) import runner from the checkout."""
-        return os.pathsep.join(filter(None, [str(self.root), os.environ.get("PYTHONPATH")]))
+    @staticmethod
+    def _customise_velero(apps, node: Node) -> None:
+        """What users set after `velero install` where their cluster differs:
+        node-agent reads pods where this kubelet keeps them (as on k0s or
+        microk8s), and short periods for the server (real time is all there
+        is here, and tests wait on them)."""
+        # JSON patches: the controllers update these objects meanwhile (a replace would conflict)
+        daemonset = apps.read_namespaced_daemon_set("node-agent", VELERO_NAMESPACE)
+        moved = [{"op": "replace", "path": f"/spec/template/spec/volumes/{i}/hostPath/path",
+                  "value": str(node.kubelet_dir / volume.host_path.path.removeprefix("/var/lib/kubelet/"))}
+                 for i, volume in enumerate(daemonset.spec.template.spec.volumes)
+                 if volume.host_path is not None and volume.host_path.path.startswith("/var/lib/kubelet/")]
+        apps.patch_namespaced_daemon_set("node-agent", VELERO_NAMESPACE, moved)
+        apps.patch_namespaced_deployment("velero", VELERO_NAMESPACE, [
+            {"op": "add", "path": "/spec/template/spec/containers/0/args/-", "value": argument}
+            for argument in ("--backup-sync-period=10s", "--store-validation-frequency=10s")])
+
+    def image_mirror(self) -> dict[str, str]:
+        """The real stack profile's `images:` (names manifests use -> local
+        images), as containerd names them."""
+        from runner.scenarios import load_target_profile
+        mirror = load_target_profile(self.root, "realstack").data.get("images") or {}
+        return {images.normalise(user): images.normalise(local) for user, local in mirror.items()}
 
     def _storage_classes(self) -> list[dict]:
-        """The lab's engines as StorageClasses (names, provisioners, parameters as OpenEBS's own)."""
+        """The engines' StorageClasses (names, provisioners, parameters as
+        OpenEBS's own), bound on first consumer as LocalPV's are, served by
+        the local-PV provisioner as `local` volumes (its annotation)."""
         engines = yaml.safe_load((self.root / "scenarios" / "engines.yaml").read_text())["engines"]
         return [{"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
-                 "metadata": {"name": e["storage_class"], "annotations": e.get("annotations", {})},
+                 "metadata": {"name": e["storage_class"],
+                              "annotations": {**e.get("annotations", {}), "defaultVolumeType": "local"}},
                  "provisioner": e["provisioner"], "parameters": e.get("parameters", {}),
-                 "reclaimPolicy": "Delete", "volumeBindingMode": "Immediate"} for e in engines.values()]
+                 "reclaimPolicy": "Delete", "volumeBindingMode": "WaitForFirstConsumer"} for e in engines.values()]
 
     # status / down -------------------------------------------------------------
     def status(self) -> list[str]:
@@ -405,11 +476,20 @@ class Stack:
             return None
 
     def down(self) -> None:
-        """Stop every recorded process, newest first, each before the next: an
-        API server stopped together with its etcd waits for it until killed."""
-        self._stop(self._read_processes() or self.processes)
+        """Stop every node's kubelet and containers, then every recorded
+        process newest first, then clean the nodes (cgroups, mounts,
+        namespaces) and the network slot."""
+        self.processes = self._read_processes() or self.processes
+        self._nodes = self._read_nodes() or getattr(self, "_nodes", None) or {"slot": None, "nodes": {}}
+        for name in list(self._nodes["nodes"]):
+            if (self.dir / "clusters" / name).exists():
+                self._take_down(name)
+        self._stop(self.processes)
+        if self._nodes.get("slot") is not None:
+            for name, entry in list(self._nodes["nodes"].items()):
+                self._clean_node(self._node(name, entry))
+            network.release_slot(self._nodes["slot"])
         shutil.rmtree(self.dir, ignore_errors=True)
-        _remove_host_pods()
 
     def _stop(self, processes: list[dict]) -> None:
         for p in reversed(processes):
@@ -421,11 +501,30 @@ class Stack:
                 deadline = time.monotonic() + STOP_TIMEOUT
                 while _reap(p) and time.monotonic() < deadline:
                     time.sleep(0.05)
-                # what it started goes too: velero server's plugin processes outlive a server killed
-                # by the netns wrapper's death signal, and nothing else would ever stop them
+                # what it started goes too (a session each)
                 _signal_session(p, signal.SIGKILL)
                 while _reap(p):
                     time.sleep(0.05)
+
+
+def _manifest(template: str, **values) -> list[dict]:
+    """A YAML template of runner/realstack/manifests with its $placeholders filled."""
+    import string
+    text = (Path(__file__).parent / "manifests" / template).read_text()
+    return [doc for doc in yaml.safe_load_all(string.Template(text).substitute(values)) if doc]
+
+
+def _rolled_out(status_object) -> bool:
+    """A Deployment or DaemonSet whose pods of its current spec are all ready."""
+    status = status_object.status
+    if status.observed_generation is None or status_object.metadata.generation > status.observed_generation:
+        return False
+    if hasattr(status, "desired_number_scheduled"):        # DaemonSet
+        return bool(status.desired_number_scheduled) and (status.number_ready or 0) == status.desired_number_scheduled \
+            and (status.updated_number_scheduled or 0) == status.desired_number_scheduled
+    wanted = status_object.spec.replicas or 0
+    return (status.ready_replicas or 0) >= wanted and (status.updated_replicas or 0) >= wanted \
+        and (status.replicas or 0) == wanted
 
 
 def _signal_session(p: dict, signum: int) -> None:
@@ -474,17 +573,3 @@ def last_line(log: Path) -> str:
     except OSError:
         return "(no log)"
     return lines[-1][:300] if lines else "(empty log)"
-
-
-def _remove_host_pods():
-    """/host_pods is only a mount point; remove it once no process has it mounted."""
-    for mountinfo in Path("/proc").glob("[0-9]*/mountinfo"):
-        try:
-            if " /host_pods " in mountinfo.read_text():
-                return
-        except OSError:
-            continue
-    try:
-        HOST_PODS.rmdir()
-    except OSError:
-        pass

@@ -1,0 +1,189 @@
+"""The real stack's container images, built here, never pulled: each is a
+few files (our static builds of upstream binaries, and Debian's static
+busybox and catatonit) laid out as upstream's image lays them out, written
+as an OCI image archive that `ctr images import` takes into a node's
+containerd. Archives are cached by content under
+`$DMAAS_CACHE/realstack/images/`, so an unchanged image is not written again.
+
+Names: each image is built under a local name (`dmaas.local/<name>:<tag>`);
+a target profile's `images:` maps the names manifests use (`velero/velero:v1.16.2`,
+`registry.k8s.io/pause:3.10`) to local names, as an air-gapped cluster's
+registry mirror would, and the stack tags each local image with those names
+in every node's containerd.
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import os
+import shutil
+import subprocess
+import tarfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+BUSYBOX = Path("/usr/bin/busybox")        # Debian's busybox-static
+CATATONIT = Path("/usr/bin/catatonit")    # Debian's catatonit: an init with a pause mode (-P)
+LOCAL_REGISTRY = "dmaas.local"
+EPOCH = 0                                 # every file's mtime: the same inputs make the same digest
+FORMAT = 2                                # bump when the archive's layout changes
+
+
+@dataclass
+class Image:
+    name: str                              # local name without registry, e.g. "velero"
+    tag: str
+    files: dict[str, Path]                 # path in the image -> file on this machine
+    entrypoint: list[str] = field(default_factory=list)
+    cmd: list[str] = field(default_factory=list)
+    user: str = ""
+    busybox: bool = True                   # a shell and coreutils (sh, cp, mkdir ...) in /bin
+
+    @property
+    def reference(self) -> str:
+        return f"{LOCAL_REGISTRY}/{self.name}:{self.tag}"
+
+
+def catalogue(bin_dir: Path, versions: dict[str, str]) -> list[Image]:
+    """The images the real stack runs, from the built binaries."""
+    return [
+        # velero/velero: /velero (server, node-agent, CLI) and the restore helper
+        # the restore-wait init container runs; the official image runs as 65532
+        Image("velero", versions["VELERO_VERSION"],
+              {"/velero": bin_dir / "velero", "/velero-restore-helper": bin_dir / "velero-restore-helper"},
+              entrypoint=["/velero"], user="65532:65532"),
+        # velero/velero-plugin-for-aws: an init container copying the plugin to /target
+        Image("velero-plugin-for-aws", versions["VELERO_AWS_VERSION"],
+              {"/plugins/velero-plugin-for-aws": bin_dir / "velero-plugin-for-aws"},
+              entrypoint=["cp", "/plugins/velero-plugin-for-aws", "/target/."], user="65532:65532"),
+        Image("coredns", versions["COREDNS_VERSION"], {"/coredns": bin_dir / "coredns"},
+              entrypoint=["/coredns"], busybox=False),
+        Image("local-path-provisioner", versions["LOCALPV_PROVISIONER_VERSION"],
+              {"/usr/bin/local-path-provisioner": bin_dir / "local-path-provisioner"}),
+        # what local-path-provisioner's helper pods and small test pods run
+        Image("busybox", "1.35", {}, cmd=["sh"]),
+        # the pod sandbox's process: pause's job (sleep, reap, exit on a signal)
+        Image("pause", "3.10", {"/pause": CATATONIT}, entrypoint=["/pause", "-P"], busybox=False),
+    ]
+
+
+def _tar_bytes(image: Image) -> bytes:
+    """The one layer: files, parent directories, and busybox's applets."""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        dirs = {"tmp", "etc", "bin"} if image.busybox else {"tmp", "etc"}
+        for path in image.files:
+            parts = path.strip("/").split("/")[:-1]
+            dirs |= {"/".join(parts[:i + 1]) for i in range(len(parts))}
+        for d in sorted(dirs):
+            info = tarfile.TarInfo(d)
+            info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o1777 if d == "tmp" else 0o755, EPOCH
+            tar.addfile(info)
+        # the unprivileged user's home, where Velero's kopia keeps its config
+        for d in ("home", "home/nonroot"):
+            info = tarfile.TarInfo(d)
+            info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, EPOCH
+            info.uid = info.gid = 65532 if d == "home/nonroot" else 0
+            tar.addfile(info)
+        passwd = b"root:x:0:0:root:/root:/bin/sh\nnonroot:x:65532:65532:nonroot:/home/nonroot:/bin/sh\n"
+        group = b"root:x:0:\nnonroot:x:65532:\n"
+        files = dict(image.files)
+        if image.busybox:
+            files["/bin/busybox"] = BUSYBOX
+        for name, data in (("etc/passwd", passwd), ("etc/group", group)):
+            info = tarfile.TarInfo(name)
+            info.size, info.mode, info.mtime = len(data), 0o644, EPOCH
+            tar.addfile(info, io.BytesIO(data))
+        for path, source in sorted(files.items()):
+            info = tarfile.TarInfo(path.strip("/"))
+            info.size, info.mode, info.mtime = source.stat().st_size, 0o755, EPOCH
+            with open(source, "rb") as data:
+                tar.addfile(info, data)
+        if image.busybox:
+            applets = subprocess.run([str(BUSYBOX), "--list"], capture_output=True, text=True, check=True).stdout
+            for applet in sorted(set(applets.split()) - {"busybox"}):
+                info = tarfile.TarInfo(f"bin/{applet}")
+                info.type, info.linkname, info.mode, info.mtime = tarfile.SYMTYPE, "busybox", 0o777, EPOCH
+                tar.addfile(info)
+    return out.getvalue()
+
+
+def _blob(data: bytes) -> tuple[str, bytes]:
+    return "sha256:" + hashlib.sha256(data).hexdigest(), data
+
+
+def _inputs_key(image: Image) -> str:
+    """What the archive is made of: the image's definition and its files'
+    identity (path, size, mtime), so a warm cache is found without reading them."""
+    files = dict(image.files, **({"/bin/busybox": BUSYBOX} if image.busybox else {}))
+    described = [image.reference, image.entrypoint, image.cmd, image.user, FORMAT] + [
+        (path, str(source), source.stat().st_size, source.stat().st_mtime_ns) for path, source in sorted(files.items())]
+    return hashlib.sha256(json.dumps(described).encode()).hexdigest()[:16]
+
+
+def archive(image: Image, cache: Path) -> Path:
+    """The image's OCI archive (written once per set of inputs)."""
+    path = cache / f"{image.name}-{image.tag}-{_inputs_key(image)}.tar"
+    if path.is_file():
+        return path
+    layer = _tar_bytes(image)
+    diff_id = "sha256:" + hashlib.sha256(layer).hexdigest()
+    layer_digest, layer_gz = _blob(gzip.compress(layer, compresslevel=1, mtime=0))
+    config = {"architecture": "amd64", "os": "linux",
+              "config": {k: v for k, v in (("Entrypoint", image.entrypoint), ("Cmd", image.cmd),
+                                           ("User", image.user),
+                                           ("Env", ["PATH=/usr/local/bin:/usr/bin:/bin"])) if v},
+              "rootfs": {"type": "layers", "diff_ids": [diff_id]}}
+    config_digest, config_bytes = _blob(json.dumps(config, sort_keys=True).encode())
+    manifest = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                           "digest": config_digest, "size": len(config_bytes)},
+                "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                            "digest": layer_digest, "size": len(layer_gz)}]}
+    manifest_digest, manifest_bytes = _blob(json.dumps(manifest, sort_keys=True).encode())
+    index = {"schemaVersion": 2, "manifests": [{
+        "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": manifest_digest,
+        "size": len(manifest_bytes),
+        "annotations": {"io.containerd.image.name": image.reference,
+                        "org.opencontainers.image.ref.name": image.tag}}]}
+    cache.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".tmp")
+    with tarfile.open(partial, "w") as tar:
+        for name, data in (("oci-layout", b'{"imageLayoutVersion":"1.0.0"}'),
+                           ("index.json", json.dumps(index).encode()),
+                           (f"blobs/sha256/{layer_digest[7:]}", layer_gz),
+                           (f"blobs/sha256/{config_digest[7:]}", config_bytes),
+                           (f"blobs/sha256/{manifest_digest[7:]}", manifest_bytes)):
+            info = tarfile.TarInfo(name)
+            info.size, info.mtime = len(data), EPOCH
+            tar.addfile(info, io.BytesIO(data))
+    os.replace(partial, path)
+    return path
+
+
+def build_all(bin_dir: Path, versions: dict[str, str], cache: Path) -> dict[str, Path]:
+    """Every image's archive by local reference."""
+    return {image.reference: archive(image, cache) for image in catalogue(bin_dir, versions)}
+
+
+def normalise(reference: str) -> str:
+    """A reference as containerd names it (docker.io/library/ for short names, :latest)."""
+    name, _, digest = reference.partition("@")
+    first = name.split("/", 1)[0]
+    if "/" not in name:
+        name = f"docker.io/library/{name}"
+    elif "." not in first and ":" not in first and first != "localhost":
+        name = f"docker.io/{name}"
+    if ":" not in name.rsplit("/", 1)[-1] and not digest:
+        name += ":latest"
+    return name + (f"@{digest}" if digest else "")
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("DMAAS_CACHE") or Path.home() / ".cache" / "dmaas") / "realstack" / "images"
+
+
+def clear_cache() -> None:
+    shutil.rmtree(cache_dir(), ignore_errors=True)
