@@ -56,4 +56,10 @@ def main(action: str, root: Path, rest: list[str]) -> int:
     except stack.StackError as error:
         print(f"realstack: error: {error}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        # `up` and `cluster add` take down what they had started before this arrives
+        stopping = action == "down" or rest[:1] == ["remove"]
+        after = "run `dmaas realstack down` to finish" if stopping else "what it had started is stopped"
+        print(f"realstack: {action} interrupted; {after}", file=sys.stderr)
+        return 130
     raise ValueError(action)

@@ -66,6 +66,10 @@ def catalogue(bin_dir: Path, versions: dict[str, str]) -> list[Image]:
         Image("busybox", "1.35", {}, cmd=["sh"]),
         # the pod sandbox's process: pause's job (sleep, reap, exit on a signal)
         Image("pause", "3.10", {"/pause": CATATONIT}, entrypoint=["/pause", "-P"], busybox=False),
+        # what the catalogue's application images are mapped to until they are
+        # built here: a process that only waits (its arguments, the application's,
+        # ignored after "--"), with busybox's shell for the probes' exec
+        Image("app-placeholder", "1", {"/pause": CATATONIT}, entrypoint=["/pause", "-P", "--"]),
     ]
 
 

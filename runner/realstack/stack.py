@@ -394,6 +394,9 @@ class Stack:
             "--provider", "aws", "--bucket", BUCKET, "--secret-file", str(creds),
             "--backup-location-config", config, "--use-volume-snapshots=false",
             "--use-node-agent", "--uploader-type", "kopia",
+            # the server asks 500m by default: the node's 2 CPUs would then hold
+            # only a dozen of the catalogue's pods (100m each)
+            "--velero-pod-cpu-request", "100m",
             "--garbage-collection-frequency", f"{GC_FREQUENCY_SECONDS}s"], capture_output=True, text=True)
         (logs / "velero-install.log").write_text(install.stdout + install.stderr)
         if install.returncode != 0:

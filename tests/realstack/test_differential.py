@@ -51,11 +51,11 @@ SETUP = {
     r"terminationMessagePolicy)$": DEFAULTED,
     r"^(resources/persistentvolumeclaims/.*|PersistentVolumeClaim/\S+): \.metadata\.finalizers$": DEFAULTED,
     r"^resources/persistentvolumes/": "each set-up provisions its PVs its own way: the lab as OpenEBS LocalPV "
-                                      "does (labels, annotations, hostPath), the real stack's node stand-in as "
-                                      "local PVs",
+                                      "does (labels, annotations, hostPath), the real stack's local-PV "
+                                      "provisioner as local PVs",
     r"kube-root-ca\.crt(\.json)?: \.data\.ca\.crt$": "the lab serves plain HTTP: no cluster CA",
     r"^resources/pods/.*: \.(spec|status)\.": "pods run on each set-up's node: the lab's runtime, the real "
-                                              "stack's node stand-in (status, IPs) and kube-apiserver's "
+                                              "stack's kubelet and containerd (status, IPs) and kube-apiserver's "
                                               "defaults and admission (service account token volume, tolerations)",
     r"^resources/pods/.*: \.metadata\.generation$": "the lab binds a pod by updating it, the scheduler through "
                                                       "the binding subresource",

@@ -1,4 +1,5 @@
-"""A real Velero backup on cluster one restores on cluster two, file contents included."""
+"""A real Velero backup on cluster one restores on cluster two, file contents
+included: the volume's data goes through the node-agent pods of both nodes."""
 import hashlib
 import os
 import time
@@ -41,7 +42,10 @@ def _volume_dir(core, cluster, namespace, claim):
     pvc = _until(f"PVC {namespace}/{claim} bound", lambda: (
         lambda c: c if c.status.phase == "Bound" else None)(core.read_namespaced_persistent_volume_claim(
             claim, namespace)))
-    return Path(cluster["node_dir"]) / pvc.spec.volume_name
+    pv = core.read_persistent_volume(pvc.spec.volume_name)
+    path = Path(pv.spec.local.path)
+    assert path.parent == Path(cluster["node_dir"]), (path, cluster["node_dir"])
+    return path
 
 
 def _app(core, namespace):
@@ -54,7 +58,7 @@ def _app(core, namespace):
     _until("default service account", lambda: core.list_namespaced_service_account(namespace).items)
     core.create_namespaced_pod(namespace, {
         "metadata": {"name": "app", "labels": {"app": "roundtrip"}},
-        "spec": {"containers": [{"name": "app", "image": "busybox",
+        "spec": {"containers": [{"name": "app", "image": "busybox:1.35", "command": ["sleep", "3600"],
                                  "volumeMounts": [{"name": "data", "mountPath": "/data"}]}],
                  "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "data"}}]}})
     _until("app pod Running", lambda: core.read_namespaced_pod("app", namespace).status.phase == "Running")
@@ -97,6 +101,12 @@ def test_backup_on_one_restores_on_two_byte_for_byte(stack):
         "spec": {"backupName": "rt-1"}})
     _until("restore rt-1-r Completed", _phase(custom2, "restores", "rt-1-r"), timeout=300)
     round_trip = time.monotonic() - started
+    # node-agent's pod on cluster two wrote the volume back
+    pvrs = custom2.list_namespaced_custom_object(*VELERO, "podvolumerestores",
+                                                 label_selector="velero.io/restore-name=rt-1-r")["items"]
+    assert [(p["spec"]["uploaderType"], p["status"]["phase"]) for p in pvrs] == [("kopia", "Completed")]
+    assert [p["status"]["phase"] for p in core2.list_namespaced_pod(
+        "velero", label_selector="name=node-agent").items] == ["Running"]
 
     assert core2.read_namespaced_config_map("settings", NS).data == {"mode": "fast"}
     restored = _volume_dir(core2, two, NS, "data")

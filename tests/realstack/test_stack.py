@@ -43,7 +43,10 @@ def test_up_serves_the_built_release_and_down_leaves_nothing(realstack_built, tm
         assert json.loads(_get(cluster, "/openapi/v2"))["swagger"] == "2.0"
         processes = stack_json["processes"]
         assert {p["component"] for p in processes} >= {"etcd", "kube-apiserver", "kube-controller-manager",
-                                                       "node", "velero-server", "node-agent", "s3-lab"}
+                                                       "kube-scheduler", "containerd", "kubelet", "kube-proxy",
+                                                       "s3-lab"}
+        slot = int(stack_json["address"].split(".")[2])
+        assert _host_traces(state_dir, slot), "the check below would find nothing even while the stack runs"
         assert all(alive(p) for p in processes)
         port = int(cluster["server"].rsplit(":", 1)[1])
         # a process that dies shows in status with its last log line
@@ -62,6 +65,30 @@ def test_up_serves_the_built_release_and_down_leaves_nothing(realstack_built, tm
     assert not _listening(port)
     ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
     assert str(state_dir) not in ps, "a process of the stack (e.g. a Velero plugin) is still running"
+    assert _host_traces(state_dir, slot) == []
+
+
+def _host_traces(state_dir, slot):
+    """What of a stack is on the host: mounts, network namespaces, links, the
+    stack's address, iptables rules naming its ranges, cgroups, containerd
+    state, containers' processes."""
+    found = [f"mount {line.split()[4]}" for line in Path("/proc/self/mountinfo").read_text().splitlines()
+             if str(state_dir) in line.split()[4] or f"/run/dmaas/dms{slot}-" in line.split()[4]]
+    found += [f"netns {ns.split()[0]}" for ns in subprocess.run(["ip", "netns", "list"], capture_output=True,
+                                                                 text=True).stdout.splitlines()
+              if ns.startswith(f"dms{slot}-")]
+    links = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True).stdout
+    found += [f"link {line.split(':')[1].strip()}" for line in links.splitlines()
+              if line.split(":")[1].strip().startswith(f"dms{slot}c")]
+    if f" 10.200.{slot}.1/32 " in subprocess.run(["ip", "-o", "addr", "show", "dev", "lo"], capture_output=True,
+                                                 text=True).stdout:
+        found.append(f"address 10.200.{slot}.1 on lo")
+    rules = subprocess.run(["iptables-save"], capture_output=True, text=True).stdout
+    found += [f"iptables {line}" for line in rules.splitlines()
+              if f"10.{100 + slot}." in line or f"10.{140 + slot}." in line or f"10.201.{slot}." in line]
+    found += [f"cgroup {group}" for group in Path("/sys/fs/cgroup").glob(f"*/dmaas{slot}-*")]
+    found += [f"containerd state {d}" for d in Path("/run/dmaas").glob(f"dms{slot}-*")]
+    return found
 
 
 def test_kubectl_works_against_it(stack, realstack_built, tmp_path):
@@ -97,15 +124,15 @@ kind: Pod
 metadata: {name: p, namespace: exec-check}
 spec:
   containers:
-  - {name: c, image: busybox, volumeMounts: [{name: d, mountPath: /var/lib/data}]}
+  - {name: c, image: "busybox:1.35", command: [sleep, "3600"], volumeMounts: [{name: d, mountPath: /var/lib/data}]}
   volumes: [{name: d, persistentVolumeClaim: {claimName: data}}]
 """
 
 
 def test_pod_exec_reaches_the_nodes_kubelet_endpoint(stack, realstack_built, tmp_path):
-    """kubectl exec through the real kube-apiserver: the command runs with the
-    pod's volume mount mapped onto the provisioned directory, and its exit
-    code comes back as the kubelet reports it."""
+    """kubectl exec through the real kube-apiserver and the node's kubelet: the
+    command runs in the pod's container, its volume is the provisioned
+    directory, and its exit code comes back."""
     kubeconfig = stack["clusters"]["backup"]["kubeconfig"]
     kubectl = [str(realstack_built / "kubectl"), "--kubeconfig", kubeconfig,
                "--cache-dir", str(tmp_path / "kube-cache")]
@@ -125,6 +152,7 @@ def test_pod_exec_reaches_the_nodes_kubelet_endpoint(stack, realstack_built, tmp
     pv = json.loads(subprocess.run(kubectl + ["get", "pv", volume, "-o", "json"], check=True,
                                    capture_output=True, text=True).stdout)
     assert Path(pv["spec"]["local"]["path"], "f").read_text() == "written\n"
+    subprocess.run(kubectl + ["delete", "namespace", "exec-check", "--wait=false"], check=True, capture_output=True)
 
 
 def test_velero_server_starts_early_in_a_minute():

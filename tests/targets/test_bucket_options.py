@@ -37,12 +37,31 @@ def test_the_bsl_carries_the_options_as_the_aws_plugin_reads_them(tmp_path):
         "region": "us-east-1", "s3Url": "http://127.0.0.1:9", "s3ForcePathStyle": "true"}
 
 
+def _pump(source, sink):
+    try:
+        while data := source.recv(65536):
+            sink.sendall(data)
+    except OSError:
+        pass
+    finally:
+        for end in (source, sink):
+            try:
+                end.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+def _relay(inside, port):
+    outside = socket.create_connection(("127.0.0.1", port))
+    threading.Thread(target=_pump, args=(inside, outside), daemon=True).start()
+    threading.Thread(target=_pump, args=(outside, inside), daemon=True).start()
+
+
 @pytest.fixture(scope="module")
 def https_s3(lab, tmp_path_factory):
     """The lab's minio endpoint behind TLS with a certificate of a CA of its own; (endpoint, CA file, keys)."""
     from runner.realstack import pki
-    from runner.realstack.netns import _relay as relay
-    paths = pki.make(tmp_path_factory.mktemp("pki"))
+    paths = pki.make(tmp_path_factory.mktemp("pki"), "10.96.0.1", ["127.0.0.1"], "test-node")
     backend = lab.handle.state["s3"]["minio"]
     port = backend["endpoint"].rsplit(":", 1)[1]
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -62,7 +81,7 @@ def https_s3(lab, tmp_path_factory):
             except (ssl.SSLError, OSError):
                 raw.close()           # a client that does not trust the certificate
                 continue
-            relay(tls, int(port))         # the real stack's forwarder, to the plain endpoint
+            _relay(tls, int(port))        # to the plain endpoint
 
     threading.Thread(target=serve, daemon=True).start()
     yield f"https://127.0.0.1:{listener.getsockname()[1]}", str(paths["ca"]), backend
