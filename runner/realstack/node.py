@@ -4,14 +4,16 @@ node's network namespace (runner/realstack/network.py), with roots, sockets
 and a cgroup root of their own, so two clusters never see each other's
 containers, rules or volumes.
 
-    <cluster dir>/node/                a shared bind mount of itself, so that
+    <cluster dir>/node/                the node's files (its home), bind-mounted
+                                       (shared) at /run/dmaas/<namespace>/node,
+                                       where the node works: kubelet's sockets
+                                       under its root dir need a short path, and
                                        volumes kubelet mounts for a pod reach
                                        node-agent's /host_pods (HostToContainer)
         kubelet/                       kubelet's root dir (pods/<uid>/volumes/...)
         volumes/                       where the local-PV provisioner makes volumes
-        containerd/, cni/, ...         containerd's root and state, CNI config
-    /run/dmaas/<namespace>/            containerd's sockets (a unix socket path
-                                       must be short)
+        containerd/, cni/, ...         containerd's root, CNI config
+    /run/dmaas/<namespace>/            containerd's sockets and state, runc's root
 
 Pods reach the API server and the S3 endpoints at the stack's address;
 kube-proxy's rules turn the `kubernetes` Service into it. Nothing else is
@@ -43,21 +45,25 @@ class Node:
     def __init__(self, cluster_dir: Path, name: str, net: NodeNet):
         self.name = name
         self.net = net
-        self.dir = Path(cluster_dir) / "node"
+        self.home = Path(cluster_dir) / "node"
+        self.run_dir = Path("/run/dmaas") / net.namespace
+        # the node works under a short path (a bind mount of its home): kubelet
+        # makes unix sockets under its root dir, and a socket path must be short
+        self.dir = self.run_dir / "node"
         self.kubelet_dir = self.dir / "kubelet"
         self.volumes = self.dir / "volumes"
-        self.run_dir = Path("/run/dmaas") / net.namespace
         self.socket = self.run_dir / "containerd.sock"
         self.cgroup_root = f"/dmaas{net.slot}-{net.index}"
 
     # set-up ------------------------------------------------------------------
     def prepare(self, kubeconfig: Path, ca: Path) -> None:
         """Directories, the shared mount and every config file."""
-        for d in (self.dir, self.run_dir):
+        for d in (self.home, self.dir):
             d.mkdir(parents=True, exist_ok=True)
-        if not self._is_mountpoint(self.dir):
-            subprocess.run(["mount", "--bind", str(self.dir), str(self.dir)], check=True)
-            subprocess.run(["mount", "--make-rshared", str(self.dir)], check=True)
+        if self._is_mountpoint(self.dir):        # a stack killed before its `down`, in this slot
+            subprocess.run(["umount", "--lazy", str(self.dir)], check=True)
+        subprocess.run(["mount", "--bind", str(self.home), str(self.dir)], check=True)
+        subprocess.run(["mount", "--make-rshared", str(self.dir)], check=True)
         for d in (self.kubelet_dir, self.volumes, self.dir / "cni", self.dir / "pod-logs"):
             d.mkdir(parents=True, exist_ok=True)
         self._make_cgroup_root()
@@ -261,7 +267,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
     def unmount(self) -> list[str]:
         """Unmount everything under the node's dir (pod volumes, overlays,
         and the dir itself; returns what stays."""
-        roots = (str(self.dir), str(self.run_dir))
+        roots = (str(self.home), str(self.run_dir))
         for _ in range(5):
             mounts = [line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()]
             ours = [m for m in mounts if any(m == r or m.startswith(r + "/") for r in roots)]

@@ -105,13 +105,15 @@ def test_backup_on_one_restores_on_two_byte_for_byte(stack):
     pvrs = custom2.list_namespaced_custom_object(*VELERO, "podvolumerestores",
                                                  label_selector="velero.io/restore-name=rt-1-r")["items"]
     assert [(p["spec"]["uploaderType"], p["status"]["phase"]) for p in pvrs] == [("kopia", "Completed")]
-    assert [p["status"]["phase"] for p in core2.list_namespaced_pod(
+    assert [p.status.phase for p in core2.list_namespaced_pod(
         "velero", label_selector="name=node-agent").items] == ["Running"]
 
     assert core2.read_namespaced_config_map("settings", NS).data == {"mode": "fast"}
     restored = _volume_dir(core2, two, NS, "data")
     assert hashlib.sha256((restored / "payload.bin").read_bytes()).hexdigest() == hashlib.sha256(PAYLOAD).hexdigest()
-    # the restore-wait init container finished as velero-restore-helper does: done files seen, then removed
+    # the restore-wait init container (velero-restore-helper) saw node-agent's done file and exited
     _until("restored pod Running", lambda: core2.read_namespaced_pod("app", NS).status.phase == "Running", timeout=30)
-    assert not (restored / ".velero").exists()
+    [wait] = core2.read_namespaced_pod("app", NS).status.init_container_statuses
+    assert (wait.name, wait.state.terminated.exit_code) == ("restore-wait", 0)
+    assert "All restic restores are done" in core2.read_namespaced_pod_log("app", NS, container="restore-wait")
     print(f"backup+restore round trip: {round_trip:.0f}s")
