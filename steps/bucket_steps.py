@@ -45,8 +45,13 @@ def no_secret_values(context):
     checked, leaks = 0, []
     for profile, bucket in scenario_buckets(context).items():
         for info in bucket.list(context.driver.scenario_root + "/"):
+            # a live Velero deletes objects meanwhile (expired backups, kopia's
+            # compacted indexes): one gone since the listing holds nothing now
+            data = bucket.get_if_present(info.key)
+            if data is None:
+                continue
             checked += 1
-            for form in readable_forms(bucket.get(info.key)):
+            for form in readable_forms(data):
                 leaks += [f"{profile}:{info.key}" for value, forms in needles.items()
                           if any(needle in form for needle in forms)]
     assert checked, "no object in any bucket under this scenario's root"

@@ -6,10 +6,10 @@ between clock steps and backups happen only during them, the data read right
 after a step is the data each backup of that step saw.
 
     pass_time(context, seconds, write_every=None, clusters=None)
-    observe(context)               # record new backups, note those gone, count backups per plan, move data
+    observe(context, judged_at=None)  # record new backups, note those gone, count backups per plan, move data
 """
 from scenario_state import Moved
-from steplib import probe, record_backup
+from steplib import as_time, probe, record_backup
 
 MAX_STEP = 3600
 COMPLETED = "Completed"
@@ -28,8 +28,7 @@ def pass_time(context, seconds, write_every=None, clusters=None):
         delta = min(step, seconds - elapsed)
         reached = passage.advance(delta)
         elapsed += delta
-        state.dmaas.reconcile()
-        observe(context)
+        observe(context, judged_at=state.dmaas.reconcile())
     if elapsed:
         state.time_passed_until = reached
 
@@ -55,7 +54,10 @@ def plan_backup_names(context, plan):
     return set(plan_backups_seen(context, plan))
 
 
-def observe(context):
+def observe(context, judged_at=None):
+    """judged_at: when retention was last applied; a plan's count is of the
+    backups started by then (on a real clock a schedule can start one in
+    between: retention applies to it at the next step, as a real reconciler's)."""
     state = context.scenario_state
     for name, spec in state.plans.items():
         state.dmaas.settle(name)
@@ -69,7 +71,9 @@ def observe(context):
             record_backup(context, backup.name, spec.cluster, plan=name)
             for move in state.moves.get(name, []):
                 move_backup(context, backup.name, spec.cluster, move)
-        state.counts.setdefault(name, []).append((context.driver.clock.now(), len(in_buckets)))
+        counted = [b for b in in_buckets if judged_at is None or b.started is None
+                   or as_time(b.started) <= judged_at]
+        state.counts.setdefault(name, []).append((context.driver.clock.now(), len(counted)))
 
 
 def note_gone(context, plan, seen, present):

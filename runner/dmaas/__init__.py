@@ -6,7 +6,7 @@ built on Velero objects (runner.driver) and bucket reads.
     dmaas = DMaaS(driver)
     dmaas.add_location(cluster, name, bucket_profile, prefix=None) -> BSL name
     dmaas.create_plan(PlanSpec(...)) -> Plan
-    dmaas.reconcile()                                   # after every clock step
+    dmaas.reconcile() -> datetime                       # after every clock step; the moment it judged
     dmaas.settle(plan_name)                             # wait for the plan's running backups
     dmaas.plan_backups(plan_name, location=None) -> [BackupRecord] oldest first (read from the bucket)
     dmaas.backup_now(cluster, name, selection, location=None) -> BackupRecord
@@ -178,13 +178,19 @@ class DMaaS:
         """Retention Velero's TTL cannot give: keep-last-N, and whole snapshot
         chains (retention.py): deletes what a plan keeps no longer, per
         location, and returns once it is gone from the buckets. A plan whose
-        cluster is gone is left to Velero's TTL."""
+        cluster is gone is left to Velero's TTL. Returns the moment it judged
+        (on a real clock a schedule may start another backup right after)."""
+        retained = [plan for plan in self._plans.values()
+                    if (plan.spec.keep_last or _chained(plan.engine_backup, plan.spec))
+                    and plan.spec.cluster not in self.driver.destroyed()]
+        for plan in retained:
+            self.settle(plan.name)     # a backup still running counts once it completes
         now = self.driver.clock.now()
-        for plan in self._plans.values():
+        for plan in retained:
             chained = _chained(plan.engine_backup, plan.spec)
             keep_last = int(plan.spec.keep_last) if plan.spec.keep_last else None
             kept_for = plans.seconds(plan.spec.retention_ttl) if chained else None
-            if (keep_last is None and kept_for is None) or plan.spec.cluster in self.driver.destroyed():
+            if keep_last is None and kept_for is None:
                 continue
             client = self.driver.cluster(plan.spec.cluster)
             for name in plan.spec.locations:
@@ -196,6 +202,7 @@ class DMaaS:
                 if doomed:
                     retention.delete_backups(client, doomed)
                     retention.wait_deleted(client, self.bucket_backups.layout(location), doomed)
+        return now
 
     # --- on demand -----------------------------------------------------------
     def _selection(self, selection):

@@ -5,6 +5,7 @@
     .list(prefix="") -> [ObjectInfo(key, size, last_modified)]   # recursive, sorted by key
     .dirs(prefix) -> [str]                           # common prefixes right under prefix ("a/b/"), sorted
     .get(key) -> bytes
+    .get_if_present(key) -> bytes | None             # None when the key is gone (deleted since it was listed)
     .put(key, data: bytes)
     .delete(key)
     .delete_prefix(prefix) -> int                    # objects deleted
@@ -128,6 +129,14 @@ class Boto3Bucket(_BucketBase):
     def get(self, key):
         return self._s3.get_object(Bucket=self.name, Key=key)["Body"].read()
 
+    def get_if_present(self, key):
+        try:
+            return self.get(key)
+        except botocore.exceptions.ClientError as error:
+            if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise
+
     def put(self, key, data):
         self._s3.put_object(Bucket=self.name, Key=key, Body=data, **self._put_checksum)
 
@@ -202,6 +211,14 @@ class MinioBucket(_BucketBase):
         finally:
             response.close()
             response.release_conn()
+
+    def get_if_present(self, key):
+        try:
+            return self.get(key)
+        except minio.error.S3Error as error:
+            if error.code in ("NoSuchKey", "NoSuchObject", "ResourceNotFound"):
+                return None
+            raise
 
     def put(self, key, data):
         self._client.put_object(self.name, key, io.BytesIO(data), len(data))

@@ -67,6 +67,8 @@ def test_buckets_and_clock(driver):
         assert bucket.usage(driver.scenario_root + "/a/") == 8
         assert bucket.get(f"{driver.scenario_root}/a/two") == b"123"
         assert bucket.exists(f"{driver.scenario_root}/a/one") and not bucket.exists(f"{driver.scenario_root}/x")
+        assert bucket.get_if_present(f"{driver.scenario_root}/a/two") == b"123"
+        assert bucket.get_if_present(f"{driver.scenario_root}/x") is None
         assert bucket.reachable()
     before = driver.clock.now()
     after = driver.clock.advance(25 * 3600)

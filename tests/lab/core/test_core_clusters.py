@@ -35,7 +35,7 @@ def test_bad_cluster_requests_get_one_line_errors(lab):
     assert control(lab, "GET", "/no/such/thing")[0] == 404
 
 
-def test_api_groups_follow_the_cluster_version(lab):
+def test_api_groups_follow_the_cluster_version(lab, tmp_path):
     def groups(cluster):
         return {g.name: [v.version for v in g.versions]
                 for g in client.ApisApi(api_client(lab, cluster)).get_api_versions().groups}
@@ -44,12 +44,14 @@ def test_api_groups_follow_the_cluster_version(lab):
     psp = {"apiVersion": "policy/v1beta1", "kind": "PodSecurityPolicy", "metadata": {"name": "restricted"},
            "spec": {"privileged": False, "seLinux": {"rule": "RunAsAny"}, "runAsUser": {"rule": "RunAsAny"},
                     "supplementalGroups": {"rule": "RunAsAny"}, "fsGroup": {"rule": "RunAsAny"}}}
-    legacy_psps = dynamic.DynamicClient(api_client(lab, "legacy")).resources.get(
-        api_version="policy/v1beta1", kind="PodSecurityPolicy")
+    # a discovery cache of its own: the default one in /tmp is keyed by host:port, which
+    # another lab's cluster of another version may have had
+    legacy_psps = dynamic.DynamicClient(api_client(lab, "legacy"), cache_file=str(tmp_path / "legacy.json")
+                                        ).resources.get(api_version="policy/v1beta1", kind="PodSecurityPolicy")
     assert legacy_psps.create(body=psp).metadata.name == "restricted"
     assert [p.metadata.name for p in legacy_psps.get().items] == ["restricted"]
     with pytest.raises(dynamic.exceptions.ResourceNotFoundError):
-        dynamic.DynamicClient(api_client(lab, "backup")).resources.get(
+        dynamic.DynamicClient(api_client(lab, "backup"), cache_file=str(tmp_path / "backup.json")).resources.get(
             api_version="policy/v1beta1", kind="PodSecurityPolicy")
 
 
