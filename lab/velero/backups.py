@@ -528,7 +528,7 @@ class BackupRun:
         pv_name = (pvc.get("spec") or {}).get("volumeName")
         pv = self.store.get("", "persistentvolumes", None, pv_name) if pv_name else None
         path = volume_dir(self.cluster, pv_name) if pv_name else None
-        uploader = default_uploader(self.cluster.velero_version)
+        uploader = default_uploader(self.cluster)
         tags = {"backup": self.name, "backup-uid": self.backup["metadata"]["uid"], "ns": namespace,
                 "pod": pod_name, "pod-uid": pod["metadata"]["uid"], "pvc-uid": pvc_uid, "volume": volume_name}
         pvb = {"apiVersion": kube.API_VERSION, "kind": "PodVolumeBackup",

@@ -71,6 +71,12 @@ def format_duration(delta):
     return f"{hours}h{minutes}m{seconds}s"
 
 
+def release(cluster):
+    """(major, minor) of the Velero a cluster runs: what a behaviour that changed between releases follows."""
+    major, minor = (int(x) for x in (cluster.velero_version.split(".") + ["0"])[:2])
+    return major, minor
+
+
 def now(cluster):
     return cluster.clock.now()
 

@@ -19,10 +19,9 @@ UPLOADER_ERRORS = (KopiaError, ResticError)
 MAINTENANCE = {"kopia": "1h0m0s", "restic": "168h0m0s"}
 
 
-def default_uploader(velero_version):
-    """The uploader `velero install` sets up by default at that release."""
-    major, minor = (int(x) for x in (velero_version.split(".") + ["0"])[:2])
-    return "kopia" if (major, minor) >= (1, 12) else "restic"
+def default_uploader(cluster):
+    """The uploader `velero install` sets up by default at the cluster's release."""
+    return "kopia" if kube.release(cluster) >= (1, 12) else "restic"
 
 
 def _repository_object(cluster, bsl_name, namespace, uploader, identifier):

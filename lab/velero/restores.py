@@ -504,7 +504,7 @@ class RestoreRun:
 
     def _log_unresolved(self, gr):
         """Log once that gr cannot be resolved; True where Velero then skips it (before 1.14)."""
-        skips = tuple(int(x) for x in (self.cluster.velero_version.split(".") + ["0"])[:2]) < (1, 14)
+        skips = kube.release(self.cluster) < (1, 14)
         if gr not in self.unresolved:
             self.unresolved.add(gr)
             self.log.info(UNRESOLVED_SKIPPED if skips else UNRESOLVED, resource=gr)
@@ -632,6 +632,7 @@ class RestoreRun:
                                        uploader, create=False)
                 started = kube.stamp(self.cluster)
                 repo.restore(pvb["status"]["snapshotID"], target)
+                self._done_file(target)
                 self._pod_volume_restore(entry, pvb, uploader, started)
                 self.log.info(f"Restored {uploader} snapshot {pvb['status']['snapshotID']} into {where}")
                 self.volume_infos.append({
@@ -644,6 +645,17 @@ class RestoreRun:
                                 "Phase": ""}})
         except VOLUME_DATA_ERRORS as exc:
             self.log.error(f"error restoring volume data of {where}: {exc}", namespace=entry["namespace"])
+
+    def _done_file(self, target):
+        """node-agent's done file, `.velero/<restore uid>` in the volume, that the
+        pod's restore-wait init container waits for (pod_volume_restore_controller.go).
+        The helper then removes `.velero`; from Velero 1.16 it runs as non-root and
+        cannot (vmware-tanzu/velero#8973), so the directory stays in the volume."""
+        marks = target / ".velero"
+        shutil.rmtree(marks, ignore_errors=True)
+        if kube.release(self.cluster) >= (1, 16):
+            marks.mkdir(mode=0o755)
+            (marks / self.restore["metadata"]["uid"]).write_bytes(b"")
 
     def _pod_volume_restore(self, entry, pvb, uploader, started):
         """The PodVolumeRestore Velero makes for a restored pod's volume and

@@ -266,7 +266,9 @@ class DataProbe:
         """({path: sha256}, {path: text}) of one volume, in one exec."""
         patterns = " ".join(make_shape(target.shape, self.app.name).read_patterns)
         script = self._in_mount(target, (
-            "find . -type f ! -name '.*.tmp' ! -name '*.part' -exec sha256sum {} +\n"
+            # .velero/: node-agent's done files, which Velero 1.16's restore helper (non-root)
+            # cannot remove (vmware-tanzu/velero#8973): Velero's, not the application's
+            "find . -path ./.velero -prune -o -type f ! -name '.*.tmp' ! -name '*.part' -exec sha256sum {} +\n"
             f"printf '%s\\n' '{CONTENTS_MARK}'\n"
             f"for f in {patterns}; do if [ -f \"$f\" ]; then printf '{FILE_START}%s\\n' \"$f\"; "
             f"cat \"$f\"; printf '\\n{FILE_END}\\n'; fi; done\n"))

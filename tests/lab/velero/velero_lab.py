@@ -111,6 +111,11 @@ class Cluster:
         self.apps = client.AppsV1Api(self.api)
         self.custom = client.CustomObjectsApi(self.api)
 
+    @property
+    def velero_version(self):
+        """(major, minor) of the Velero the cluster runs."""
+        return tuple(int(x) for x in self.state["velero_version"].split(".")[:2])
+
     # velero objects
     def create(self, plural, name, spec, labels=None):
         kind = {"backups": "Backup", "restores": "Restore", "schedules": "Schedule",
