@@ -233,7 +233,8 @@ class Side:
                      "template": {"metadata": {"labels": {"app": "diff"},
                                                "annotations": {"backup.velero.io/backup-volumes": "data"}},
                                   "spec": {"serviceAccountName": "worker",
-                                           "containers": [{"name": "db", "image": "busybox",
+                                           "containers": [{"name": "db", "image": "busybox:1.35",
+                                                           "command": ["sleep", "86400"],
                                                            "volumeMounts": [{"name": "data", "mountPath": "/data"}]}],
                                            "volumes": [{"name": "data",
                                                         "persistentVolumeClaim": {"claimName": "data"}}]}}}})
