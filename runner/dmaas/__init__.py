@@ -25,6 +25,7 @@ target's seconds with driver.clock.scaled() (1:1 on the lab).
 from __future__ import annotations
 
 import dataclasses
+import time
 
 from runner import catalogues
 from runner.dmaas import capacity, locations, monitor as monitor_views, movement, plans, promotion, restores, \
@@ -34,11 +35,14 @@ from runner.dmaas.locations import Location
 from runner.dmaas.plans import PLAN_LABEL, PlanError, PlanSpec, Selection
 from runner.dmaas.records import BackupRecord
 from runner.driver.velero import BACKUP_TERMINAL
+from runner.driver.waits import poll_sleep
+from runner.times import parse_time
 from runner.errors import Unsupported
 
 __all__ = ["DMaaS", "PlanSpec", "Selection", "Plan", "PlanError", "Unsupported"]
 
 DEFAULT_TTL = 720 * 3600            # Velero's default backup TTL
+SCHEDULE_CHECK_PERIOD = 60          # real seconds between Velero's checks of a Schedule (its controller's period)
 
 
 @dataclasses.dataclass
@@ -170,9 +174,30 @@ class DMaaS:
         if plan.spec.cluster in self.driver.destroyed():
             return
         velero = self.driver.cluster(plan.spec.cluster).velero
+        if self.driver.clock.real_time:
+            self._await_due_runs(plan, velero)
         for backup in velero.backups(label_selector=f"{PLAN_LABEL}={plan_name}"):
             if (backup.get("status") or {}).get("phase") not in BACKUP_TERMINAL:
                 velero.wait_backup(backup["metadata"]["name"])
+
+    def _await_due_runs(self, plan, velero):
+        """Velero checks each Schedule once a minute, in a phase set by when its
+        server started, so a run due at hh:mm is made up to a minute later: wait
+        for the runs due by now (each Schedule's status.lastBackup), so what is
+        read next has them. Bounded: a run Velero skips (its previous backup
+        still running) is not waited for beyond a check period and a half."""
+        now = self.driver.clock.now()
+        deadline = time.monotonic() + 1.5 * SCHEDULE_CHECK_PERIOD
+        for schedule in plan.schedules:
+            due = plans.last_fire(schedule.cron, now)
+            if due is None or due <= plan.created:
+                continue
+            while time.monotonic() < deadline:
+                status = (velero.get("Schedule", schedule.name) or {}).get("status") or {}
+                made = parse_time(status.get("lastBackup"))
+                if made is not None and made >= due:
+                    break
+                poll_sleep(1.0)
 
     def reconcile(self):
         """Retention Velero's TTL cannot give: keep-last-N, and whole snapshot

@@ -31,6 +31,8 @@ import datetime
 import os
 import re
 
+from croniter import croniter
+
 from runner.driver.layout import BucketKeys
 from runner.durations import parse_duration
 from runner.errors import UserError
@@ -230,6 +232,11 @@ def fire_times(start, period, first_offset=None):
         t = first + datetime.timedelta(seconds=k * period)
         times.add((t.hour, t.minute))
     return times
+
+
+def last_fire(cron, now):
+    """The latest minute at or before `now` (aware) at which a cron line fires."""
+    return croniter(cron, now + datetime.timedelta(seconds=1)).get_prev(datetime.datetime)
 
 
 def cron_lines(times):

@@ -119,3 +119,17 @@ def test_periods_that_do_not_divide_a_day_are_refused():
 def test_durations():
     assert plans.seconds("72h") == 259200 and plans.seconds(60) == 60 and plans.seconds("3d") == 259200
     assert plans.go_duration(259200) == "72h0m0s" and plans.go_duration(8640) == "2h24m0s"
+
+
+def test_last_fire_is_the_latest_minute_a_cron_line_fires_at_or_before_now():
+    from runner.dmaas.plans import cron_lines, fire_times, last_fire
+    utc = datetime.timezone.utc
+    created = datetime.datetime(2026, 12, 5, 18, 54, 31, tzinfo=utc)
+    [every_minute] = cron_lines(fire_times(created, 60))
+    assert last_fire(every_minute, datetime.datetime(2026, 12, 5, 18, 57, 31, tzinfo=utc)) == \
+        datetime.datetime(2026, 12, 5, 18, 57, tzinfo=utc)
+    twice = "30 3,9 * * *"
+    assert last_fire(twice, datetime.datetime(2026, 12, 5, 9, 29, 59, tzinfo=utc)) == \
+        datetime.datetime(2026, 12, 5, 3, 30, tzinfo=utc)
+    assert last_fire(twice, datetime.datetime(2026, 12, 5, 2, 0, tzinfo=utc)) == \
+        datetime.datetime(2026, 12, 4, 9, 30, tzinfo=utc)
