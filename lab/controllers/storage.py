@@ -123,8 +123,19 @@ class StorageController:
                                  "waiting for first consumer to be created before binding")
         return self._provision(pvc, storage_class, engine)
 
+    def _select_node(self, pvc):
+        """What kube-scheduler's volume binder writes on a claim that waits for its
+        first consumer, before the provisioner makes its volume: the consumer's node."""
+        current = self.store.get("", "persistentvolumeclaims", pvc["metadata"]["namespace"], pvc["metadata"]["name"])
+        if current is not None:
+            current["metadata"]["annotations"] = {**(current["metadata"].get("annotations") or {}),
+                                                  "volume.kubernetes.io/selected-node": self.cluster.node_name}
+            self.store.update("", "persistentvolumeclaims", current, check_version=False)
+
     def _provision(self, pvc, storage_class, engine):
         meta = pvc["metadata"]
+        if storage_class.get("volumeBindingMode") == _WAIT_FOR_CONSUMER:
+            self._select_node(pvc)
         pv_name = f"pvc-{meta['uid']}"
         provisioner = storage_class.get("provisioner")
         # kube-controller-manager's PV controller hands the claim to the

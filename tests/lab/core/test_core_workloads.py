@@ -172,7 +172,11 @@ def test_local_claims_wait_for_their_first_consumer(core, namespace):
         "spec": {"containers": [{"name": "c", "image": "busybox"}],
                  "volumes": [{"name": "v", "persistentVolumeClaim": {"claimName": "local"}}]}})
     wait_for("pod running", lambda: core.read_namespaced_pod("user", namespace).status.phase == "Running")
-    assert core.read_namespaced_persistent_volume_claim("local", namespace).status.phase == "Bound"
+    claim = core.read_namespaced_persistent_volume_claim("local", namespace)
+    assert claim.status.phase == "Bound"
+    # kube-scheduler's volume binder names the consumer's node before the provisioner runs
+    assert claim.metadata.annotations["volume.kubernetes.io/selected-node"] == \
+        core.read_namespaced_pod("user", namespace).spec.node_name
 
 
 def test_deployment_template_change_rolls_to_a_new_replicaset(core, apps, namespace):
