@@ -71,14 +71,15 @@ class RowRun:
 
     def _setup_backup(self, name, backup, attempts=3):
         """A set-up backup in the phase the row needs. Real Velero refuses a backup while
-        its location reads Unavailable, and a loaded machine can fail one of its periodic
-        location checks: that is not the row's business, so such a refusal is retried."""
+        its location reads Unavailable (or is not yet in its cache), and on a loaded machine
+        one of its periodic location checks can fail or its cache lag: that is not the row's
+        business, so such a refusal is retried."""
         for attempt in range(attempts):
             self.cluster.create("backups", name, backup["spec"], labels=backup.get("labels"))
             status = self.cluster.wait_phase("backups", name)["status"]
             errors = status.get("validationErrors") or []
             location_down = (backup["phase"] != "FailedValidation" and errors
-                             and all("Unavailable status" in error for error in errors))
+                             and all("Unavailable status" in error or "wasn't found" in error for error in errors))
             if not location_down or attempt == attempts - 1:
                 break
             self.cluster.delete("backups", name)
