@@ -40,8 +40,15 @@ def made_while_time_passed(context, backup):
     plan's backups" after "N hours pass" is of those N hours. On the lab the
     clock stands still between passages, so every backup was."""
     until = context.scenario_state.time_passed_until
-    made = backup.created or backup.started
+    made = made_at(backup)
     return until is None or made is None or made <= until
+
+
+def made_at(backup):
+    """When the Schedule (or a user) made the Backup object. Not when Velero
+    started it: Velero runs one backup at a time, so a plan with two locations
+    has one of its runs wait in New while the other runs."""
+    return as_time(backup.created or backup.started)
 
 
 def plan_backups_seen(context, plan):
@@ -56,7 +63,7 @@ def plan_backup_names(context, plan):
 
 def observe(context, judged_at=None):
     """judged_at: when retention was last applied; a plan's count is of the
-    backups started by then (on a real clock a schedule can start one in
+    backups made by then (on a real clock a schedule can make one in
     between: retention applies to it at the next step, as a real reconciler's)."""
     state = context.scenario_state
     for name, spec in state.plans.items():
@@ -71,8 +78,7 @@ def observe(context, judged_at=None):
             record_backup(context, backup.name, spec.cluster, plan=name)
             for move in state.moves.get(name, []):
                 move_backup(context, backup.name, spec.cluster, move)
-        counted = [b for b in in_buckets if judged_at is None or b.started is None
-                   or as_time(b.started) <= judged_at]
+        counted = [b for b in in_buckets if judged_at is None or made_at(b) is None or made_at(b) <= judged_at]
         state.counts.setdefault(name, []).append((context.driver.clock.now(), len(counted)))
 
 

@@ -248,3 +248,22 @@ def test_a_backup_of_unknown_namespaces_is_not_restored_into_a_namespace(steps):
     with pytest.raises(AssertionError, match="backup b1: this scenario recorded no application namespace of it; "
                                              "cannot restore it into namespace x"):
         steps.restore.restore(context, "b1", "separate", namespace="x")
+
+
+def test_a_plan_counts_the_backups_made_by_the_moment_retention_judged(steps):
+    """Velero runs one backup at a time: a plan with two locations has one run wait in
+    New while the other runs, so it starts after retention judged, yet it was made before."""
+    scenario_time = importlib.import_module("scenario_time")
+    judged = T0 + datetime.timedelta(hours=3)
+
+    def made(name, created, started):
+        return types.SimpleNamespace(name=name, phase="Completed", location="minio",
+                                     created=created, started=started)
+    backups = [made("b1", T0 + datetime.timedelta(hours=1), T0 + datetime.timedelta(hours=1)),
+               made("b2", judged, judged + datetime.timedelta(seconds=16)),          # queued behind another
+               made("b3", judged + datetime.timedelta(seconds=30), judged + datetime.timedelta(seconds=30))]
+    dmaas = types.SimpleNamespace(plan_backups=lambda plan, location=None: list(backups), settle=lambda plan: None)
+    driver = types.SimpleNamespace(clock=types.SimpleNamespace(now=lambda: judged))
+    context = scenario(steps, driver, dmaas=dmaas, plans={"p": None}, records={b.name: None for b in backups})
+    scenario_time.observe(context, judged_at=judged)
+    assert context.scenario_state.counts["p"] == [(judged, 2)]
