@@ -39,9 +39,7 @@ def made_while_time_passed(context, backup):
     (an on-demand backup, a restore take minutes); what a step says of "the
     plan's backups" after "N hours pass" is of those N hours. On the lab the
     clock stands still between passages, so every backup was."""
-    until = context.scenario_state.time_passed_until
-    made = made_at(backup)
-    return until is None or made is None or made <= until
+    return made_by(backup, context.scenario_state.time_passed_until)
 
 
 def made_at(backup):
@@ -49,6 +47,13 @@ def made_at(backup):
     started it: Velero runs one backup at a time, so a plan with two locations
     has one of its runs wait in New while the other runs."""
     return as_time(backup.created or backup.started)
+
+
+def made_by(backup, moment):
+    """Whether the backup was made by that moment (no moment, or a backup of
+    unknown time: yes)."""
+    made = made_at(backup)
+    return moment is None or made is None or made <= moment
 
 
 def plan_backups_seen(context, plan):
@@ -78,7 +83,7 @@ def observe(context, judged_at=None):
             record_backup(context, backup.name, spec.cluster, plan=name)
             for move in state.moves.get(name, []):
                 move_backup(context, backup.name, spec.cluster, move)
-        counted = [b for b in in_buckets if judged_at is None or made_at(b) is None or made_at(b) <= judged_at]
+        counted = [b for b in in_buckets if made_by(b, judged_at)]
         state.counts.setdefault(name, []).append((context.driver.clock.now(), len(counted)))
 
 
