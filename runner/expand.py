@@ -62,6 +62,9 @@ def render(root: Path, model: Scenarios) -> list[Rendered]:
                                 f"matrix {seen[tcid]}")
             seen[tcid] = mid
             context = {axis: model.entry(axis, value) for axis, value in names.items()}
+            # the short form's scenario: the same values but for those it fixes itself
+            context["short"] = {**context, **{axis: model.entry(axis, value)
+                                              for axis, value in matrix.get("short_fixed", {}).items()}}
             context.update(tcid=tcid, tags=list(matrix.get("tags", [])), plan=plan, short_plan=short_plan,
                            story=model.stories[matrix["story"]])
             try:

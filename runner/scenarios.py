@@ -178,6 +178,10 @@ def reference_problems(root: Path, model: Scenarios) -> list[str]:
             problems += _unknown(rel, f"{at}.fixed.{axis}", axis, value, model)
             if axis in matrix.get("axes", {}):
                 problems.append(f"{rel}: {at}.fixed.{axis}: '{axis}' is both an axis and fixed")
+        for axis, value in matrix.get("short_fixed", {}).items():
+            problems += _unknown(rel, f"{at}.short_fixed.{axis}", axis, value, model)
+        if matrix.get("short_fixed") and not matrix.get("short_plan"):
+            problems.append(f"{rel}: {at}.short_fixed: there is no short form (no short_plan)")
         for field in ("plan", "short_plan"):
             if field in matrix and matrix[field] not in model.plans:
                 problems.append(f"{rel}: {at}.{field}: unknown plan '{matrix[field]}' "

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import secrets
 from pathlib import Path
 
 import jinja2
@@ -89,12 +90,23 @@ def _claim_volume(claim, owner):
     return {"name": claim["name"], "persistentVolumeClaim": {"claimName": f"{owner}-{claim['name']}"}}
 
 
+def _tcp_ready(port):
+    """A readinessProbe: the server accepts TCP connections on `port`."""
+    return {"tcpSocket": {"port": port}, "periodSeconds": 2, "failureThreshold": 60}
+
+
+def _password():
+    """A password generated per installation (what a Secret of the app holds)."""
+    return secrets.token_urlsafe(18)
+
+
 @functools.lru_cache(maxsize=1)
 def _environment():
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(MANIFESTS_DIR)),
                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
     env.filters["dmaas_mount"] = _mount
     env.filters["dmaas_claim_volume"] = _claim_volume
+    env.globals.update(tcp_ready=_tcp_ready, password=_password)
     return env
 
 

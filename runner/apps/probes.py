@@ -9,7 +9,10 @@
 
 Every command is `sh -c SCRIPT` with plain POSIX tools and literal mount
 paths, so it runs in a real container and in the lab (which rewrites mount
-paths to the volume's directory). Scripts cd into the mount first and use
+paths to the volume's directory). Where the pod runs the application's
+server and the data has an interface of its own, the probe asks the server
+instead (runner/apps/sql.py: the MySQL family's rows through SQL, chosen by
+the pod's PID 1, never by target). Scripts cd into the mount first and use
 relative paths, so what they print never contains a node path.
 
 DataState keys volumes by PVC name (stable across restores, whatever the
@@ -25,7 +28,7 @@ import dataclasses
 import hashlib
 import json
 
-from runner.apps import catalogue
+from runner.apps import catalogue, sql
 from runner.apps.catalogue import COMPONENT, PART_OF
 from runner.apps.shapes import shape as make_shape
 from runner.driver import timeouts
@@ -118,6 +121,7 @@ class DataProbe:
         self.namespace = namespace
         self.app = app if isinstance(app, catalogue.AppSpec) else catalogue.get(app)
         self._has_base64 = {}
+        self._pid1 = {}
 
     # pods and volumes ----------------------------------------------------
     def _pods(self):
@@ -217,7 +221,20 @@ class DataProbe:
             raise ProbeError(f"no running pod of application {self.app.name} with a data volume "
                              f"in namespace {self.namespace}")
         for target in targets:
-            self._sh(target, self._in_mount(target, make_shape(target.shape, self.app.name).write_script(tick)))
+            table = self._sql_table(target)
+            script = table.write_script(tick) if table else make_shape(target.shape, self.app.name).write_script(tick)
+            self._sh(target, self._in_mount(target, script))
+
+    # the application's own interface -------------------------------------
+    def _sql_table(self, target):
+        """The SQL view of the volume's data when its pod runs a MySQL-family
+        server (the probe asks the server, not its files); None otherwise."""
+        shape = make_shape(target.shape, self.app.name)
+        if not sql.SqlTable.holds(shape):
+            return None
+        if target.pod not in self._pid1:
+            self._pid1[target.pod] = self._sh(target, "tr '\\0' ' ' < /proc/1/cmdline").strip()
+        return sql.SqlTable(shape) if sql.speaks_sql(self._pid1[target.pod]) else None
 
     def write_bytes(self, nbytes):
         """Adds `nbytes` of deterministic pseudo-random files (1 MiB each)
@@ -263,7 +280,12 @@ class DataProbe:
 
     # reading -------------------------------------------------------------
     def _read(self, target):
-        """({path: sha256}, {path: text}) of one volume, in one exec."""
+        """({path: sha256}, {path: text}) of one volume, in one exec (through
+        SQL when the pod's server speaks it: {table: sha256}, its values)."""
+        table = self._sql_table(target)
+        if table:
+            bulk = make_shape(target.shape, self.app.name).bulk_dir
+            return table.parse(self._sh(target, self._in_mount(target, table.read_script(bulk))))
         patterns = " ".join(make_shape(target.shape, self.app.name).read_patterns)
         script = self._in_mount(target, (
             # .velero/: node-agent's done files, which Velero 1.16's restore helper (non-root)
@@ -290,6 +312,10 @@ class DataProbe:
                 buffer.append(line)
         return files, texts
 
+    def _checks(self, target):
+        """What summarises and checks the volume's data as _read returned it."""
+        return self._sql_table(target) or make_shape(target.shape, self.app.name)
+
     def _read_all(self):
         return [(target, *self._read(target)) for target in self.targets()]
 
@@ -302,7 +328,7 @@ class DataProbe:
                 continue
             digest = hashlib.sha256(json.dumps(sorted(files.items())).encode()).hexdigest()
             summary[key] = {"files": len(files), "digest": digest,
-                            **make_shape(target.shape, self.app.name).summary(files, texts)}
+                            **self._checks(target).summary(files, texts)}
         return DataState(app=self.app.name, volumes=volumes, summary=dict(sorted(summary.items())))
 
     def data_bytes(self):
@@ -317,8 +343,7 @@ class DataProbe:
         """The app's invariants on every volume, and replicas agreeing."""
         problems, by_volume = [], {}
         for target, files, texts in self._read_all():
-            shape = make_shape(target.shape, self.app.name)
-            problems += [f"{target.pvc}: {p}" for p in shape.problems(files, texts)]
+            problems += [f"{target.pvc}: {p}" for p in self._checks(target).problems(files, texts)]
             if target.replicated:
                 by_volume.setdefault((target.component, target.volume), []).append((target.pvc, files))
         for (component, volume), replicas in by_volume.items():

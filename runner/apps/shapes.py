@@ -76,9 +76,13 @@ class MySQL(Shape):
     def read_patterns(self):
         return (self.table_path, self.manifest_path)
 
+    def rows(self, tick):
+        """The rows one tick adds: (id, tick, sku, quantity)."""
+        return [(f"{tick}-{k}", tick, f"sku-{_det(self.app, tick, k, n=6)}", (tick * 7 + k) % 50 + 1)
+                for k in range(self.rows_per_tick)]
+
     def write_script(self, tick):
-        rows = " ".join(f"'{tick}-{k}|{tick}|sku-{_det(self.app, tick, k, n=6)}|{(tick * 7 + k) % 50 + 1}'"
-                        for k in range(self.rows_per_tick))
+        rows = " ".join("'" + "|".join(map(str, row)) + "'" for row in self.rows(tick))
         return (f"mkdir -p {self.database}\n"
                 f"[ -f auto.cnf ] || printf '[auto]\\nserver-uuid=%s\\n' {_det(self.app, 'uuid', n=32)} > auto.cnf\n"
                 f"printf '%s\\n' {rows} >> {self.table_path}\n"

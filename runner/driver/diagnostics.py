@@ -15,6 +15,7 @@
 Secret values are masked (runner/redact.py); bucket credentials are never written.
 """
 import gzip
+import hashlib
 import pathlib
 
 import yaml
@@ -104,13 +105,35 @@ def _cluster_objects(driver, client, path):
     return _dump(path, objects) if objects else None
 
 
+# labels by which Velero ties what it makes to a backup, restore, schedule or location
+_VELERO_REFERENCES = ("velero.io/backup-name", "velero.io/restore-name", "velero.io/schedule-name",
+                      "velero.io/storage-location")
+
+
 def _velero_objects(client, path):
-    objects = []
+    """The scenario's Velero objects: those it labelled and those Velero made
+    for them (PodVolumeBackups, DeleteBackupRequests... by their reference
+    labels). On a shared cluster the other teams' are none of its business."""
+    listed = []
     for kind in VELERO_KINDS:
         for obj in client.velero.list(kind):
             obj.setdefault("kind", kind)
-            objects.append(obj)
-    return _dump(path, objects)
+            listed.append(obj)
+    own, others = [], []
+    for obj in listed:
+        (own if client.isolation.owns(obj) else others).append(obj)
+    names = {_velero_label_value(obj["metadata"]["name"]) for obj in own}
+    related = [obj for obj in others if any(
+        ((obj.get("metadata") or {}).get("labels") or {}).get(label) in names for label in _VELERO_REFERENCES)]
+    return _dump(path, own + related)
+
+
+def _velero_label_value(name):
+    """A name as Velero writes it in a label: past 63 characters, cut to 57
+    plus six hex digits of its sha256 (Velero's label.GetValidName)."""
+    if len(name) <= 63:
+        return name
+    return name[:57] + hashlib.sha256(name.encode()).hexdigest()[:6]
 
 
 def _bucket_listing(driver, path):

@@ -37,7 +37,16 @@ def build(root: Path, components: list[str] | None = None) -> int:
             if subprocess.call([*sudo, *command], env=env, stdout=subprocess.DEVNULL) != 0:
                 print(f"realstack: `{' '.join(command[:2])}` of {' '.join(missing)} failed", file=sys.stderr)
                 return 1
-    return subprocess.call(["bash", str(script(root)), *(components or [])])
+    status = subprocess.call(["bash", str(script(root)), *(components or [])])
+    if status != 0 or components:
+        return status
+    from runner.realstack import images, rootfs
+    try:
+        rootfs.layer(images.cache_dir(), lambda message: print(f"realstack: {message}", file=sys.stderr))
+    except (rootfs.RootfsError, OSError, subprocess.SubprocessError) as error:
+        print(f"realstack: the applications' Debian layer: {error}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def bin_dir(root: Path) -> Path:

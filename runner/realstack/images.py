@@ -1,9 +1,12 @@
 """The real stack's container images, built here, never pulled: each is a
 few files (our static builds of upstream binaries, and Debian's static
-busybox and catatonit) laid out as upstream's image lays them out, written
-as an OCI image archive that `ctr images import` takes into a node's
-containerd. Archives are cached by content under
-`$DMAAS_CACHE/realstack/images/`, so an unchanged image is not written again.
+busybox and catatonit) laid out as upstream's image lays them out, or, for
+the catalogue's applications, Debian's root filesystem with their servers
+(rootfs.py) as a base layer under an entrypoint and configuration of their
+own; written as OCI image archives that `ctr images import` takes into a
+node's containerd (the applications in one archive, their base stored
+once). Archives are cached by content under `$DMAAS_CACHE/realstack/images/`,
+so an unchanged image is not written again.
 
 Names: each image is built under a local name (`dmaas.local/<name>:<tag>`);
 a target profile's `images:` maps the names manifests use (`velero/velero:v1.16.2`,
@@ -24,6 +27,8 @@ import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from runner.realstack import rootfs
+
 BUSYBOX = Path("/usr/bin/busybox")        # Debian's busybox-static
 CATATONIT = Path("/usr/bin/catatonit")    # Debian's catatonit: an init with a pause mode (-P)
 LOCAL_REGISTRY = "dmaas.local"
@@ -40,14 +45,19 @@ class Image:
     cmd: list[str] = field(default_factory=list)
     user: str = ""
     busybox: bool = True                   # a shell and coreutils (sh, cp, mkdir ...) in /bin
+    base: rootfs.Layer | None = None       # a layer under the files (Debian's root filesystem)
+    workdir: str = ""
 
     @property
     def reference(self) -> str:
         return f"{LOCAL_REGISTRY}/{self.name}:{self.tag}"
 
 
-def catalogue(bin_dir: Path, versions: dict[str, str]) -> list[Image]:
-    """The images the real stack runs, from the built binaries."""
+IMAGE_FILES = Path(__file__).resolve().parents[2] / "realstack" / "images"
+
+
+def catalogue(bin_dir: Path, versions: dict[str, str], debian: rootfs.Layer) -> list[Image]:
+    """The images the real stack runs, from the built binaries and Debian's packages."""
     return [
         # velero/velero: /velero (server, node-agent, CLI) and the restore helper
         # the restore-wait init container runs; the official image runs as 65532
@@ -70,14 +80,28 @@ def catalogue(bin_dir: Path, versions: dict[str, str]) -> list[Image]:
         # built here: a process that only waits (its arguments, the application's,
         # ignored after "--"), with busybox's shell for the probes' exec
         Image("app-placeholder", "1", {"/pause": CATATONIT}, entrypoint=["/pause", "-P", "--"]),
+        # the catalogue's applications, on Debian's packages (tags: Debian's versions)
+        Image("mariadb", "10.11", {"/usr/local/bin/docker-entrypoint.sh": IMAGE_FILES / "mysql-entrypoint.sh",
+                                   "/etc/mysql/mariadb.conf.d/70-small.cnf": IMAGE_FILES / "mariadb-small.cnf"},
+              entrypoint=["docker-entrypoint.sh"], cmd=["mariadbd"], busybox=False, base=debian),
+        Image("nginx", "1.22", {"/etc/nginx/conf.d/default.conf": IMAGE_FILES / "nginx-default.conf"},
+              cmd=["nginx", "-g", "daemon off;"], busybox=False, base=debian),
+        Image("redis", "7.0", {}, cmd=["redis-server", "--protected-mode", "no"], workdir="/data",
+              busybox=False, base=debian),
+        Image("wordpress", "6.1", {"/usr/local/bin/docker-entrypoint.sh": IMAGE_FILES / "wordpress-entrypoint.sh"},
+              entrypoint=["docker-entrypoint.sh"], cmd=["apache2-foreground"], workdir="/var/www/html",
+              busybox=False, base=debian),
+        Image("python", "3.11", {}, cmd=["python3"], busybox=False, base=debian),
     ]
 
 
 def _tar_bytes(image: Image) -> bytes:
-    """The one layer: files, parent directories, and busybox's applets."""
+    """The image's own layer: its files and their parent directories; on no
+    base, a minimal root too (/tmp, /etc/passwd with root and nonroot, and
+    busybox's applets)."""
     out = io.BytesIO()
     with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        dirs = {"tmp", "etc", "bin"} if image.busybox else {"tmp", "etc"}
+        dirs = set() if image.base else {"tmp", "etc", "bin"} if image.busybox else {"tmp", "etc"}
         for path in image.files:
             parts = path.strip("/").split("/")[:-1]
             dirs |= {"/".join(parts[:i + 1]) for i in range(len(parts))}
@@ -85,21 +109,9 @@ def _tar_bytes(image: Image) -> bytes:
             info = tarfile.TarInfo(d)
             info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o1777 if d == "tmp" else 0o755, EPOCH
             tar.addfile(info)
-        # the unprivileged user's home, where Velero's kopia keeps its config
-        for d in ("home", "home/nonroot"):
-            info = tarfile.TarInfo(d)
-            info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, EPOCH
-            info.uid = info.gid = 65532 if d == "home/nonroot" else 0
-            tar.addfile(info)
-        passwd = b"root:x:0:0:root:/root:/bin/sh\nnonroot:x:65532:65532:nonroot:/home/nonroot:/bin/sh\n"
-        group = b"root:x:0:\nnonroot:x:65532:\n"
         files = dict(image.files)
-        if image.busybox:
-            files["/bin/busybox"] = BUSYBOX
-        for name, data in (("etc/passwd", passwd), ("etc/group", group)):
-            info = tarfile.TarInfo(name)
-            info.size, info.mode, info.mtime = len(data), 0o644, EPOCH
-            tar.addfile(info, io.BytesIO(data))
+        if not image.base:
+            _minimal_root(tar, image, files)
         for path, source in sorted(files.items()):
             info = tarfile.TarInfo(path.strip("/"))
             info.size, info.mode, info.mtime = source.stat().st_size, 0o755, EPOCH
@@ -114,6 +126,23 @@ def _tar_bytes(image: Image) -> bytes:
     return out.getvalue()
 
 
+def _minimal_root(tar: tarfile.TarFile, image: Image, files: dict[str, Path]) -> None:
+    # the unprivileged user's home, where Velero's kopia keeps its config
+    for d in ("home", "home/nonroot"):
+        info = tarfile.TarInfo(d)
+        info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, EPOCH
+        info.uid = info.gid = 65532 if d == "home/nonroot" else 0
+        tar.addfile(info)
+    passwd = b"root:x:0:0:root:/root:/bin/sh\nnonroot:x:65532:65532:nonroot:/home/nonroot:/bin/sh\n"
+    group = b"root:x:0:\nnonroot:x:65532:\n"
+    if image.busybox:
+        files["/bin/busybox"] = BUSYBOX
+    for name, data in (("etc/passwd", passwd), ("etc/group", group)):
+        info = tarfile.TarInfo(name)
+        info.size, info.mode, info.mtime = len(data), 0o644, EPOCH
+        tar.addfile(info, io.BytesIO(data))
+
+
 def _blob(data: bytes) -> tuple[str, bytes]:
     return "sha256:" + hashlib.sha256(data).hexdigest(), data
 
@@ -122,54 +151,89 @@ def _inputs_key(image: Image) -> str:
     """What the archive is made of: the image's definition and its files'
     identity (path, size, mtime), so a warm cache is found without reading them."""
     files = dict(image.files, **({"/bin/busybox": BUSYBOX} if image.busybox else {}))
-    described = [image.reference, image.entrypoint, image.cmd, image.user, FORMAT] + [
+    described = [image.reference, image.entrypoint, image.cmd, image.user, image.workdir, FORMAT,
+                 image.base.diff_id if image.base else None] + [
         (path, str(source), source.stat().st_size, source.stat().st_mtime_ns) for path, source in sorted(files.items())]
     return hashlib.sha256(json.dumps(described).encode()).hexdigest()[:16]
 
 
-def archive(image: Image, cache: Path) -> Path:
-    """The image's OCI archive (written once per set of inputs)."""
-    path = cache / f"{image.name}-{image.tag}-{_inputs_key(image)}.tar"
-    if path.is_file():
-        return path
+def _manifest(image: Image, blobs: dict[str, bytes | Path]) -> tuple[str, int]:
+    """Adds the image's layers, config and manifest to `blobs` (by digest);
+    -> (manifest digest, size)."""
     layer = _tar_bytes(image)
     diff_id = "sha256:" + hashlib.sha256(layer).hexdigest()
     layer_digest, layer_gz = _blob(gzip.compress(layer, compresslevel=1, mtime=0))
+    blobs[layer_digest] = layer_gz
+    layers = [(layer_digest, len(layer_gz), diff_id)]
+    if image.base:
+        blobs[image.base.digest] = image.base.path
+        layers.insert(0, (image.base.digest, image.base.path.stat().st_size, image.base.diff_id))
+    path_env = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
     config = {"architecture": "amd64", "os": "linux",
               "config": {k: v for k, v in (("Entrypoint", image.entrypoint), ("Cmd", image.cmd),
-                                           ("User", image.user),
-                                           ("Env", ["PATH=/usr/local/bin:/usr/bin:/bin"])) if v},
-              "rootfs": {"type": "layers", "diff_ids": [diff_id]}}
+                                           ("User", image.user), ("WorkingDir", image.workdir),
+                                           ("Env", [path_env])) if v},
+              "rootfs": {"type": "layers", "diff_ids": [d for _, _, d in layers]}}
     config_digest, config_bytes = _blob(json.dumps(config, sort_keys=True).encode())
+    blobs[config_digest] = config_bytes
     manifest = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
                 "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
                            "digest": config_digest, "size": len(config_bytes)},
                 "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
-                            "digest": layer_digest, "size": len(layer_gz)}]}
+                            "digest": digest, "size": size} for digest, size, _ in layers]}
     manifest_digest, manifest_bytes = _blob(json.dumps(manifest, sort_keys=True).encode())
-    index = {"schemaVersion": 2, "manifests": [{
-        "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": manifest_digest,
-        "size": len(manifest_bytes),
-        "annotations": {"io.containerd.image.name": image.reference,
-                        "org.opencontainers.image.ref.name": image.tag}}]}
+    blobs[manifest_digest] = manifest_bytes
+    return manifest_digest, len(manifest_bytes)
+
+
+def archive(images: list[Image], cache: Path, name: str) -> Path:
+    """One OCI archive of `images` (written once per set of inputs): images
+    on the same base share its blob, so a node imports it once."""
+    key = hashlib.sha256("".join(_inputs_key(image) for image in images).encode()).hexdigest()[:16]
+    path = cache / f"{name}-{key}.tar"
+    if path.is_file():
+        return path
+    blobs: dict[str, bytes | Path] = {}
+    entries = []
+    for image in images:
+        digest, size = _manifest(image, blobs)
+        entries.append({"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": digest, "size": size,
+                        "annotations": {"io.containerd.image.name": image.reference,
+                                        "org.opencontainers.image.ref.name": image.tag}})
     cache.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".tmp")
     with tarfile.open(partial, "w") as tar:
-        for name, data in (("oci-layout", b'{"imageLayoutVersion":"1.0.0"}'),
-                           ("index.json", json.dumps(index).encode()),
-                           (f"blobs/sha256/{layer_digest[7:]}", layer_gz),
-                           (f"blobs/sha256/{config_digest[7:]}", config_bytes),
-                           (f"blobs/sha256/{manifest_digest[7:]}", manifest_bytes)):
-            info = tarfile.TarInfo(name)
+        for member, data in (("oci-layout", b'{"imageLayoutVersion":"1.0.0"}'),
+                             ("index.json", json.dumps({"schemaVersion": 2, "manifests": entries}).encode())):
+            info = tarfile.TarInfo(member)
+            info.size, info.mtime = len(data), EPOCH
+            tar.addfile(info, io.BytesIO(data))
+        for digest, data in blobs.items():
+            if isinstance(data, Path):
+                tar.add(data, arcname=f"blobs/sha256/{digest[7:]}")
+                continue
+            info = tarfile.TarInfo(f"blobs/sha256/{digest[7:]}")
             info.size, info.mtime = len(data), EPOCH
             tar.addfile(info, io.BytesIO(data))
     os.replace(partial, path)
     return path
 
 
-def build_all(bin_dir: Path, versions: dict[str, str], cache: Path) -> dict[str, Path]:
-    """Every image's archive by local reference."""
-    return {image.reference: archive(image, cache) for image in catalogue(bin_dir, versions)}
+def build_all(bin_dir: Path, versions: dict[str, str], cache: Path,
+              progress=lambda message: None) -> dict[Path, list[str]]:
+    """Every image's archive -> the local references it holds: one archive
+    an image, but the applications on Debian's layer share one."""
+    debian = rootfs.layer(cache, progress)
+    images = catalogue(bin_dir, versions, debian)
+    archives = {archive([image], cache, f"{image.name}-{image.tag}"): [image.reference]
+                for image in images if not image.base}
+    on_debian = [image for image in images if image.base]
+    shared = archive(on_debian, cache, "apps-on-debian")
+    for stale in cache.glob("apps-on-debian-*.tar"):      # each holds Debian's layer: keep the current one
+        if stale != shared:
+            stale.unlink()
+    archives[shared] = [image.reference for image in on_debian]
+    return archives
 
 
 def normalise(reference: str) -> str:

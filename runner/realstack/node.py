@@ -38,7 +38,8 @@ CGROUP_ROOT = Path("/sys/fs/cgroup")
 CLUSTER_DOMAIN = "cluster.local"
 HOST_PACKAGES = {"containerd": "containerd", "runc": "runc", f"{CNI_BIN}/bridge": "containernetworking-plugins",
                  "iptables": "iptables", "conntrack": "conntrack", "busybox": "busybox-static",
-                 "catatonit": "catatonit", "nsenter": "util-linux"}
+                 "catatonit": "catatonit", "nsenter": "util-linux",
+                 "debootstrap": "debootstrap"}
 
 
 class Node:
@@ -181,12 +182,12 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
     def containerd_ready(self) -> bool:
         return self.socket.exists() and self.ctr("version", check=False, timeout=10).returncode == 0
 
-    def import_images(self, archives: dict[str, Path], mirror: dict[str, str]) -> None:
-        """Every local image, tagged with each name `mirror` maps to it."""
-        for reference, archive in archives.items():
+    def import_images(self, archives: dict[Path, list[str]], mirror: dict[str, str]) -> None:
+        """Every archive's images, each tagged with every name `mirror` maps to it."""
+        for archive, references in archives.items():
             done = self.ctr("images", "import", "--no-unpack=false", str(archive), check=False, timeout=300)
             if done.returncode != 0:
-                raise RuntimeError(f"importing {reference} into the containerd of node {self.name}: "
+                raise RuntimeError(f"importing {', '.join(references)} into the containerd of node {self.name}: "
                                    f"{done.stderr.strip().splitlines()[-1:]}")
         for user_name, local in mirror.items():
             self.ctr("images", "tag", "--force", local, user_name)

@@ -346,8 +346,8 @@ class Stack:
         node.prepare(kubeconfig, paths["ca"])
         popen = self._spawn("containerd", name, node.containerd_command(), logs / "containerd.log")
         self._wait(f"containerd of node {node.name}", popen, logs / "containerd.log", node.containerd_ready)
-        node.import_images(images.build_all(bin_dir, build.versions(self.root), images.cache_dir()),
-                           self.image_mirror())
+        archives = images.build_all(bin_dir, build.versions(self.root), images.cache_dir(), progress)
+        node.import_images(archives, self.image_mirror(built=[ref for refs in archives.values() for ref in refs]))
         popen = self._spawn("kubelet", name, node.kubelet_command(bin_dir / "kubelet", node_kubeconfig),
                             logs / "kubelet.log")
         self._spawn("kube-proxy", name, node.kube_proxy_command(bin_dir / "kube-proxy"), logs / "kube-proxy.log")
@@ -439,12 +439,21 @@ class Stack:
             {"op": "add", "path": "/spec/template/spec/containers/0/args/-", "value": argument}
             for argument in ("--backup-sync-period=10s", "--store-validation-frequency=10s")])
 
-    def image_mirror(self) -> dict[str, str]:
+    def image_mirror(self, built: list[str] | None = None) -> dict[str, str]:
         """The real stack profile's `images:` (names manifests use -> local
-        images), as containerd names them."""
+        images), as containerd names them; with `built`, a local image not
+        among them is a StackError naming the profile's entry."""
         from runner.scenarios import load_target_profile
-        mirror = load_target_profile(self.root, "realstack").data.get("images") or {}
-        return {images.normalise(user): images.normalise(local) for user, local in mirror.items()}
+        profile = load_target_profile(self.root, "realstack")
+        mirror = {images.normalise(user): images.normalise(local)
+                  for user, local in (profile.data.get("images") or {}).items()}
+        if built is not None:
+            known = {images.normalise(reference) for reference in built}
+            for user, local in sorted(mirror.items()):
+                if local not in known:
+                    raise StackError(f"{profile.path}: images: {user} maps to {local}, which the real stack "
+                                     f"does not build (it builds {', '.join(sorted(known))})")
+        return mirror
 
     def _storage_classes(self) -> list[dict]:
         """The engines' StorageClasses (names, provisioners, parameters as

@@ -3,6 +3,7 @@ buckets (list/usage/delete), the clock, faults, cleanup and diagnostics."""
 import gzip
 
 import pytest
+import yaml
 
 from runner.driver import Driver
 from runner.driver.waits import WaitTimeout
@@ -141,3 +142,27 @@ def test_the_lab_serves_every_engine_of_engines_yaml_as_its_entry_says(driver, l
         assert driver.storage_class("drv-engines", engine)["provisioner"] == engine.provisioner
     with pytest.raises(TargetError, match=r"^engine 'zfs': not served by this lab \(lab engines: cstor, jiva, "):
         driver.engine("zfs")
+
+
+def test_diagnostics_list_the_scenarios_velero_objects_not_another_teams(driver, tmp_path):
+    """On a shared cluster the velero namespace holds other teams' objects:
+    the dump keeps the scenario's own and what Velero made for them."""
+    cluster = driver.ensure_cluster("drv-v")
+    cluster.velero.create("Schedule", "ours", {"schedule": "@every 24h", "paused": True,
+                                               "template": {"includedNamespaces": ["shop"]}})
+    custom = cluster.custom
+    for name, labels in (("theirs", {}), ("made-by-ours", {"velero.io/schedule-name": "ours"}),
+                         ("made-by-theirs", {"velero.io/schedule-name": "theirs"})):
+        custom.create_namespaced_custom_object("velero.io", "v1", "velero", "backups", {
+            "apiVersion": "velero.io/v1", "kind": "Backup",
+            "metadata": {"name": name, "namespace": "velero", "labels": labels},
+            "spec": {"includedNamespaces": ["other"]}})
+    try:
+        driver.diagnostics(tmp_path / "diag")
+        dumped = {o["metadata"]["name"] for o in yaml.safe_load_all(
+            (tmp_path / "diag" / "drv-v" / "velero.yaml").read_text())}
+        assert {"ours", "made-by-ours"} <= dumped and not dumped & {"theirs", "made-by-theirs"}, dumped
+    finally:
+        for name in ("theirs", "made-by-ours", "made-by-theirs"):
+            custom.delete_namespaced_custom_object("velero.io", "v1", "velero", "backups", name)
+    assert driver.cleanup() == []

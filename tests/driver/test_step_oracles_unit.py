@@ -24,7 +24,7 @@ def scenario(steps, driver=None, **state):
 
 def record(name, hour, kind, phase="Completed", location="minio"):
     return types.SimpleNamespace(name=name, started=T0 + datetime.timedelta(hours=hour), kind=kind, phase=phase,
-                                 location=location)
+                                 location=location, created=None)
 
 
 def context_with(steps, backups, driver=None, **state):
@@ -131,10 +131,14 @@ def test_not_served_needs_velero_to_say_it_cannot_resolve_the_resource(steps):
                                                  "modern", "podsecuritypolicies.policy")
 
 
-def hourly_context(steps, hours_present):
+def hourly_context(steps, hours_present, scale=1.0):
+    """Runs made at those (scenario) hours after the plan's creation, on a clock of that time scale."""
     spec = types.SimpleNamespace(every=3600, retention_ttl=72 * 3600)
     backups = [record(f"b{h}", h, "full") for h in hours_present]
-    clock = types.SimpleNamespace(now=lambda: T0 + datetime.timedelta(hours=6, minutes=30))
+    for backup in backups:
+        backup.started = T0 + (backup.started - T0) * scale
+    clock = types.SimpleNamespace(now=lambda: T0 + datetime.timedelta(hours=6, minutes=30) * scale,
+                                  scaled=lambda seconds: seconds * scale)
     return context_with(steps, backups, types.SimpleNamespace(clock=clock), plans={"p": spec},
                         plan_created={"p": T0})
 
@@ -143,6 +147,16 @@ def test_every_hour_of_the_run(steps):
     steps.plan.backup_every_hour(hourly_context(steps, [1, 2, 3, 4, 5, 6]), "p")
     with pytest.raises(AssertionError, match=r"due at 01-05 04:00 \(1 of 6 missing"):
         steps.plan.backup_every_hour(hourly_context(steps, [1, 2, 3, 5, 6]), "p")
+
+
+def test_every_hour_of_the_run_on_a_real_clock(steps):
+    """At one scenario hour a minute, the hours are the target's minutes, and
+    Velero makes a due run in its own check phase: late within its period counts."""
+    steps.plan.backup_every_hour(hourly_context(steps, [1.5, 2, 3, 4, 5.9, 6], scale=1 / 60), "p")
+    # the realstack profile's time scale, 0.0167: its hour is 60 s as the plan's Schedules have it, not 60.12
+    steps.plan.backup_every_hour(hourly_context(steps, [1, 2, 3, 4, 5, 6], scale=0.0167), "p")
+    with pytest.raises(AssertionError, match=r"\(1 of 6 missing"):
+        steps.plan.backup_every_hour(hourly_context(steps, [1, 2, 3, 4.5, 4.9, 6], scale=1 / 60), "p")
 
 
 def prefix_context(steps, objects):

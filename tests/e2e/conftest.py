@@ -14,6 +14,7 @@ scenario. Scenario cleanup (driver.cleanup) keeps runs independent.
 import json
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
@@ -119,9 +120,9 @@ class BehaveRun:
 
 
 def long_form(text):
-    """A generated SCHD feature without its short form (the last scenario,
+    """A generated SCHD or SOAK feature without its short form (the last scenario,
     @short-form), which the lab skips: mutations apply to the long form."""
-    return text.split("\n  @short-form\n")[0].rstrip("\n") + "\n"
+    return re.split(r"\n  @short-form\b[^\n]*\n", text)[0].rstrip("\n") + "\n"
 
 
 def mutate(text, substitutions, where):

@@ -52,10 +52,10 @@ def lab_run(tmp_path_factory):
 
 def test_every_tcid_of_the_strategy_passes_on_the_lab(lab_run):
     root, proc, run_dir, scenarios = lab_run
-    # SCHD's short forms are for targets with real time; the lab skips them by design, saying so
+    # SCHD's and SOAK's short forms are for targets with real time; the lab skips them by design, saying so
     short = {name for name, s in scenarios.items()
              if s["status"] == "not-for-target" and "(@short-form)" in (s.get("skip_reason") or "")}
-    assert len(short) == 8, f"expected the 8 SCHD short forms skipped, found {sorted(short)}"
+    assert len(short) == 14, f"expected the 8 SCHD and 6 SOAK short forms skipped, found {sorted(short)}"
     not_passed = {name: (s["status"], s.get("reason")) for name, s in scenarios.items()
                   if s["status"] != "passed" and name not in short}
     assert not not_passed, f"scenarios that did not pass on the lab: {not_passed}\n{proc.stdout[-3000:]}"
@@ -104,8 +104,8 @@ def test_the_real_target_code_path_gives_the_same_results(lab_run, tmp_path):
     _, _, _, on_lab = lab_run
     proc, run_dir, as_real = dmaas_run(tmp_path, "--target", "lab-as-real", "--tags", REAL_PATH_TAGS)
     assert set(as_real) <= set(on_lab), f"lab-as-real ran scenarios the lab did not: {set(as_real) - set(on_lab)}"
-    # left out: 6 SCHD features of two forms each, 5 SOAKs
-    assert len(as_real) == len(on_lab) - 17, f"the tags selected {len(as_real)} of the lab's {len(on_lab)} scenarios"
+    # left out: 6 SCHD features and 5 SOAKs, of two forms each
+    assert len(as_real) == len(on_lab) - 22, f"the tags selected {len(as_real)} of the lab's {len(on_lab)} scenarios"
     ran = {name for name, s in as_real.items() if s["status"] not in ("skipped", "not-for-target")}
     different = {name: (as_real[name]["status"], as_real[name].get("reason"))
                  for name in ran if as_real[name]["status"] != on_lab[name]["status"]}
@@ -115,7 +115,7 @@ def test_the_real_target_code_path_gives_the_same_results(lab_run, tmp_path):
             assert s.get("skip_reason"), f"{name} was skipped on lab-as-real without a reason"
     # Only scenarios needing what a real target cannot do (create/destroy a
     # cluster, faults, a second version of one cluster: SOURCE-CLUSTER-GONE on
-    # each of its two engines among them) may be skipped, and the two SCHD
-    # short forms (the lab's clock runs the long ones).
-    assert len(ran) >= len(as_real) - 6, f"too few scenarios ran on lab-as-real: {len(ran)} of {len(as_real)}"
+    # each of its two engines among them) may be skipped, and the short forms
+    # of the two SCHD features and the SOAK (the lab's clock runs the long ones).
+    assert len(ran) >= len(as_real) - 7, f"too few scenarios ran on lab-as-real: {len(ran)} of {len(as_real)}"
     assert not lab_processes_under(tmp_path), "a lab process of the lab-as-real run is still alive"

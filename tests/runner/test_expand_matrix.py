@@ -98,3 +98,13 @@ def test_stale_generated_files_are_removed(project, edit_yaml):
     assert len(removed) == 5
     assert "tcid-dir-dmaas-schd-soak-cassandra.feature" not in generated(project)
     assert "tcid-dir-dmaas-schd-soak-kafka.feature" in generated(project)
+
+
+def test_soaks_short_form_runs_on_the_engine_short_fixed_names():
+    text = (ROOT / "features/generated/tcid-dir-dmaas-schd-soak-mysql.feature").read_text()
+    long_form, short_form = text.split("  @long-form @engine-cstor\n")[1].split("  @short-form @engine-local-hp\n")
+    assert 'on "cstor" volumes' in long_form and "When 48 hours pass" in long_form
+    assert 'on "local-hp" volumes' in short_form and "When 3 hours pass" in short_form
+    assert short_form.splitlines()[0].endswith("(short form on LocalPV hostpath volumes)")
+    # the engine is the scenario's tag, not the feature's: each form is selected by its own
+    assert "@engine-" not in text.splitlines()[1]

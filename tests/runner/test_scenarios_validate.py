@@ -60,8 +60,21 @@ def test_unknown_plan_and_template_in_a_matrix(project, capsys, edit_yaml):
     edit_yaml(project / "scenarios/matrices.yaml", change)
     code, lines, _ = validate(project, capsys, "--no-steps")
     assert code == 1
-    assert "scenarios/matrices.yaml: matrices.soak.plan: unknown plan 'weekly' (known: hourly-3-days, hourly-short, soak-2-days)" in lines
+    assert "scenarios/matrices.yaml: matrices.soak.plan: unknown plan 'weekly' (known: hourly-3-days, hourly-short, soak-short, soak-2-days)" in lines
     assert "scenarios/matrices.yaml: matrices.soak.template: no such template features/templates/nope.feature.j2" in lines
+
+
+def test_a_short_forms_own_engine_must_exist_and_have_a_short_form(project, capsys, edit_yaml):
+    def change(d):
+        d["matrices"]["soak"]["short_fixed"] = {"engine": "zfs"}
+        d["matrices"]["schd"]["short_fixed"] = {"engine": "jiva"}
+        del d["matrices"]["schd"]["short_plan"]
+    edit_yaml(project / "scenarios/matrices.yaml", change)
+    code, lines, _ = validate(project, capsys, "--no-steps")
+    assert code == 1
+    assert lines == ["scenarios/matrices.yaml: matrices.schd.short_fixed: there is no short form (no short_plan)",
+                     "scenarios/matrices.yaml: matrices.soak.short_fixed.engine: unknown engine 'zfs' "
+                     "(known: cstor, jiva, local-dev, local-hp)"]
 
 
 def test_stale_generated_feature_is_reported(project, capsys):

@@ -1,0 +1,132 @@
+"""The catalogue's applications on the real node: each component whose image
+is built here is Ready with its server as PID 1; the MySQL family answers
+SQL through `kubectl exec`; and a Velero backup taken with the catalogue's
+hooks restores a database that reads its rows back, which the SQL
+consistency check tells apart from one whose rows were changed."""
+import os
+import subprocess
+import types
+from pathlib import Path
+
+import pytest
+
+from runner.apps import catalogue
+from runner.apps.probes import DataProbe
+from runner.realstack import images
+from runner.realstack.stack import Stack
+
+ROOT = Path(__file__).resolve().parents[2]
+CLUSTER = "restore"                     # the round-trip test uses "backup" as its source
+PLACEHOLDER = images.normalise(f"{images.LOCAL_REGISTRY}/app-placeholder:1")
+# the process each image built here runs as PID 1 (/proc/1/comm)
+SERVERS = {"mariadb": "mariadbd", "nginx": "nginx", "redis": "redis-server", "wordpress": "apache2",
+           "python": "python3"}
+
+
+def _namespace(app):
+    return f"apps-{app}"
+
+
+def _components():
+    """(app, component, image as manifests name it) of every catalogue workload."""
+    found = []
+    for app in catalogue.names():
+        for doc in catalogue.get(app).manifests(_namespace(app), "openebs-hostpath"):
+            if doc["kind"] in ("StatefulSet", "Deployment"):
+                [container] = doc["spec"]["template"]["spec"]["containers"]
+                found.append((app, doc["metadata"]["name"], container["image"]))
+    return found
+
+
+@pytest.fixture(scope="module")
+def installed(stack, realstack_built):
+    """Every catalogue application, each in a namespace of its own on one
+    cluster, as the driver installs them; removed afterwards."""
+    from runner.driver.clusters import ClusterClient
+    cluster = stack["clusters"][CLUSTER]
+    client = ClusterClient(types.SimpleNamespace(name=CLUSTER, kubeconfig=cluster["kubeconfig"], context=None))
+    env = dict(os.environ, KUBECONFIG=cluster["kubeconfig"])
+    try:
+        for app in catalogue.names():
+            client.ensure_namespace(_namespace(app))
+            for manifest in catalogue.get(app).manifests(_namespace(app), "openebs-hostpath"):
+                client.apply(manifest)
+        yield types.SimpleNamespace(client=client, kubectl=str(realstack_built / "kubectl"),
+                                    velero=str(realstack_built / "velero"), env=env)
+    finally:
+        for app in catalogue.names():
+            for doc in catalogue.get(app).manifests(_namespace(app), "openebs-hostpath"):
+                if doc["kind"] == "CustomResourceDefinition":
+                    client.delete(doc["apiVersion"], doc["kind"], doc["metadata"]["name"])
+            client.delete("v1", "Namespace", _namespace(app))
+
+
+@pytest.mark.parametrize("app,component,image", _components(), ids=lambda v: v if isinstance(v, str) else "")
+def test_each_component_runs_its_server_as_pid_1(installed, app, component, image):
+    local = Stack(ROOT).image_mirror().get(images.normalise(image))
+    if local == PLACEHOLDER:
+        pytest.skip(f"{image} is not built here yet: the real stack runs a placeholder for it")
+    probe = DataProbe(installed.client, _namespace(app), app)
+    probe.wait_ready(timeout=300, skip=[name for _, name in catalogue.get(app).workloads() if name != component])
+    pods = installed.client.core.list_namespaced_pod(
+        _namespace(app), label_selector=f"{catalogue.COMPONENT}={component}").items
+    assert pods, f"no pod of {app}/{component}"
+    name = local.rsplit("/", 1)[-1].split(":")[0]
+    for pod in pods:
+        rc, out, err = installed.client.exec(_namespace(app), pod.metadata.name, ["cat", "/proc/1/comm"])
+        assert rc == 0, err
+        assert (out.decode() if isinstance(out, bytes) else out).strip() == SERVERS[name], (pod.metadata.name, out)
+
+
+def test_kubectl_exec_runs_sql_in_the_catalogues_mysql(installed):
+    probe = DataProbe(installed.client, _namespace("mysql"), "mysql")
+    probe.wait_ready(timeout=300)
+    probe.write(1)
+    probe.write(2)
+    out = subprocess.run(
+        [installed.kubectl, "exec", "-n", _namespace("mysql"), "mysql-0", "--", "sh", "-c",
+         'MYSQL_PWD="$MYSQL_ROOT_PASSWORD" mysql -uroot -N -B -e "SELECT COUNT(*), MAX(tick) FROM shop.orders"'],
+        env=installed.env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["6", "2"]
+
+
+def test_a_restored_database_reads_its_rows_back_and_changed_rows_fail_the_check(installed):
+    """Backed up by Velero with the catalogue's quiescing hooks, restored
+    into another namespace: the restored server answers with the same rows;
+    rows changed after the restore fail the SQL consistency check."""
+    source = DataProbe(installed.client, _namespace("percona"), "percona")
+    source.wait_ready(timeout=300)
+    for tick in (1, 2, 3):
+        source.write(tick)
+    before = source.state()
+    velero = installed.velero
+    backup = subprocess.run([velero, "backup", "create", "apps-sql", "--include-namespaces", _namespace("percona"),
+                             "--default-volumes-to-fs-backup", "--wait"],
+                            env=installed.env, capture_output=True, text=True, timeout=600)
+    assert "Completed" in backup.stdout, backup.stdout + backup.stderr
+    status = installed.client.custom.get_namespaced_custom_object(
+        "velero.io", "v1", "velero", "backups", "apps-sql")["status"]
+    assert status.get("hookStatus") == {"hooksAttempted": 2}, status.get("hookStatus")
+    restored_ns = "apps-percona-restored"
+    restore = subprocess.run([velero, "restore", "create", "apps-sql-r", "--from-backup", "apps-sql",
+                              "--namespace-mappings", f"{_namespace('percona')}:{restored_ns}", "--wait"],
+                             env=installed.env, capture_output=True, text=True, timeout=600)
+    try:
+        assert "Completed" in restore.stdout, restore.stdout + restore.stderr
+        restored = DataProbe(installed.client, restored_ns, "percona")
+        restored.wait_ready(timeout=300)
+        assert restored.consistency_problems() == []
+        assert before.data_differences(restored.state()) == []
+        assert before.summary["percona/datadir"]["rows"] == 9
+        rc, _, err = installed.client.exec(restored_ns, "percona-0", [
+            "sh", "-c", 'MYSQL_PWD="$MYSQL_ROOT_PASSWORD" mysql -uroot -e "UPDATE sales.orders SET qty = qty + 1 '
+                        "WHERE id = '2-1'\""])
+        assert rc == 0, err
+        assert restored.consistency_problems() == [
+            "datadir-percona-0: sales.orders_manifest checksum does not match the rows of sales.orders"]
+    finally:
+        subprocess.run([installed.kubectl, "delete", "namespace", restored_ns, "--wait=false"],
+                       env=installed.env, capture_output=True)
+        for kind, name in (("backup", "apps-sql"), ("restore", "apps-sql-r")):
+            subprocess.run([velero, kind, "delete", name, "--confirm"], env=installed.env, capture_output=True)
