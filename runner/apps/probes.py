@@ -11,8 +11,8 @@ Every command is `sh -c SCRIPT` with plain POSIX tools and literal mount
 paths, so it runs in a real container and in the lab (which rewrites mount
 paths to the volume's directory). Where the pod runs the application's
 server and the data has an interface of its own, the probe asks the server
-instead (runner/apps/sql.py: the MySQL family's rows through SQL, chosen by
-the pod's PID 1, never by target). Scripts cd into the mount first and use
+instead (runner/apps/sql.py: the MySQL family's rows through SQL; cql.py:
+Cassandra's through CQL), chosen by the pod's PID 1, never by target. Scripts cd into the mount first and use
 relative paths, so what they print never contains a node path.
 
 DataState keys volumes by PVC name (stable across restores, whatever the
@@ -28,7 +28,7 @@ import dataclasses
 import hashlib
 import json
 
-from runner.apps import catalogue, sql
+from runner.apps import catalogue, cql, sql
 from runner.apps.catalogue import COMPONENT, PART_OF
 from runner.apps.shapes import shape as make_shape
 from runner.driver import timeouts
@@ -221,20 +221,28 @@ class DataProbe:
             raise ProbeError(f"no running pod of application {self.app.name} with a data volume "
                              f"in namespace {self.namespace}")
         for target in targets:
-            table = self._sql_table(target)
+            table = self._server_table(target, targets)
             script = table.write_script(tick) if table else make_shape(target.shape, self.app.name).write_script(tick)
             self._sh(target, self._in_mount(target, script))
 
     # the application's own interface -------------------------------------
-    def _sql_table(self, target):
-        """The SQL view of the volume's data when its pod runs a MySQL-family
-        server (the probe asks the server, not its files); None otherwise."""
+    def _server_table(self, target, targets=()):
+        """The server's view of the volume's data when its pod runs the
+        server that keeps it (a MySQL-family server: SQL; Cassandra: CQL,
+        its keyspace replicated to the component's every node), so the
+        probe asks the server, not its files; None otherwise."""
         shape = make_shape(target.shape, self.app.name)
-        if not sql.SqlTable.holds(shape):
+        if not (sql.SqlTable.holds(shape) or cql.CqlTable.holds(shape)):
             return None
         if target.pod not in self._pid1:
             self._pid1[target.pod] = self._sh(target, "tr '\\0' ' ' < /proc/1/cmdline").strip()
-        return sql.SqlTable(shape) if sql.speaks_sql(self._pid1[target.pod]) else None
+        pid1 = self._pid1[target.pod]
+        if sql.SqlTable.holds(shape) and sql.speaks_sql(pid1):
+            return sql.SqlTable(shape)
+        if cql.CqlTable.holds(shape) and cql.speaks_cql(pid1):
+            nodes = sum(1 for t in targets if (t.component, t.volume) == (target.component, target.volume))
+            return cql.CqlTable(shape, replication=max(nodes, 1))
+        return None
 
     def write_bytes(self, nbytes):
         """Adds `nbytes` of deterministic pseudo-random files (1 MiB each)
@@ -281,8 +289,8 @@ class DataProbe:
     # reading -------------------------------------------------------------
     def _read(self, target):
         """({path: sha256}, {path: text}) of one volume, in one exec (through
-        SQL when the pod's server speaks it: {table: sha256}, its values)."""
-        table = self._sql_table(target)
+        the pod's server when it keeps the data: {table: sha256}, its values)."""
+        table = self._server_table(target)
         if table:
             bulk = make_shape(target.shape, self.app.name).bulk_dir
             return table.parse(self._sh(target, self._in_mount(target, table.read_script(bulk))))
@@ -314,7 +322,7 @@ class DataProbe:
 
     def _checks(self, target):
         """What summarises and checks the volume's data as _read returned it."""
-        return self._sql_table(target) or make_shape(target.shape, self.app.name)
+        return self._server_table(target) or make_shape(target.shape, self.app.name)
 
     def _read_all(self):
         return [(target, *self._read(target)) for target in self.targets()]

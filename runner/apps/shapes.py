@@ -195,9 +195,13 @@ class Cassandra(Shape):
     def read_patterns(self):
         return (f"{self.table_dir}/*-Digest.sha256", f"{self.table_dir}/*-TOC.txt")
 
+    def rows(self, tick):
+        """The rows one tick adds: (id, value)."""
+        return [(f"{tick}-{k}", _det(self.app, tick, k, n=16)) for k in range(4)]
+
     def write_script(self, tick):
         base = f"{self.table_dir}/nb-{tick}-big"
-        cells = " ".join(f"'{self.keyspace[1]}|{tick}|{k}|{_det(self.app, tick, k, n=16)}'" for k in range(4))
+        cells = " ".join(f"'{self.keyspace[1]}|{tick}|{k}|{value}'" for k, (_, value) in enumerate(self.rows(tick)))
         return (f"mkdir -p {self.table_dir} commitlog\n"
                 f"printf '%s\\n' {cells} > {base}-Data.db\n"
                 f"printf '%s\\n' \"{_sha_of(base + '-Data.db')}\" > {base}-Digest.sha256\n"

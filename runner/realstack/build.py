@@ -40,11 +40,17 @@ def build(root: Path, components: list[str] | None = None) -> int:
     status = subprocess.call(["bash", str(script(root)), *(components or [])])
     if status != 0 or components:
         return status
-    from runner.realstack import images, rootfs
+    from runner.realstack import artifacts, images, rootfs
+    progress = lambda message: print(f"realstack: {message}", file=sys.stderr)  # noqa: E731
     try:
-        rootfs.layer(images.cache_dir(), lambda message: print(f"realstack: {message}", file=sys.stderr))
+        rootfs.layer(images.cache_dir(), progress)
     except (rootfs.RootfsError, OSError, subprocess.SubprocessError) as error:
         print(f"realstack: the applications' Debian layer: {error}", file=sys.stderr)
+        return 1
+    try:
+        images.published(versions(root), images.cache_dir(), progress)
+    except (artifacts.ArtifactError, OSError) as error:
+        print(f"realstack: the applications' published artifacts: {error}", file=sys.stderr)
         return 1
     return 0
 

@@ -27,7 +27,7 @@ import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from runner.realstack import rootfs
+from runner.realstack import artifacts, rootfs
 
 BUSYBOX = Path("/usr/bin/busybox")        # Debian's busybox-static
 CATATONIT = Path("/usr/bin/catatonit")    # Debian's catatonit: an init with a pause mode (-P)
@@ -56,8 +56,20 @@ class Image:
 IMAGE_FILES = Path(__file__).resolve().parents[2] / "realstack" / "images"
 
 
-def catalogue(bin_dir: Path, versions: dict[str, str], debian: rootfs.Layer) -> list[Image]:
-    """The images the real stack runs, from the built binaries and Debian's packages."""
+def catalogue(bin_dir: Path, versions: dict[str, str], debian: rootfs.Layer,
+              cassandra_lib: Path, cqlsh: Path) -> list[Image]:
+    """The images the real stack runs, from the built binaries, Debian's
+    packages and the published artifacts (artifacts.py) the build fetched."""
+    cassandra = {f"/opt/cassandra/lib/{jar.name}": jar for jar in sorted(cassandra_lib.glob("*.jar"))}
+    cassandra.update({f"/opt/cqlsh/{path.relative_to(cqlsh)}": path
+                      for path in sorted(cqlsh.glob("cqlsh*/**/*.py"))})
+    cassandra.update({"/usr/local/bin/docker-entrypoint.sh": IMAGE_FILES / "cassandra-entrypoint.sh",
+                      "/usr/local/bin/cassandra": IMAGE_FILES / "cassandra",
+                      "/usr/local/bin/nodetool": IMAGE_FILES / "nodetool",
+                      "/usr/local/bin/cqlsh": IMAGE_FILES / "cqlsh",
+                      "/etc/cassandra/jvm17-server.options": IMAGE_FILES / "cassandra-jvm17-server.options",
+                      "/etc/cassandra/logback.xml": IMAGE_FILES / "cassandra-logback.xml",
+                      "/etc/cassandra/logback-tools.xml": IMAGE_FILES / "cassandra-logback-tools.xml"})
     return [
         # velero/velero: /velero (server, node-agent, CLI) and the restore helper
         # the restore-wait init container runs; the official image runs as 65532
@@ -92,6 +104,9 @@ def catalogue(bin_dir: Path, versions: dict[str, str], debian: rootfs.Layer) -> 
               entrypoint=["docker-entrypoint.sh"], cmd=["apache2-foreground"], workdir="/var/www/html",
               busybox=False, base=debian),
         Image("python", "3.11", {}, cmd=["python3"], busybox=False, base=debian),
+        # Cassandra's jars on Debian's JRE, with cqlsh (PyPI) on Debian's Cassandra driver
+        Image("cassandra", versions["CASSANDRA_VERSION"], cassandra, entrypoint=["docker-entrypoint.sh"],
+              cmd=["cassandra", "-f"], busybox=False, base=debian),
     ]
 
 
@@ -224,7 +239,7 @@ def build_all(bin_dir: Path, versions: dict[str, str], cache: Path,
     """Every image's archive -> the local references it holds: one archive
     an image, but the applications on Debian's layer share one."""
     debian = rootfs.layer(cache, progress)
-    images = catalogue(bin_dir, versions, debian)
+    images = catalogue(bin_dir, versions, debian, *published(versions, cache, progress))
     archives = {archive([image], cache, f"{image.name}-{image.tag}"): [image.reference]
                 for image in images if not image.base}
     on_debian = [image for image in images if image.base]
@@ -234,6 +249,13 @@ def build_all(bin_dir: Path, versions: dict[str, str], cache: Path,
             stale.unlink()
     archives[shared] = [image.reference for image in on_debian]
     return archives
+
+
+def published(versions: dict[str, str], cache: Path, progress=lambda message: None) -> tuple[Path, Path]:
+    """(Cassandra's jars, cqlsh's unpacked wheel), fetched first when missing."""
+    coordinates = f"org.apache.cassandra:cassandra-all:{versions['CASSANDRA_VERSION']}"
+    return (artifacts.jars(cache / "artifacts", coordinates, progress),
+            artifacts.wheel(cache / "artifacts", "cqlsh", versions["CQLSH_VERSION"], progress))
 
 
 def normalise(reference: str) -> str:

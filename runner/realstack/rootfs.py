@@ -1,9 +1,9 @@
 """The Debian root filesystem the catalogue's application images share: one
 `debootstrap --variant=minbase` of Debian's servers (MariaDB for the MySQL
-family, nginx, Redis, Apache with PHP and WordPress, Python), trimmed and
-written once as an image layer that every application image starts from
-(one layer, so a node's containerd stores and unpacks it once whatever the
-number of applications).
+family, nginx, Redis, Apache with PHP and WordPress, Python, the JRE
+Cassandra runs on), trimmed and written once as an image layer that every
+application image starts from (one layer, so a node's containerd stores and
+unpacks it once whatever the number of applications).
 
 Debian's packages come from the machine's own apt source (its mirror and
 suite), so the layer is what `apt-get install` gives on this machine; it is
@@ -28,7 +28,10 @@ SUITE = "bookworm"                          # the machine's Debian release
 MIRROR = "http://deb.debian.org/debian"     # the machine's apt source
 PACKAGES = ("mariadb-server", "mariadb-client", "nginx-light", "redis-server", "python3",
             # WordPress as its image runs it: Apache with mod_php (debootstrap takes no Recommends)
-            "apache2", "libapache2-mod-php", "php-mysql", "wordpress", "wordpress-theme-twentytwentythree")
+            "apache2", "libapache2-mod-php", "php-mysql", "wordpress", "wordpress-theme-twentytwentythree",
+            # Cassandra's JRE, and the driver and libraries cqlsh runs on (Cassandra's jars and
+            # cqlsh itself are published artifacts: artifacts.py)
+            "openjdk-17-jre-headless", "python3-cassandra", "python3-pure-sasl", "python3-wcwidth")
 FORMAT = 1                                  # bump when the trimming or layout changes
 # Left out of the layer: apt's caches and lists, documentation, and the
 # database Debian's postinst initialises and Apache's default page (each pod

@@ -1,8 +1,9 @@
 """The catalogue's applications on the real node: each component whose image
 is built here is Ready with its server as PID 1; the MySQL family answers
-SQL through `kubectl exec`; and a Velero backup taken with the catalogue's
-hooks restores a database that reads its rows back, which the SQL
-consistency check tells apart from one whose rows were changed."""
+SQL and Cassandra CQL through `kubectl exec`; and a Velero backup taken
+with the catalogue's hooks restores a database that reads its rows back,
+which the consistency check (SQL, CQL) tells apart from one whose rows were
+changed."""
 import os
 import subprocess
 import types
@@ -20,7 +21,7 @@ CLUSTER = "restore"                     # the round-trip test uses "backup" as i
 PLACEHOLDER = images.normalise(f"{images.LOCAL_REGISTRY}/app-placeholder:1")
 # the process each image built here runs as PID 1 (/proc/1/comm)
 SERVERS = {"mariadb": "mariadbd", "nginx": "nginx", "redis": "redis-server", "wordpress": "apache2",
-           "python": "python3"}
+           "python": "python3", "cassandra": "java"}
 
 
 def _namespace(app):
@@ -91,42 +92,66 @@ def test_kubectl_exec_runs_sql_in_the_catalogues_mysql(installed):
     assert out.stdout.split() == ["6", "2"]
 
 
-def test_a_restored_database_reads_its_rows_back_and_changed_rows_fail_the_check(installed):
-    """Backed up by Velero with the catalogue's quiescing hooks, restored
-    into another namespace: the restored server answers with the same rows;
-    rows changed after the restore fail the SQL consistency check."""
-    source = DataProbe(installed.client, _namespace("percona"), "percona")
+def test_kubectl_exec_runs_cql_in_the_catalogues_cassandra(installed):
+    probe = DataProbe(installed.client, _namespace("cassandra"), "cassandra")
+    probe.wait_ready(timeout=300)
+    probe.write(1)
+    probe.write(2)
+    out = subprocess.run(
+        [installed.kubectl, "exec", "-n", _namespace("cassandra"), "cassandra-0", "--",
+         "cqlsh", "-e", "SELECT COUNT(*) FROM metrics.samples"],
+        env=installed.env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split()[2] == "8", out.stdout
+
+
+# app, its data volume (component/volume) and its rows after 3 ticks, the pod, a change to a
+# restored row and the problem it is
+ROUND_TRIPS = [
+    ("percona", "percona/datadir", 9, "percona-0",
+     'MYSQL_PWD="$MYSQL_ROOT_PASSWORD" mysql -uroot -e "UPDATE sales.orders SET qty = qty + 1 WHERE id = \'2-1\'"',
+     "datadir-percona-0: sales.orders_manifest checksum does not match the rows of sales.orders"),
+    ("cassandra", "cassandra/data", 12, "cassandra-0",
+     "cqlsh -e \"UPDATE metrics.samples SET value = 'changed' WHERE tick = 2 AND id = '2-1'\"",
+     "data-cassandra-0: metrics.samples partition tick=2: checksum does not match its rows"),
+]
+
+
+@pytest.mark.parametrize("app,volume,rows,pod,change,problem", ROUND_TRIPS, ids=[r[0] for r in ROUND_TRIPS])
+def test_a_restored_database_reads_its_rows_back_and_changed_rows_fail_the_check(
+        installed, app, volume, rows, pod, change, problem):
+    """Backed up by Velero with the catalogue's hooks, restored into another
+    namespace: the restored server answers with the same rows; rows changed
+    after the restore fail the consistency check."""
+    source = DataProbe(installed.client, _namespace(app), app)
     source.wait_ready(timeout=300)
     for tick in (1, 2, 3):
         source.write(tick)
     before = source.state()
-    velero = installed.velero
-    backup = subprocess.run([velero, "backup", "create", "apps-sql", "--include-namespaces", _namespace("percona"),
+    velero, backup_name, restore_name = installed.velero, f"apps-{app}", f"apps-{app}-r"
+    backup = subprocess.run([velero, "backup", "create", backup_name, "--include-namespaces", _namespace(app),
                              "--default-volumes-to-fs-backup", "--wait"],
                             env=installed.env, capture_output=True, text=True, timeout=600)
     assert "Completed" in backup.stdout, backup.stdout + backup.stderr
     status = installed.client.custom.get_namespaced_custom_object(
-        "velero.io", "v1", "velero", "backups", "apps-sql")["status"]
+        "velero.io", "v1", "velero", "backups", backup_name)["status"]
     assert status.get("hookStatus") == {"hooksAttempted": 2}, status.get("hookStatus")
-    restored_ns = "apps-percona-restored"
-    restore = subprocess.run([velero, "restore", "create", "apps-sql-r", "--from-backup", "apps-sql",
-                              "--namespace-mappings", f"{_namespace('percona')}:{restored_ns}", "--wait"],
+    restored_ns = f"apps-{app}-restored"
+    restore = subprocess.run([velero, "restore", "create", restore_name, "--from-backup", backup_name,
+                              "--namespace-mappings", f"{_namespace(app)}:{restored_ns}", "--wait"],
                              env=installed.env, capture_output=True, text=True, timeout=600)
     try:
         assert "Completed" in restore.stdout, restore.stdout + restore.stderr
-        restored = DataProbe(installed.client, restored_ns, "percona")
+        restored = DataProbe(installed.client, restored_ns, app)
         restored.wait_ready(timeout=300)
         assert restored.consistency_problems() == []
         assert before.data_differences(restored.state()) == []
-        assert before.summary["percona/datadir"]["rows"] == 9
-        rc, _, err = installed.client.exec(restored_ns, "percona-0", [
-            "sh", "-c", 'MYSQL_PWD="$MYSQL_ROOT_PASSWORD" mysql -uroot -e "UPDATE sales.orders SET qty = qty + 1 '
-                        "WHERE id = '2-1'\""])
+        assert before.summary[volume]["rows"] == rows
+        rc, _, err = installed.client.exec(restored_ns, pod, ["sh", "-c", change])
         assert rc == 0, err
-        assert restored.consistency_problems() == [
-            "datadir-percona-0: sales.orders_manifest checksum does not match the rows of sales.orders"]
+        assert restored.consistency_problems() == [problem]
     finally:
         subprocess.run([installed.kubectl, "delete", "namespace", restored_ns, "--wait=false"],
                        env=installed.env, capture_output=True)
-        for kind, name in (("backup", "apps-sql"), ("restore", "apps-sql-r")):
+        for kind, name in (("backup", backup_name), ("restore", restore_name)):
             subprocess.run([velero, kind, "delete", name, "--confirm"], env=installed.env, capture_output=True)

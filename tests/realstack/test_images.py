@@ -9,7 +9,7 @@ import tarfile
 
 import pytest
 
-from runner.realstack import images, rootfs
+from runner.realstack import artifacts, images, rootfs
 
 
 def _layer(tmp_path, files):
@@ -64,3 +64,41 @@ def test_a_profile_mapping_to_an_image_not_built_is_named():
     with pytest.raises(StackError, match=r"realstack.yaml: images: docker.io/library/mysql:8.0.36 maps to "
                                          r"dmaas.local/mariadb:10.11, which the real stack does not build"):
         stack.image_mirror(built=[b for b in built if "mariadb" not in b])
+
+
+def test_a_published_artifact_that_fails_to_fetch_leaves_nothing_and_is_named(tmp_path, monkeypatch):
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    (tools / "mvn").write_text("#!/bin/sh\necho 'Could not resolve dependencies' >&2\nexit 1\n")
+    (tools / "mvn").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tools}:/usr/bin:/bin")
+    with pytest.raises(artifacts.ArtifactError, match=r"^Maven Central's org.example:lib:1.0: mvn exited 1 \(log: "):
+        artifacts.jars(tmp_path / "cache", "org.example:lib:1.0")
+    assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == ["jars-lib-1.0.log"]
+    assert "Could not resolve" in (tmp_path / "cache" / "jars-lib-1.0.log").read_text()
+
+
+def test_a_fetched_artifact_is_found_without_its_tool(tmp_path, monkeypatch):
+    cached = tmp_path / "cache" / "wheel-cqlsh-6.1.2"
+    cached.mkdir(parents=True)
+    monkeypatch.setenv("PATH", str(tmp_path / "nothing"))
+    assert artifacts.wheel(tmp_path / "cache", "cqlsh", "6.1.2") == cached
+
+
+def test_the_cassandra_image_carries_the_jars_and_cqlsh_on_the_debian_layer(tmp_path):
+    base = _layer(tmp_path, {"etc/passwd": b"root:x:0:0::/root:/bin/sh\n"})
+    lib, wheel = tmp_path / "lib", tmp_path / "wheel"
+    (wheel / "cqlsh").mkdir(parents=True)
+    (wheel / "cqlsh-6.1.2.dist-info").mkdir()
+    lib.mkdir()
+    for path in (lib / "cassandra-all-5.0.4.jar", lib / "netty-all-4.1.jar", wheel / "cqlsh" / "__main__.py",
+                 wheel / "cqlsh-6.1.2.dist-info" / "RECORD"):
+        path.write_text("x")
+    versions = {"VELERO_VERSION": "v1", "VELERO_AWS_VERSION": "v1", "COREDNS_VERSION": "v1",
+                "LOCALPV_PROVISIONER_VERSION": "v1", "CASSANDRA_VERSION": "5.0.4"}
+    [cassandra] = [i for i in images.catalogue(tmp_path, versions, base, lib, wheel) if i.name == "cassandra"]
+    assert cassandra.base is base and cassandra.cmd == ["cassandra", "-f"]
+    assert {"/opt/cassandra/lib/cassandra-all-5.0.4.jar", "/opt/cassandra/lib/netty-all-4.1.jar",
+            "/opt/cqlsh/cqlsh/__main__.py", "/usr/local/bin/cqlsh", "/usr/local/bin/nodetool"} <= set(cassandra.files)
+    assert not any("dist-info" in path for path in cassandra.files)
+    assert all(source.is_file() for source in cassandra.files.values())
