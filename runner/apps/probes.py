@@ -12,7 +12,8 @@ paths, so it runs in a real container and in the lab (which rewrites mount
 paths to the volume's directory). Where the pod runs the application's
 server and the data has an interface of its own, the probe asks the server
 instead (runner/apps/sql.py: the MySQL family's rows through SQL; cql.py:
-Cassandra's through CQL), chosen by the pod's PID 1, never by target. Scripts cd into the mount first and use
+Cassandra's through CQL; kafka.py: Kafka's records at their offsets through
+its clients), chosen by the pod's PID 1, never by target. Scripts cd into the mount first and use
 relative paths, so what they print never contains a node path.
 
 DataState keys volumes by PVC name (stable across restores, whatever the
@@ -28,7 +29,7 @@ import dataclasses
 import hashlib
 import json
 
-from runner.apps import catalogue, cql, sql
+from runner.apps import catalogue, cql, kafka, sql
 from runner.apps.catalogue import COMPONENT, PART_OF
 from runner.apps.shapes import shape as make_shape
 from runner.driver import timeouts
@@ -229,10 +230,11 @@ class DataProbe:
     def _server_table(self, target, targets=()):
         """The server's view of the volume's data when its pod runs the
         server that keeps it (a MySQL-family server: SQL; Cassandra: CQL,
-        its keyspace replicated to the component's every node), so the
-        probe asks the server, not its files; None otherwise."""
+        its keyspace replicated to the component's every node; a Kafka
+        broker: its clients), so the probe asks the server, not its files;
+        None otherwise."""
         shape = make_shape(target.shape, self.app.name)
-        if not (sql.SqlTable.holds(shape) or cql.CqlTable.holds(shape)):
+        if not (sql.SqlTable.holds(shape) or cql.CqlTable.holds(shape) or kafka.KafkaTopic.holds(shape)):
             return None
         if target.pod not in self._pid1:
             self._pid1[target.pod] = self._sh(target, "tr '\\0' ' ' < /proc/1/cmdline").strip()
@@ -242,6 +244,8 @@ class DataProbe:
         if cql.CqlTable.holds(shape) and cql.speaks_cql(pid1):
             nodes = sum(1 for t in targets if (t.component, t.volume) == (target.component, target.volume))
             return cql.CqlTable(shape, replication=max(nodes, 1))
+        if kafka.KafkaTopic.holds(shape) and kafka.speaks_kafka(pid1):
+            return kafka.KafkaTopic(shape)
         return None
 
     def write_bytes(self, nbytes):

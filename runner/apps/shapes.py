@@ -149,6 +149,10 @@ class Kafka(Shape):
         lines = "".join(f"{self.topic} {p} %s\\n" for p in range(self.partitions))
         return script + _publish(self.checkpoint, f"'0\\n{self.partitions}\\n{lines}' {ends}")
 
+    def records(self, tick):
+        """The records one tick adds to the topic through a broker: (id, value)."""
+        return [(f"{tick}-{k}", _det(self.app, tick, k, n=16)) for k in range(self.records_per_tick)]
+
     def _offsets(self, text):
         return [int(m.group(1)) for m in re.finditer(r"^offset=(\d+) ", text or "", re.M)]
 

@@ -3,6 +3,8 @@ packages, fetched by their registries' own tools and cached by name:
 
     jars(cache, "org.apache.cassandra:cassandra-all:5.0.4") -> directory of
         the artifact's jar and its runtime dependencies (Maven Central, mvn)
+    jars(cache, "org.apache.kafka:kafka_2.13:3.6.1", "org.slf4j:slf4j-reload4j:1.7.36")
+        -> the same with a further artifact beside it
     wheel(cache, "cqlsh", "6.1.2") -> directory of the unpacked wheel (PyPI, pip)
 
 Each lands in a directory of its own under the cache, written whole or not
@@ -26,10 +28,12 @@ POM = """<project xmlns="http://maven.apache.org/POM/4.0.0">
   <groupId>local.dmaas</groupId><artifactId>image-jars</artifactId><version>1</version>
   <packaging>pom</packaging>
   <dependencies>
-    <dependency><groupId>{group}</groupId><artifactId>{artifact}</artifactId><version>{version}</version></dependency>
+{dependencies}
   </dependencies>
 </project>
 """
+DEPENDENCY = ("    <dependency><groupId>{}</groupId><artifactId>{}</artifactId>"
+              "<version>{}</version></dependency>")
 
 
 class ArtifactError(Exception):
@@ -65,13 +69,16 @@ def _run(command: list[str], log: Path, describe: str, cwd: Path) -> None:
         raise ArtifactError(f"{describe}: {tool} exited {done.returncode} (log: {log})")
 
 
-def jars(cache: Path, coordinates: str, progress=lambda message: None) -> Path:
-    """The jar of `group:artifact:version` and its runtime dependencies."""
-    group, artifact, version = coordinates.split(":")
-    describe = f"Maven Central's {coordinates}"
+def jars(cache: Path, *coordinates: str, progress=lambda message: None) -> Path:
+    """The jars of `group:artifact:version` (and of any further coordinates
+    given, which the first needs beside it: a logging binding, say) with
+    their runtime dependencies."""
+    group, artifact, version = coordinates[0].split(":")
+    describe = f"Maven Central's {' and '.join(coordinates)}"
 
     def fetch(work: Path, log: Path) -> None:
-        (work / "pom.xml").write_text(POM.format(group=group, artifact=artifact, version=version))
+        dependencies = "\n".join(DEPENDENCY.format(*c.split(":")) for c in coordinates)
+        (work / "pom.xml").write_text(POM.format(dependencies=dependencies))
         _run(["mvn", "-q", "-B", "dependency:copy-dependencies", "-DincludeScope=runtime",
               f"-DoutputDirectory={work / 'out'}", f"-Dmaven.repo.local={cache / 'maven-repository'}"],
              log, describe, work)

@@ -54,15 +54,18 @@ class Image:
 
 
 IMAGE_FILES = Path(__file__).resolve().parents[2] / "realstack" / "images"
+# the names of Kafka's command-line tools in its distribution's bin/ (one launcher: kafka-tool)
+KAFKA_TOOLS = ("kafka-run-class.sh", "kafka-server-start.sh", "kafka-storage.sh", "kafka-topics.sh",
+               "kafka-console-producer.sh", "kafka-console-consumer.sh", "kafka-get-offsets.sh")
 
 
 def catalogue(bin_dir: Path, versions: dict[str, str], debian: rootfs.Layer,
-              cassandra_lib: Path, cqlsh: Path) -> list[Image]:
+              published: "Published") -> list[Image]:
     """The images the real stack runs, from the built binaries, Debian's
     packages and the published artifacts (artifacts.py) the build fetched."""
-    cassandra = {f"/opt/cassandra/lib/{jar.name}": jar for jar in sorted(cassandra_lib.glob("*.jar"))}
-    cassandra.update({f"/opt/cqlsh/{path.relative_to(cqlsh)}": path
-                      for path in sorted(cqlsh.glob("cqlsh*/**/*.py"))})
+    cassandra = {f"/opt/cassandra/lib/{jar.name}": jar for jar in sorted(published.cassandra_lib.glob("*.jar"))}
+    cassandra.update({f"/opt/cqlsh/{path.relative_to(published.cqlsh)}": path
+                      for path in sorted(published.cqlsh.glob("cqlsh*/**/*.py"))})
     cassandra.update({"/usr/local/bin/docker-entrypoint.sh": IMAGE_FILES / "cassandra-entrypoint.sh",
                       "/usr/local/bin/cassandra": IMAGE_FILES / "cassandra",
                       "/usr/local/bin/nodetool": IMAGE_FILES / "nodetool",
@@ -70,6 +73,13 @@ def catalogue(bin_dir: Path, versions: dict[str, str], debian: rootfs.Layer,
                       "/etc/cassandra/jvm17-server.options": IMAGE_FILES / "cassandra-jvm17-server.options",
                       "/etc/cassandra/logback.xml": IMAGE_FILES / "cassandra-logback.xml",
                       "/etc/cassandra/logback-tools.xml": IMAGE_FILES / "cassandra-logback-tools.xml"})
+    # laid out as the bitnami/kafka image users name lays Kafka out, its tools on PATH
+    kafka = {f"/opt/bitnami/kafka/libs/{jar.name}": jar for jar in sorted(published.kafka_lib.glob("*.jar"))}
+    kafka.update({f"/usr/local/bin/{tool}": IMAGE_FILES / "kafka-tool" for tool in KAFKA_TOOLS})
+    kafka.update({"/opt/bitnami/scripts/kafka/entrypoint.sh": IMAGE_FILES / "kafka-entrypoint.sh",
+                  "/opt/bitnami/scripts/kafka/run.sh": IMAGE_FILES / "kafka-run.sh",
+                  "/opt/bitnami/kafka/config/log4j.properties": IMAGE_FILES / "kafka-log4j.properties",
+                  "/opt/bitnami/kafka/config/tools-log4j.properties": IMAGE_FILES / "kafka-tools-log4j.properties"})
     return [
         # velero/velero: /velero (server, node-agent, CLI) and the restore helper
         # the restore-wait init container runs; the official image runs as 65532
@@ -107,6 +117,9 @@ def catalogue(bin_dir: Path, versions: dict[str, str], debian: rootfs.Layer,
         # Cassandra's jars on Debian's JRE, with cqlsh (PyPI) on Debian's Cassandra driver
         Image("cassandra", versions["CASSANDRA_VERSION"], cassandra, entrypoint=["docker-entrypoint.sh"],
               cmd=["cassandra", "-f"], busybox=False, base=debian),
+        # Kafka's jars on Debian's JRE, with the bitnami image's environment contract
+        Image("kafka", versions["KAFKA_VERSION"], kafka, entrypoint=["/opt/bitnami/scripts/kafka/entrypoint.sh"],
+              cmd=["/opt/bitnami/scripts/kafka/run.sh"], busybox=False, base=debian),
     ]
 
 
@@ -239,7 +252,7 @@ def build_all(bin_dir: Path, versions: dict[str, str], cache: Path,
     """Every image's archive -> the local references it holds: one archive
     an image, but the applications on Debian's layer share one."""
     debian = rootfs.layer(cache, progress)
-    images = catalogue(bin_dir, versions, debian, *published(versions, cache, progress))
+    images = catalogue(bin_dir, versions, debian, published(versions, cache, progress))
     archives = {archive([image], cache, f"{image.name}-{image.tag}"): [image.reference]
                 for image in images if not image.base}
     on_debian = [image for image in images if image.base]
@@ -251,11 +264,23 @@ def build_all(bin_dir: Path, versions: dict[str, str], cache: Path,
     return archives
 
 
-def published(versions: dict[str, str], cache: Path, progress=lambda message: None) -> tuple[Path, Path]:
-    """(Cassandra's jars, cqlsh's unpacked wheel), fetched first when missing."""
-    coordinates = f"org.apache.cassandra:cassandra-all:{versions['CASSANDRA_VERSION']}"
-    return (artifacts.jars(cache / "artifacts", coordinates, progress),
-            artifacts.wheel(cache / "artifacts", "cqlsh", versions["CQLSH_VERSION"], progress))
+@dataclass(frozen=True)
+class Published:
+    """The published artifacts the application images carry (artifacts.py)."""
+    cassandra_lib: Path       # Cassandra's jars
+    cqlsh: Path               # cqlsh's unpacked wheel
+    kafka_lib: Path           # Kafka's jars with the log4j binding its distribution ships
+
+
+def published(versions: dict[str, str], cache: Path, progress=lambda message: None) -> Published:
+    """The applications' published artifacts, fetched first when missing."""
+    where = cache / "artifacts"
+    return Published(
+        cassandra_lib=artifacts.jars(where, f"org.apache.cassandra:cassandra-all:{versions['CASSANDRA_VERSION']}",
+                                     progress=progress),
+        cqlsh=artifacts.wheel(where, "cqlsh", versions["CQLSH_VERSION"], progress),
+        kafka_lib=artifacts.jars(where, f"org.apache.kafka:kafka_2.13:{versions['KAFKA_VERSION']}",
+                                 f"org.slf4j:slf4j-reload4j:{versions['KAFKA_SLF4J_VERSION']}", progress=progress))
 
 
 def normalise(reference: str) -> str:

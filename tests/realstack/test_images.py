@@ -85,20 +85,40 @@ def test_a_fetched_artifact_is_found_without_its_tool(tmp_path, monkeypatch):
     assert artifacts.wheel(tmp_path / "cache", "cqlsh", "6.1.2") == cached
 
 
-def test_the_cassandra_image_carries_the_jars_and_cqlsh_on_the_debian_layer(tmp_path):
-    base = _layer(tmp_path, {"etc/passwd": b"root:x:0:0::/root:/bin/sh\n"})
-    lib, wheel = tmp_path / "lib", tmp_path / "wheel"
+def _published(tmp_path):
+    lib, wheel, kafka_lib = tmp_path / "lib", tmp_path / "wheel", tmp_path / "kafka-lib"
     (wheel / "cqlsh").mkdir(parents=True)
     (wheel / "cqlsh-6.1.2.dist-info").mkdir()
     lib.mkdir()
+    kafka_lib.mkdir()
     for path in (lib / "cassandra-all-5.0.4.jar", lib / "netty-all-4.1.jar", wheel / "cqlsh" / "__main__.py",
-                 wheel / "cqlsh-6.1.2.dist-info" / "RECORD"):
+                 wheel / "cqlsh-6.1.2.dist-info" / "RECORD", kafka_lib / "kafka_2.13-3.6.1.jar",
+                 kafka_lib / "slf4j-reload4j-1.7.36.jar"):
         path.write_text("x")
-    versions = {"VELERO_VERSION": "v1", "VELERO_AWS_VERSION": "v1", "COREDNS_VERSION": "v1",
-                "LOCALPV_PROVISIONER_VERSION": "v1", "CASSANDRA_VERSION": "5.0.4"}
-    [cassandra] = [i for i in images.catalogue(tmp_path, versions, base, lib, wheel) if i.name == "cassandra"]
+    return images.Published(cassandra_lib=lib, cqlsh=wheel, kafka_lib=kafka_lib)
+
+
+VERSIONS = {"VELERO_VERSION": "v1", "VELERO_AWS_VERSION": "v1", "COREDNS_VERSION": "v1",
+            "LOCALPV_PROVISIONER_VERSION": "v1", "CASSANDRA_VERSION": "5.0.4", "KAFKA_VERSION": "3.6.1"}
+
+
+def test_the_cassandra_image_carries_the_jars_and_cqlsh_on_the_debian_layer(tmp_path):
+    base = _layer(tmp_path, {"etc/passwd": b"root:x:0:0::/root:/bin/sh\n"})
+    [cassandra] = [i for i in images.catalogue(tmp_path, VERSIONS, base, _published(tmp_path)) if i.name == "cassandra"]
     assert cassandra.base is base and cassandra.cmd == ["cassandra", "-f"]
     assert {"/opt/cassandra/lib/cassandra-all-5.0.4.jar", "/opt/cassandra/lib/netty-all-4.1.jar",
             "/opt/cqlsh/cqlsh/__main__.py", "/usr/local/bin/cqlsh", "/usr/local/bin/nodetool"} <= set(cassandra.files)
     assert not any("dist-info" in path for path in cassandra.files)
     assert all(source.is_file() for source in cassandra.files.values())
+
+
+def test_the_kafka_image_lays_kafka_out_as_the_bitnami_image_does(tmp_path):
+    base = _layer(tmp_path, {"etc/passwd": b"root:x:0:0::/root:/bin/sh\n"})
+    [kafka] = [i for i in images.catalogue(tmp_path, VERSIONS, base, _published(tmp_path)) if i.name == "kafka"]
+    assert kafka.reference == "dmaas.local/kafka:3.6.1" and kafka.base is base
+    assert (kafka.entrypoint, kafka.cmd) == (["/opt/bitnami/scripts/kafka/entrypoint.sh"],
+                                             ["/opt/bitnami/scripts/kafka/run.sh"])
+    assert {"/opt/bitnami/kafka/libs/kafka_2.13-3.6.1.jar", "/opt/bitnami/kafka/libs/slf4j-reload4j-1.7.36.jar",
+            "/usr/local/bin/kafka-console-producer.sh", "/usr/local/bin/kafka-get-offsets.sh",
+            "/opt/bitnami/kafka/config/log4j.properties"} <= set(kafka.files)
+    assert all(source.is_file() for source in kafka.files.values())
