@@ -18,23 +18,17 @@ its own node.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 
-from runner.apps import shapes
+from runner.apps import served, shapes
 
 SERVER_CLASS = "org.apache.cassandra.service.CassandraDaemon"
-ROW_MARK, FILES_MARK = "#cql\t", "#files"
+ROW_MARK = "#cql\t"
 
 
 def speaks_cql(pid1_cmdline: str) -> bool:
     """Whether a container whose PID 1 runs `pid1_cmdline` is a Cassandra node."""
     return SERVER_CLASS in pid1_cmdline.split()
-
-
-def _sha(rows) -> str:
-    """sha256 of rows (id, tick, value), one `id|tick|value` line each, by id."""
-    return hashlib.sha256("\n".join(f"{i}|{t}|{v}" for i, t, v in sorted(rows)).encode()).hexdigest()
 
 
 class CqlTable:
@@ -59,7 +53,7 @@ class CqlTable:
             f"CREATE TABLE IF NOT EXISTS {self.table} (tick int, id text, value text, "
             "row_count int static, sha256 text static, PRIMARY KEY (tick, id)); "
             f"BEGIN BATCH {inserts} INSERT INTO {self.table} (tick, row_count, sha256) "
-            f"VALUES ({int(tick)}, {len(rows)}, '{_sha(rows)}'); APPLY BATCH;")
+            f"VALUES ({int(tick)}, {len(rows)}, '{served.rows_sha(rows)}'); APPLY BATCH;")
         return f'cqlsh -e "{statements}" > /dev/null\n'
 
     def read_script(self, bulk_dir):
@@ -70,15 +64,14 @@ class CqlTable:
         return (f'if out=$(cqlsh -e "{query}" 2>&1); then\n'
                 f"  printf '%s\\n' \"$out\" | sed -n 's/^ *{{/{ROW_MARK}{{/p'\n"
                 'else\n  case "$out" in *"does not exist"*) ;; *) printf \'%s\\n\' "$out" >&2; exit 1 ;; esac\nfi\n'
-                f"printf '%s\\n' '{FILES_MARK}'\n"
-                f"if [ -d {bulk_dir} ]; then find {bulk_dir} -type f ! -name '*.part' -exec sha256sum {{}} +; fi\n")
+                + served.bulk_files_script(bulk_dir))
 
     def parse(self, out):
         """-> (entries, texts): entries name the table and the bulk files
         with a sha256 each; texts["partitions"] holds each tick's rows and
         recorded count and sha256."""
         entries, partitions = {}, {}
-        head, _, files = out.partition(FILES_MARK + "\n")
+        head, files = served.split_answer(out)
         for line in head.splitlines():
             if line.startswith(ROW_MARK):
                 row = json.loads(line[len(ROW_MARK):])
@@ -87,11 +80,8 @@ class CqlTable:
                 if row["id"] is not None:       # a partition with only its static columns has one row of nulls
                     partition["rows"].append((row["id"], int(row["tick"]), row["value"]))
         if partitions:
-            entries[self.table] = _sha([r for p in partitions.values() for r in p["rows"]])
-        for line in files.splitlines():
-            sha, _, path = line.partition("  ")
-            if path:
-                entries[path] = sha
+            entries[self.table] = served.rows_sha([r for p in partitions.values() for r in p["rows"]])
+        entries.update(files)
         return entries, {"partitions": partitions}
 
     def summary(self, entries, texts):
@@ -107,6 +97,6 @@ class CqlTable:
                 problems.append(f"{where} has rows but no count and checksum")
             elif len(partition["rows"]) != partition["row_count"]:
                 problems.append(f"{where} records {partition['row_count']} rows, has {len(partition['rows'])}")
-            elif _sha(partition["rows"]) != partition["sha256"]:
+            elif served.rows_sha(partition["rows"]) != partition["sha256"]:
                 problems.append(f"{where}: checksum does not match its rows")
         return problems

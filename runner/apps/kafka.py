@@ -19,13 +19,11 @@ the container's own command-line tools on its own broker.
 """
 from __future__ import annotations
 
-import hashlib
-
-from runner.apps import shapes
+from runner.apps import served, shapes
 
 SERVER_CLASS = "kafka.Kafka"
 BOOTSTRAP = "localhost:9092"
-END_MARK, RECORD_MARK, FILES_MARK = "#end\t", "Partition:", "#files"
+END_MARK, RECORD_MARK = "#end\t", "Partition:"
 COUNT_ID = "#"          # the id of a tick's last record: its count and checksum
 TIMEOUT_MS = 30000      # the consumer's wait for records the end offsets say are there
 
@@ -33,11 +31,6 @@ TIMEOUT_MS = 30000      # the consumer's wait for records the end offsets say ar
 def speaks_kafka(pid1_cmdline: str) -> bool:
     """Whether a container whose PID 1 runs `pid1_cmdline` is a Kafka broker."""
     return SERVER_CLASS in pid1_cmdline.split()
-
-
-def _sha(records) -> str:
-    """sha256 of records (id, tick, value), one `id|tick|value` line each, by id."""
-    return hashlib.sha256("\n".join(f"{i}|{t}|{v}" for i, t, v in sorted(records)).encode()).hexdigest()
 
 
 class KafkaTopic:
@@ -54,7 +47,7 @@ class KafkaTopic:
         tick = int(tick)
         records = [(record_id, tick, value) for record_id, value in self.shape.records(tick)]
         lines = [f"{tick}\\t{tick}|{i}|{v}" for i, _, v in records]
-        lines.append(f"{tick}\\t{tick}|{COUNT_ID}|{len(records)}|{_sha(records)}")
+        lines.append(f"{tick}\\t{tick}|{COUNT_ID}|{len(records)}|{served.rows_sha(records)}")
         text = "\\n".join(lines)
         return (f"printf '{text}\\n' | kafka-console-producer.sh --bootstrap-server {BOOTSTRAP} "
                 f"--topic {self.topic} --property parse.key=true --producer-property acks=all > /dev/null\n")
@@ -73,15 +66,14 @@ class KafkaTopic:
                 "  fi\n"
                 'else\n  case "$ends" in *"Could not match any topic-partitions"*) ;; '
                 "*) printf '%s\\n' \"$ends\" >&2; exit 1 ;; esac\nfi\n"
-                f"printf '%s\\n' '{FILES_MARK}'\n"
-                f"if [ -d {bulk_dir} ]; then find {bulk_dir} -type f ! -name '*.part' -exec sha256sum {{}} +; fi\n")
+                + served.bulk_files_script(bulk_dir))
 
     def parse(self, out):
         """-> (entries, texts): entries name the topic and the bulk files
         with a sha256 each; texts["partitions"] holds each partition's end
         offset and records (offset, tick, id, value)."""
         entries, partitions = {}, {}
-        head, _, files = out.partition(FILES_MARK + "\n")
+        head, files = served.split_answer(out)
         for line in head.splitlines():
             if line.startswith(END_MARK):
                 partition, _, end = line[len(END_MARK):].partition(":")
@@ -93,11 +85,8 @@ class KafkaTopic:
                     (int(offset[len("Offset:"):]), int(tick), record_id, rest))
         data = [(i, t, v) for p in partitions.values() for _, t, i, v in p["records"] if i != COUNT_ID]
         if partitions:
-            entries[self.topic] = _sha(data)
-        for line in files.splitlines():
-            sha, _, path = line.partition("  ")
-            if path:
-                entries[path] = sha
+            entries[self.topic] = served.rows_sha(data)
+        entries.update(files)
         return entries, {"partitions": partitions}
 
     def summary(self, entries, texts):
@@ -128,6 +117,6 @@ class KafkaTopic:
                 problems.append(f"{place} has records but no count and checksum")
             elif str(len(found["records"])) != found["count"][0]:
                 problems.append(f"{place} says {found['count'][0]} records, has {len(found['records'])}")
-            elif _sha(found["records"]) != found["count"][1]:
+            elif served.rows_sha(found["records"]) != found["count"][1]:
                 problems.append(f"{place}: checksum does not match its records")
         return problems

@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import hashlib
 
-from runner.apps import shapes
+from runner.apps import served, shapes
 
 SERVERS = ("mysqld", "mariadbd")          # PID 1 of a container that speaks SQL here
-ROW_MARK, MANIFEST_MARK, FILES_MARK = "#rows\t", "#manifest\t", "#files"
+ROW_MARK, MANIFEST_MARK = "#rows\t", "#manifest\t"
 _CLIENT = 'export MYSQL_PWD="$MYSQL_ROOT_PASSWORD"\nsql() { mysql -uroot -N -B -e "$1"; }\n'
 ROW_TEXT = "CONCAT_WS('|', id, tick, sku, qty)"
 
@@ -72,14 +72,13 @@ class SqlTable:
                 f"SELECT 'manifest', row_count, sha256, tick FROM {self.manifest} WHERE id = 1")
         return (_CLIENT + f'if [ "$(sql "{exists}")" = 2 ]; then\n'
                 f'  sql "{rows}" | sed "s/^/#/"\nfi\n'
-                f"printf '%s\\n' '{FILES_MARK}'\n"
-                f"if [ -d {bulk_dir} ]; then find {bulk_dir} -type f ! -name '*.part' -exec sha256sum {{}} +; fi\n")
+                + served.bulk_files_script(bulk_dir))
 
     def parse(self, out):
         """-> (entries, texts): entries name the table, its manifest and the
         bulk files with a sha256 each; texts keep the values the checks read."""
         entries, texts = {}, {}
-        head, _, files = out.partition(FILES_MARK + "\n")
+        head, files = served.split_answer(out)
         for line in head.splitlines():
             if line.startswith(ROW_MARK):
                 count, sha = (line[len(ROW_MARK):].split("\t") + [""])[:2]
@@ -89,10 +88,7 @@ class SqlTable:
                 count, sha, tick = line[len(MANIFEST_MARK):].split("\t")
                 texts["manifest"] = {"rows": int(count), "sha256": sha, "tick": int(tick)}
                 entries[self.manifest] = hashlib.sha256(f"{count}|{sha}|{tick}".encode()).hexdigest()
-        for line in files.splitlines():
-            sha, _, path = line.partition("  ")
-            if path:
-                entries[path] = sha
+        entries.update(files)
         return entries, texts
 
     def summary(self, entries, texts):

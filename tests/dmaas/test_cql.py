@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from runner.apps import cql, shapes
+from runner.apps import cql, served, shapes
 
 DAEMON = "org.apache.cassandra.service.CassandraDaemon"
 
@@ -40,7 +40,7 @@ def _answer(partitions, files=""):
         for row_id, _, value in rows or [(None, tick, None)]:
             lines.append(cql.ROW_MARK + json.dumps({"tick": tick, "id": row_id, "value": value,
                                                     "row_count": count, "sha256": sha}))
-    return "\n".join(lines + [cql.FILES_MARK, files])
+    return "\n".join(lines + [served.FILES_MARK, files])
 
 
 def test_the_write_puts_a_ticks_rows_and_their_count_and_checksum_in_one_partition_batch():

@@ -6,7 +6,7 @@ import hashlib
 
 import pytest
 
-from runner.apps import kafka, shapes
+from runner.apps import kafka, served, shapes
 
 
 @pytest.mark.parametrize("cmdline,speaks", [
@@ -43,7 +43,7 @@ def _answer(partitions, files=""):
     lines = [f"{kafka.END_MARK}{p}:{len(records)}" for p, records in partitions.items()]
     for p, records in partitions.items():
         lines += [f"Partition:{p}\tOffset:{offset}\t{t}|{i}|{v}" for offset, (i, t, v) in enumerate(records)]
-    return "\n".join(lines + [kafka.FILES_MARK, files])
+    return "\n".join(lines + [served.FILES_MARK, files])
 
 
 def test_the_write_produces_a_ticks_records_and_their_count_as_one_keyed_batch():
