@@ -25,6 +25,7 @@ import json
 import os
 import pathlib
 import resource
+import signal
 import sys
 import time
 
@@ -38,6 +39,7 @@ from runner.dmaas import DMaaS  # noqa: E402
 from runner.driver import Driver  # noqa: E402
 from runner.driver.waits import POLL_SLEEPS  # noqa: E402
 from runner.errors import UserError  # noqa: E402
+from runner.interrupts import received as interrupts_received  # noqa: E402
 from runner.report import timeline  # noqa: E402
 from runner.report.formatters import skip_not_for_target  # noqa: E402
 from runner.driver import timeouts  # noqa: E402
@@ -112,6 +114,21 @@ def before_scenario(context, scenario):
     reason = cannot_run(context.target, scenario)
     if reason:
         scenario.skip(f"unsupported on target '{context.target.name}': {reason}")
+
+
+def after_step(context, step):
+    """After a step an interrupt landed in, the run stops (behave's own
+    abort: the rest untested, cleanup hooks run) and the scenario says so,
+    also when a library swallowed the KeyboardInterrupt and the step failed
+    with what followed."""
+    if not interrupts_received or getattr(context, "aborted", False):
+        return
+    name = signal.Signals(interrupts_received[0]).name
+    context.abort(reason=f"interrupted ({name})")
+    if step.status.has_failed():
+        error = getattr(step, "exception", None)
+        then = f" (then: {type(error).__name__}: {' '.join(str(error).split())})" if error else ""
+        context.scenario.error_message = f"interrupted ({name}) during step '{step.keyword} {step.name}'{then}"
 
 
 def cannot_run(target, scenario):

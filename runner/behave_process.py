@@ -11,8 +11,9 @@ common when `--jobs` starts several at once, ends the process quietly with
 import signal
 import sys
 
+from runner.interrupts import received
+
 INTERRUPTS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-received = []
 
 
 def _ignore(_signum, _frame):
