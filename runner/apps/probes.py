@@ -35,6 +35,8 @@ from runner.apps.shapes import shape as make_shape
 from runner.driver import timeouts
 from runner.driver.waits import WaitTimeout, wait_until
 
+# (the server view of a data shape, whether a PID 1 is that server): one per server kind
+SERVER_TABLES = ((sql.SqlTable, sql.speaks_sql), (cql.CqlTable, cql.speaks_cql), (kafka.KafkaTopic, kafka.speaks_kafka))
 CHUNK_BYTES = 24 * 1024          # raw bytes per exec: the command travels in the exec URL
 BULK_FILE_BYTES = 1024 * 1024
 CONTENTS_MARK = "#--contents"
@@ -234,19 +236,18 @@ class DataProbe:
         broker: its clients), so the probe asks the server, not its files;
         None otherwise."""
         shape = make_shape(target.shape, self.app.name)
-        if not (sql.SqlTable.holds(shape) or cql.CqlTable.holds(shape) or kafka.KafkaTopic.holds(shape)):
+        kind = next(((table, speaks) for table, speaks in SERVER_TABLES if table.holds(shape)), None)
+        if kind is None:
             return None
+        table, speaks = kind
         if target.pod not in self._pid1:
             self._pid1[target.pod] = self._sh(target, "tr '\\0' ' ' < /proc/1/cmdline").strip()
-        pid1 = self._pid1[target.pod]
-        if sql.SqlTable.holds(shape) and sql.speaks_sql(pid1):
-            return sql.SqlTable(shape)
-        if cql.CqlTable.holds(shape) and cql.speaks_cql(pid1):
+        if not speaks(self._pid1[target.pod]):
+            return None
+        if table is cql.CqlTable:
             nodes = sum(1 for t in targets if (t.component, t.volume) == (target.component, target.volume))
             return cql.CqlTable(shape, replication=max(nodes, 1))
-        if kafka.KafkaTopic.holds(shape) and kafka.speaks_kafka(pid1):
-            return kafka.KafkaTopic(shape)
-        return None
+        return table(shape)
 
     def write_bytes(self, nbytes):
         """Adds `nbytes` of deterministic pseudo-random files (1 MiB each)
