@@ -81,7 +81,7 @@ def complete_copies(context, names, plan):
     spec = spec_of(context, plan)
     runs = {}       # by the minute the Schedules made the Backups: a real Velero starts them one after another
     for backup in context.scenario_state.dmaas.plan_backups(plan):
-        if backup.phase == "Completed" and made_while_time_passed(context, backup):
+        if backup.phase == "Completed" and made_while_time_passed(context, plan, backup):
             runs.setdefault(_minute(made_at(backup)), {})[backup.location] = backup.name
     assert runs, f"plan {plan} has no completed backup"
     layouts = {name: layout_of(context, location_of(context, spec.cluster, name)) for name in names}

@@ -46,6 +46,7 @@ def create_plan(context, name, team, cluster, data_only=False):
     state.dmaas.create_plan(spec)
     state.plans[name] = spec
     state.plan_created[name] = context.driver.clock.now()
+    state.plan_time_from[name] = state.time_passed
 
 
 @given('team "{team:Name}" has a continuity plan "{name:Own}" on cluster "{cluster:Name}":')
@@ -108,7 +109,7 @@ def completed_in_bucket(context, plan, profile):
     read from the bucket, of those made while scenario time passed."""
     layouts = plan_layouts(context, plan, profile)
     names = {b.name for b in context.scenario_state.dmaas.plan_backups(plan)
-             if b.phase == "Completed" and made_while_time_passed(context, b)}
+             if b.phase == "Completed" and made_while_time_passed(context, plan, b)}
     found = set()
     for layout in layouts:
         for name in set(layout.backup_names()) & names:

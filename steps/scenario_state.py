@@ -34,6 +34,8 @@ class ScenarioState:
     gone: dict = dataclasses.field(default_factory=dict)        # {plan: {backup: time first seen missing from its buckets}}
     counts: dict = dataclasses.field(default_factory=dict)      # {plan: [(time, backups in its buckets)]}
     time_passed_until: object = None         # scenario time (datetime) when time last stopped passing
+    time_passed: float = 0                    # scenario seconds passed in "time passes" steps so far
+    plan_time_from: dict = dataclasses.field(default_factory=dict)  # {plan: time_passed when it was made}
     on_demand: dict = dataclasses.field(default_factory=dict)   # {backup: (cluster, location name)}
     restores: list = dataclasses.field(default_factory=list)    # [RestoreDone] in order
     discovered: dict = dataclasses.field(default_factory=dict)  # {cluster: {backup names it synced}}

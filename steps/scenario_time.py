@@ -31,15 +31,23 @@ def pass_time(context, seconds, write_every=None, clusters=None):
         observe(context, judged_at=state.dmaas.reconcile())
     if elapsed:
         state.time_passed_until = reached
+        state.time_passed += elapsed
 
 
-def made_while_time_passed(context, backup):
-    """Whether a plan's Schedule made `backup` before time last stopped
-    passing. On a real target the Schedules keep firing while later steps run
-    (an on-demand backup, a restore take minutes); what a step says of "the
-    plan's backups" after "N hours pass" is of those N hours. On the lab the
-    clock stands still between passages, so every backup was."""
-    return made_by(backup, context.scenario_state.time_passed_until)
+def made_while_time_passed(context, plan, backup):
+    """Whether `backup` of `plan` is of the scenario time passed so far. A
+    run of the plan's Schedules: whether it was due within the time passed
+    since the plan was made (DMaaS.scheduled_within; on a real target the
+    Schedules keep firing while later steps run, an on-demand backup or a
+    restore take minutes, and what a step says of "the plan's backups" after
+    "N hours pass" is of those N hours). Any other backup: whether it was
+    made before time last stopped passing. On the lab the clock stands still
+    between passages, so both are every backup."""
+    state = context.scenario_state
+    within = state.dmaas.scheduled_within(plan, backup, state.time_passed - state.plan_time_from.get(plan, 0))
+    if within is not None:
+        return within
+    return made_by(backup, state.time_passed_until)
 
 
 def made_at(backup):

@@ -30,7 +30,7 @@ import time
 from runner import catalogues
 from runner.dmaas import capacity, locations, monitor as monitor_views, movement, plans, promotion, restores, \
     retention
-from runner.dmaas.discovery import BucketBackups, wait_restorable, wait_synced
+from runner.dmaas.discovery import SCHEDULE_LABEL, BucketBackups, wait_restorable, wait_synced
 from runner.dmaas.locations import Location
 from runner.dmaas.plans import PLAN_LABEL, PlanError, PlanSpec, Selection
 from runner.dmaas.records import BackupRecord
@@ -164,6 +164,24 @@ class DMaaS:
         for name in names:
             records += self.bucket_backups.backups(self.location(name), {PLAN_LABEL: plan_name})
         return sorted(records, key=lambda r: (r.started is None, r.started, r.name))
+
+    def scheduled_within(self, plan_name, backup, scenario_seconds):
+        """For a backup one of the plan's Schedules made: whether its run was
+        due within the plan's first `scenario_seconds` (run k is due at the
+        plan's creation minute + k*every, plans.py). None for a backup no
+        Schedule of the plan made (on demand). Why by the run and not by when
+        Velero made it: on a real clock "N hours pass" begins a moment after
+        the plan was made, and Velero makes a run up to a minute after it is
+        due, so whether the run due at the very end was made before the
+        passage ended is luck; the plan's first N hours hold the same runs
+        on every target."""
+        plan = self.plan(plan_name)
+        maker = backup.labels.get(SCHEDULE_LABEL)
+        schedule = next((s for s in plan.schedules if s.name == maker), None)
+        made = parse_time(backup.created or backup.started)
+        if schedule is None or made is None:
+            return None
+        return plans.due_within(schedule.cron, plan.created, made, self.driver.clock.scaled(scenario_seconds))
 
     def settle(self, plan_name):
         """Waits for the plan's running backups on its cluster (a real cluster

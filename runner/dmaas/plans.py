@@ -239,6 +239,15 @@ def last_fire(cron, now):
     return croniter(cron, now + datetime.timedelta(seconds=1)).get_prev(datetime.datetime)
 
 
+def due_within(cron, created, made, seconds):
+    """Whether the run a Schedule made at `made` was due within `seconds` of
+    the plan's creation (runs are due from its creation minute, fire_times).
+    Velero makes a run up to a minute after it is due: the run is the latest
+    fire at or before `made`."""
+    origin = created.replace(second=0, microsecond=0)
+    return last_fire(cron, made) <= origin + datetime.timedelta(seconds=seconds)
+
+
 def cron_lines(times):
     """{(hour, minute)} -> cron lines, one per distinct set of minutes
     (hours sharing the same minutes share a line)."""

@@ -133,3 +133,16 @@ def test_last_fire_is_the_latest_minute_a_cron_line_fires_at_or_before_now():
         datetime.datetime(2026, 12, 5, 3, 30, tzinfo=utc)
     assert last_fire(twice, datetime.datetime(2026, 12, 5, 2, 0, tzinfo=utc)) == \
         datetime.datetime(2026, 12, 4, 9, 30, tzinfo=utc)
+
+
+def test_a_plans_first_hours_hold_its_first_runs_however_late_velero_made_them():
+    """The real stack's case (an hour is a minute): a plan made at 22:09:50,
+    its runs due 22:10, 22:11, 22:12, 22:13 and made at :34 (Velero's check),
+    the 3 hours counted from a moment after the plan: runs 1-3, not the 4th."""
+    from runner.dmaas.plans import cron_lines, due_within, fire_times
+    utc = datetime.timezone.utc
+    created = datetime.datetime(2026, 12, 5, 22, 9, 50, tzinfo=utc)
+    [every_minute] = cron_lines(fire_times(created, 60))
+    made = [datetime.datetime(2026, 12, 5, 22, minute, 34, tzinfo=utc) for minute in (10, 11, 12, 13)]
+    assert [due_within(every_minute, created, m, 180) for m in made] == [True, True, True, False]
+    assert [due_within(every_minute, created, m, 120) for m in made] == [True, True, False, False]
