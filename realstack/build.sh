@@ -15,9 +15,9 @@
 #   velero-uploader  Velero's own file-system uploader (pkg/uploader/kopia) kept
 #                    open for the lab's node-agent (realstack/velero/uploader)
 #   versitygw        the S3 server of the lab's bucket profiles
-# The real stack: etcd kube-apiserver kube-controller-manager kubectl velero
-# velero-plugin-for-aws (kubectl: the client of the same release, for people
-# and tests). Progress goes to stderr, one line per component; a failed build
+# The real stack: etcd, Kubernetes' control plane and node, kubectl (the
+# client of the same release, for people and tests), CoreDNS, the LocalPV
+# provisioner, Velero with its AWS plugin, and the catalogue's Cortex. Progress goes to stderr, one line per component; a failed build
 # prints one line naming the component and its log, exits 1.
 # Go runs under `nice -n 19` (a shared machine) unless REALSTACK_NICE=0.
 set -euo pipefail
@@ -32,7 +32,7 @@ logs="$out/logs"
 
 lab_tools=(kopia velero-uploader versitygw)
 stack=(etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl
-       coredns local-path-provisioner velero velero-restore-helper velero-plugin-for-aws)
+       coredns local-path-provisioner velero velero-restore-helper velero-plugin-for-aws cortex)
 all=("${stack[@]}" "${lab_tools[@]}")
 
 mode=build
@@ -55,6 +55,7 @@ check_pin velero-aws github.com/vmware-tanzu/velero-plugin-for-aws "$VELERO_AWS_
 check_pin versitygw github.com/versity/versitygw "$VERSITYGW_VERSION"
 check_pin coredns github.com/coredns/coredns "$COREDNS_VERSION"
 check_pin localpv github.com/rancher/local-path-provisioner "$LOCALPV_PROVISIONER_VERSION"
+check_pin cortex github.com/cortexproject/cortex "$CORTEX_VERSION"
 for m in velero kopia; do
     grep -q "=> ${VELERO_KOPIA_REPLACE/@/ }" "$here/$m/go.mod" \
         || { echo "realstack: $m/go.mod lacks the kopia replace $VELERO_KOPIA_REPLACE" >&2; exit 1; }
@@ -107,6 +108,12 @@ recipe() {   # component -> sets dir, pkg, ldflags and cgo
         velero-uploader) dir=velero; pkg=dmaas.local/realstack/velero/uploader ;;
         velero-plugin-for-aws) dir=velero-aws
               pkg=github.com/vmware-tanzu/velero-plugin-for-aws/velero-plugin-for-aws; cgo=0 ;;
+        # Cortex's 2022 golang.org/x/net reaches into syscall by go:linkname,
+        # which Go 1.23+ refuses by default; -checklinkname=0 links its module
+        # graph as released instead of upgrading x/net under it
+        cortex) dir=cortex; pkg=github.com/cortexproject/cortex/cmd/cortex; cgo=0
+              ldflags+=" -checklinkname=0 -X main.Version=${CORTEX_VERSION#v} -X main.Revision=$CORTEX_GIT_COMMIT"
+              ldflags+=" -X main.Branch=HEAD" ;;
         # kopia unstamped, as inside Velero (its repository format blob records the build)
         kopia) dir=kopia; pkg=github.com/kopia/kopia ;;
         versitygw) dir=versitygw; pkg=github.com/versity/versitygw/cmd/versitygw ;;

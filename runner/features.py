@@ -169,3 +169,26 @@ def selected_scenarios(root: Path, scenarios: list[ScenarioEntry]) -> list:
     wanted = {entry.location for entry in scenarios}
     return [scenario for rel, _, selected in _selected(Path(root), []) for scenario in selected
             if f"{rel}:{scenario.line}" in wanted]
+
+
+def behave_json(root: Path, locations: list[str]) -> list[dict]:
+    """The features of these scenarios ("features/x.feature:12") in the shape
+    of behave's `-f json` output, with no results: what a run cut short
+    before behave wrote its own (the formatter writes it when behave ends)
+    reports its scenarios from, their results being in extras.jsonl."""
+    wanted, out = set(locations), []
+    for rel, feature, selected in _selected(Path(root), []):
+        background = list(feature.background.steps) if feature.background else []
+        elements = [{"type": "scenario", "keyword": scenario.keyword, "name": scenario.name,
+                     "location": f"{rel}:{scenario.line}", "tags": list(scenario.tags),
+                     "steps": [{"keyword": step.keyword, "name": step.name, "location": f"{rel}:{step.line}",
+                                **({"table": {"headings": list(step.table.headings),
+                                              "rows": [list(row.cells) for row in step.table]}}
+                                   if step.table else {})}
+                               for step in background + list(scenario.steps)]}
+                    for scenario in selected if f"{rel}:{scenario.line}" in wanted]
+        if elements:
+            out.append({"keyword": feature.keyword, "name": feature.name, "tags": list(feature.tags),
+                        "location": f"{rel}:{feature.line}", "description": list(feature.description),
+                        "elements": elements})
+    return out

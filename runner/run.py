@@ -357,12 +357,28 @@ def _execute(root, options, profile, run_dir, info, workers, plan, order, strate
                                          for w, group in zip(workers, plan)], [e.location for e in order])
     # behave wrote its json unredacted; a cut-short one is dropped (the extras still say what ran)
     model.sanitize_behave_json(run_dir / model.BEHAVE_JSON)
+    _recover_behave_json(root, run_dir)
     if plan is not None:
         remove_tree(run_dir / "workers")
     result = model.load_run(run_dir)
     paths = report.write_all(result, run_dir, strategy_text)
     code = conclude(result, paths, behave_rc, interrupted, options.tags, shard=options.shard is not None)
     return max(code, 1) if stop_problems and not interrupted else code
+
+
+def _recover_behave_json(root: Path, run_dir: Path) -> None:
+    """behave writes its json when it ends: a behave stopped before its
+    cleanup ended (an interrupt whose after-hooks outlast STOP_TIMEOUT) wrote
+    none, and the report would say no scenario ran. The scenarios the
+    formatter recorded as they ended (extras.jsonl) are reported from the
+    feature files instead."""
+    behave_path = run_dir / model.BEHAVE_JSON
+    if behave_path.is_file() and behave_path.stat().st_size:
+        return
+    ran = [location for _, location in model.read_extras(run_dir / model.EXTRAS)]
+    if ran:
+        behave_path.write_text(json.dumps(features.behave_json(root, ran), indent=1) + "\n", encoding="utf-8")
+        model.sanitize_behave_json(behave_path)
 
 
 def _after_run(profile, run_dir: Path, run_id: str) -> list[str]:

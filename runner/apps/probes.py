@@ -295,15 +295,15 @@ class DataProbe:
     def _read(self, target):
         """({path: sha256}, {path: text}) of one volume, in one exec (through
         the pod's server when it keeps the data: {table: sha256}, its values)."""
-        table = self._server_table(target)
+        table, shape = self._server_table(target), make_shape(target.shape, self.app.name)
         if table:
-            bulk = make_shape(target.shape, self.app.name).bulk_dir
-            return table.parse(self._sh(target, self._in_mount(target, table.read_script(bulk))))
-        patterns = " ".join(make_shape(target.shape, self.app.name).read_patterns)
+            return table.parse(self._sh(target, self._in_mount(target, table.read_script(shape.bulk_dir))))
+        patterns = " ".join(shape.read_patterns)
+        # .velero/: node-agent's done files, which Velero 1.16's restore helper (non-root)
+        # cannot remove (vmware-tanzu/velero#8973): Velero's, not the application's
+        skipped = " -o ".join(f"-path ./{d}" for d in (".velero", *shape.server_dirs))
         script = self._in_mount(target, (
-            # .velero/: node-agent's done files, which Velero 1.16's restore helper (non-root)
-            # cannot remove (vmware-tanzu/velero#8973): Velero's, not the application's
-            "find . -path ./.velero -prune -o -type f ! -name '.*.tmp' ! -name '*.part' -exec sha256sum {} +\n"
+            f"find . \\( {skipped} \\) -prune -o -type f ! -name '.*.tmp' ! -name '*.part' -exec sha256sum {{}} +\n"
             f"printf '%s\\n' '{CONTENTS_MARK}'\n"
             f"for f in {patterns}; do if [ -f \"$f\" ]; then printf '{FILE_START}%s\\n' \"$f\"; "
             f"cat \"$f\"; printf '\\n{FILE_END}\\n'; fi; done\n"))

@@ -8,6 +8,9 @@ A shape gives:
   summary(files, texts) -> dict   (files: {path: sha256}, texts: {path: text})
   problems(files, texts) -> [str] (the app's invariants)
   bulk_dir           -> where write_bytes puts opaque files
+  server_dirs        -> directories the application's own server writes, not
+                        the probe: left out of what is read (a restored
+                        server rewrites them as it recovers)
 
 Files that must change together are published with write-to-temp + mv (the
 way databases publish manifests), so a backup taken at any moment sees
@@ -43,6 +46,7 @@ class Shape:
     name = ""
     read_patterns: tuple = ()
     bulk_dir = "bulk"
+    server_dirs: tuple = ()
 
     def __init__(self, app):
         self.app = app
@@ -305,9 +309,11 @@ class Nginx(_IndexedFiles):
 
 
 class Cortex(_IndexedFiles):
-    """Ingester WAL segments and the index of chunks flushed from them."""
+    """Series samples, a file per tick, and their index, beside the ingester's
+    WAL (`wal/`): where a real Cortex runs, that WAL is its own."""
     name = "cortex"
-    directory, index = "wal", "wal/chunks.index"
+    directory, index = "series", "series/chunks.index"
+    server_dirs = ("wal",)      # the ingester's WAL: segments and checkpoints it replays and prunes
 
     def _file(self, tick):
         return f"{tick:08d}"

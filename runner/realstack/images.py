@@ -94,6 +94,8 @@ def catalogue(bin_dir: Path, versions: dict[str, str], debian: rootfs.Layer,
               entrypoint=["/coredns"], busybox=False),
         Image("local-path-provisioner", versions["LOCALPV_PROVISIONER_VERSION"],
               {"/usr/bin/local-path-provisioner": bin_dir / "local-path-provisioner"}),
+        # quay.io/cortexproject/cortex: /bin/cortex (every target in one binary) with a shell, as its alpine image
+        Image("cortex", versions["CORTEX_VERSION"], {"/bin/cortex": bin_dir / "cortex"}, entrypoint=["/bin/cortex"]),
         # what local-path-provisioner's helper pods and small test pods run
         Image("busybox", "1.35", {}, cmd=["sh"]),
         # the pod sandbox's process: pause's job (sleep, reap, exit on a signal)

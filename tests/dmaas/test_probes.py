@@ -96,3 +96,15 @@ def test_write_bytes_sends_exactly_the_deterministic_content(local_pods, tmp_pat
     probe.write_bytes(10)
     assert len(list((tmp_path / "dataset-dataset-0" / "datasets" / "raw").iterdir())) == 3
     assert probe.consistency_problems() == []
+
+
+def test_what_the_applications_own_server_writes_is_not_the_probes_data(local_pods, tmp_path):
+    """Cortex's WAL (segments it replays and prunes after a restore) is left
+    out of the state; the probe's own files beside it are in it."""
+    probe = DataProbe(local_pods("cortex"), "ns", "cortex")
+    probe.write(1)
+    before = probe.state()
+    (tmp_path / "wal-cortex-0" / "wal").mkdir()
+    (tmp_path / "wal-cortex-0" / "wal" / "00000001").write_bytes(b"a segment Cortex writes")
+    assert probe.state() == before
+    assert any(path.startswith("series/") for path in before.volumes["wal-cortex-0"])

@@ -99,7 +99,8 @@ def _published(tmp_path):
 
 
 VERSIONS = {"VELERO_VERSION": "v1", "VELERO_AWS_VERSION": "v1", "COREDNS_VERSION": "v1",
-            "LOCALPV_PROVISIONER_VERSION": "v1", "CASSANDRA_VERSION": "5.0.4", "KAFKA_VERSION": "3.6.1"}
+            "LOCALPV_PROVISIONER_VERSION": "v1", "CORTEX_VERSION": "v1", "CASSANDRA_VERSION": "5.0.4",
+            "KAFKA_VERSION": "3.6.1"}
 
 
 def test_the_cassandra_image_carries_the_jars_and_cqlsh_on_the_debian_layer(tmp_path):

@@ -370,3 +370,25 @@ def test_ctrl_c_stops_every_worker_and_its_lab(small_project):
     report = json.loads((run_dir_ / "report.json").read_text())
     statuses = {s["tcid"]: s["status"] for f in report["features"] for s in f["scenarios"]}
     assert statuses.get("TCID-DIR-DMAAS-MYSQL") == "passed" and statuses.get("TCID-DIR-DMAAS-PORTAL") != "passed"
+
+
+def test_a_run_whose_behave_wrote_no_json_reports_the_scenarios_that_ended(small_project):
+    """behave writes its json when it ends; one killed after an interrupt's
+    cleanup outlasted the wait wrote none. What the formatter recorded as each
+    scenario ended still reaches the report, read with the feature files."""
+    from runner import run as run_module
+    from runner.report import model
+    run_dir_ = small_project / "reports" / "cut-short"
+    run_dir_.mkdir(parents=True)
+    (run_dir_ / model.RUN_INFO).write_text(json.dumps({"run_id": "cut-short", "target": "lab", "tags": []}))
+    (run_dir_ / model.BEHAVE_JSON).write_text("")
+    (run_dir_ / model.EXTRAS).write_text(json.dumps(
+        {"location": "features/cortex.feature:5", "status": "failed", "duration": 2.5,
+         "steps": [{"status": "passed"}, {"status": "failed", "error_message": "no backup"}]}) + "\n")
+    run_module._recover_behave_json(small_project, run_dir_)
+    (feature,) = model.load_run(run_dir_).features
+    (scenario,) = feature.scenarios
+    assert (feature.tcid, scenario.status, scenario.duration) == ("TCID-DIR-DMAAS-CORTEX", "failed", 2.5)
+    assert [(s.keyword, s.name, s.status) for s in scenario.steps] == [
+        ("Given", "a passing step", "passed"), ("Then", "it fails with no backup (password=***)", "failed")]
+    assert scenario.error_message == "no backup"
