@@ -57,8 +57,8 @@ from runner.driver.buckets import Bucket
 from runner.driver.clock import Clock
 from runner.driver.clusters import ClusterClient
 from runner.driver.isolation import Isolation
-from runner.driver.waits import describe, wait_until
-from runner.driver.velero import API_VERSION as VELERO_API, CLEANUP_ORDER
+from runner.driver.waits import WaitTimeout, describe, wait_until
+from runner.driver.velero import API_VERSION as VELERO_API, BACKUP_TERMINAL, CLEANUP_ORDER
 
 # Velero's discovery refresh period, and time for the refresh itself (see let_velero_discover)
 VELERO_DISCOVERY_PERIOD, DISCOVERY_MARGIN = 300, 10
@@ -305,11 +305,14 @@ class Driver:
         restores = [t.name for t in mine if t.kind == "Restore"]
         namespaces = self.scenario_namespaces(client.name)
         velero = client.velero
+        for name in sorted(t.name for t in mine if t.kind == "Schedule" and t.api_version == VELERO_API):
+            velero.delete("Schedule", name)     # first: no run of ours starts while we clean
         locations = {t.name for t in mine if t.kind == "BackupStorageLocation"}
         backups = {t.name for t in mine if t.kind == "Backup"}
         if locations:   # synced from our locations by Velero, never tracked
             backups |= {b["metadata"]["name"] for b in velero.backups()
                         if (b.get("spec") or {}).get("storageLocation") in locations}
+        unfinished = self._await_backups(velero, backups)
         for kind in CLEANUP_ORDER:
             names = {t.name for t in mine if t.kind == kind and t.api_version == VELERO_API}
             if backups or restores or locations:
@@ -333,6 +336,26 @@ class Driver:
             wait_until(f"namespaces {', '.join(namespaces)} to be gone from cluster {client.name}",
                        lambda: not [n for n in namespaces if client.get("v1", "Namespace", n)],
                        timeout="namespace_gone", interval=0.5)
+        if unfinished:
+            raise unfinished[0]
+
+    @staticmethod
+    def _await_backups(velero, backups):
+        """Lets the scenario's unfinished backups finish before anything of
+        theirs is deleted; returns the wait that timed out, if one did (the
+        cleanup goes on, waiting no more: a Velero that does not finish one
+        will not finish the next). Velero works on one backup at a time, and one whose Backup and
+        PodVolumeBackups are deleted under it waits for them until its
+        file-system backup timeout (4 hours by default), holding up every
+        later backup on the cluster, another team's too."""
+        for backup in velero.backups():
+            name = backup["metadata"]["name"]
+            if name in backups and (backup.get("status") or {}).get("phase") not in BACKUP_TERMINAL:
+                try:
+                    velero.wait_backup(name)
+                except WaitTimeout as exc:
+                    return [exc]
+        return []
 
     @staticmethod
     def _velero_made(velero, kind, backups, restores, locations):
