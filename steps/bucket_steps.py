@@ -2,7 +2,7 @@
 capacity warnings and corrupting stored data."""
 from runner.driver.layout import BucketKeys, VeleroLayout
 from steplib import encodings, given, layout_of, location_of, readable_forms, spec_of, then, when
-from scenario_time import made_at, made_while_time_passed, plan_backup_names
+from scenario_time import made_while_time_passed, plan_backup_names
 
 
 def scenario_buckets(context):
@@ -82,7 +82,7 @@ def complete_copies(context, names, plan):
     runs = {}       # by the minute the Schedules made the Backups: a real Velero starts them one after another
     for backup in context.scenario_state.dmaas.plan_backups(plan):
         if backup.phase == "Completed" and made_while_time_passed(context, plan, backup):
-            runs.setdefault(_minute(made_at(backup)), {})[backup.location] = backup.name
+            runs.setdefault(_minute(backup.made), {})[backup.location] = backup.name
     assert runs, f"plan {plan} has no completed backup"
     layouts = {name: layout_of(context, location_of(context, spec.cluster, name)) for name in names}
     for when_run, by_location in sorted(runs.items()):

@@ -2,7 +2,7 @@
 import datetime
 
 from runner.dmaas import PlanSpec
-from scenario_time import made_at, made_while_time_passed, plan_backup_names, plan_backups_seen
+from scenario_time import made_while_time_passed, plan_backup_names, plan_backups_seen
 from steplib import (as_time, assert_count, given, layout_of, location_names, location_of, parse_duration, parse_list,
                      record_backup, spec_of, then, when)
 
@@ -149,7 +149,7 @@ def backup_every_hour(context, plan):
     created = context.scenario_state.plan_created[plan].replace(second=0, microsecond=0)
     now = clock.now()
     oldest_kept = now - datetime.timedelta(seconds=clock.scaled(spec.retention_ttl)) if spec.retention_ttl else created
-    made = [made_at(b).replace(second=0, microsecond=0)
+    made = [b.made.replace(second=0, microsecond=0)
             for b in context.scenario_state.dmaas.plan_backups(plan) if b.phase == "Completed"]
     due, missing, expected = created, [], 0
     while (due := due + every) <= now:

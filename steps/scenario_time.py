@@ -9,7 +9,7 @@ after a step is the data each backup of that step saw.
     observe(context, judged_at=None)  # record new backups, note those gone, count backups per plan, move data
 """
 from scenario_state import Moved
-from steplib import as_time, probe, record_backup
+from steplib import probe, record_backup
 
 MAX_STEP = 3600
 COMPLETED = "Completed"
@@ -50,18 +50,10 @@ def made_while_time_passed(context, plan, backup):
     return made_by(backup, state.time_passed_until)
 
 
-def made_at(backup):
-    """When the Schedule (or a user) made the Backup object. Not when Velero
-    started it: Velero runs one backup at a time, so a plan with two locations
-    has one of its runs wait in New while the other runs."""
-    return as_time(backup.created or backup.started)
-
-
 def made_by(backup, moment):
     """Whether the backup was made by that moment (no moment, or a backup of
     unknown time: yes)."""
-    made = made_at(backup)
-    return moment is None or made is None or made <= moment
+    return moment is None or backup.made is None or backup.made <= moment
 
 
 def plan_backups_seen(context, plan):

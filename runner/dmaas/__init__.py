@@ -178,10 +178,9 @@ class DMaaS:
         plan = self.plan(plan_name)
         maker = backup.labels.get(SCHEDULE_LABEL)
         schedule = next((s for s in plan.schedules if s.name == maker), None)
-        made = parse_time(backup.created or backup.started)
-        if schedule is None or made is None:
+        if schedule is None or backup.made is None:
             return None
-        return plans.due_within(schedule.cron, plan.created, made, self.driver.clock.scaled(scenario_seconds))
+        return plans.due_within(schedule.cron, plan.created, backup.made, self.driver.clock.scaled(scenario_seconds))
 
     def settle(self, plan_name):
         """Waits for the plan's running backups on its cluster (a real cluster

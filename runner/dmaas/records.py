@@ -19,6 +19,13 @@ class BackupRecord:
     expires: datetime.datetime | None = None   # status.expiration: Velero's GC deletes it after that
     snapshots: int = 0                          # status.volumeSnapshotsCompleted
 
+    @property
+    def made(self) -> datetime.datetime | None:
+        """When the Schedule (or a user) made the Backup object. Not when Velero
+        started it: Velero runs one backup at a time, so a plan with two
+        locations has one of its runs wait in New while the other runs."""
+        return self.created or self.started
+
 
 @dataclasses.dataclass
 class RestoreRecord:

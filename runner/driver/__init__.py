@@ -309,11 +309,12 @@ class Driver:
             velero.delete("Schedule", name)     # first: no run of ours starts while we clean
         locations = {t.name for t in mine if t.kind == "BackupStorageLocation"}
         backups = {t.name for t in mine if t.kind == "Backup"}
+        listed = velero.backups()
         if locations:   # synced from our locations by Velero, never tracked
-            backups |= {b["metadata"]["name"] for b in velero.backups()
+            backups |= {b["metadata"]["name"] for b in listed
                         if (b.get("spec") or {}).get("storageLocation") in locations}
-        unfinished = self._await_backups(velero, backups)
-        for kind in CLEANUP_ORDER:
+        timed_out = self._await_backups(velero, listed, backups)
+        for kind in (k for k in CLEANUP_ORDER if k != "Schedule"):     # Schedules: above
             names = {t.name for t in mine if t.kind == kind and t.api_version == VELERO_API}
             if backups or restores or locations:
                 names |= self._velero_made(velero, kind, backups, set(restores), locations)
@@ -336,26 +337,28 @@ class Driver:
             wait_until(f"namespaces {', '.join(namespaces)} to be gone from cluster {client.name}",
                        lambda: not [n for n in namespaces if client.get("v1", "Namespace", n)],
                        timeout="namespace_gone", interval=0.5)
-        if unfinished:
-            raise unfinished[0]
+        if timed_out:
+            raise timed_out
 
     @staticmethod
-    def _await_backups(velero, backups):
-        """Lets the scenario's unfinished backups finish before anything of
-        theirs is deleted; returns the wait that timed out, if one did (the
-        cleanup goes on, waiting no more: a Velero that does not finish one
-        will not finish the next). Velero works on one backup at a time, and one whose Backup and
-        PodVolumeBackups are deleted under it waits for them until its
-        file-system backup timeout (4 hours by default), holding up every
-        later backup on the cluster, another team's too."""
-        for backup in velero.backups():
+    def _await_backups(velero, listed, backups):
+        """Lets the scenario's unfinished backups (`backups`: names among the
+        `listed` Backup objects) finish before anything of theirs is deleted;
+        returns the WaitTimeout of one that did not, else None (the cleanup
+        goes on, waiting no more: a Velero that does not finish one will not
+        finish the next). Velero works on one backup at
+        a time, and one whose Backup and PodVolumeBackups are deleted under
+        it waits for them until its file-system backup timeout (4 hours by
+        default), holding up every later backup on the cluster, another
+        team's too."""
+        for backup in listed:
             name = backup["metadata"]["name"]
             if name in backups and (backup.get("status") or {}).get("phase") not in BACKUP_TERMINAL:
                 try:
                     velero.wait_backup(name)
                 except WaitTimeout as exc:
-                    return [exc]
-        return []
+                    return exc
+        return None
 
     @staticmethod
     def _velero_made(velero, kind, backups, restores, locations):

@@ -22,11 +22,11 @@ class FakeVelero:
 def test_only_the_scenarios_unfinished_backups_are_waited_for():
     velero = FakeVelero({"ours-running": "InProgress", "ours-new": None, "ours-done": "Completed",
                          "theirs-running": "InProgress"})
-    assert Driver._await_backups(velero, {"ours-running", "ours-new", "ours-done"}) == []
+    assert Driver._await_backups(velero, velero.backups(), {"ours-running", "ours-new", "ours-done"}) is None
     assert velero.waited == ["ours-running", "ours-new"]
 
 
 def test_a_backup_that_does_not_finish_is_reported_and_not_waited_on_again():
     velero = FakeVelero({"stuck": "InProgress", "queued": "New"}, stuck={"stuck"})
-    [timeout] = Driver._await_backups(velero, {"stuck", "queued"})
+    timeout = Driver._await_backups(velero, velero.backups(), {"stuck", "queued"})
     assert "stuck" in str(timeout) and velero.waited == ["stuck"]

@@ -6,6 +6,8 @@ import types
 
 import pytest
 
+from runner.dmaas.records import BackupRecord
+
 T0 = datetime.datetime(2026, 1, 5, tzinfo=datetime.timezone.utc)
 
 
@@ -23,8 +25,7 @@ def scenario(steps, driver=None, **state):
 
 
 def record(name, hour, kind, phase="Completed", location="minio"):
-    return types.SimpleNamespace(name=name, started=T0 + datetime.timedelta(hours=hour), kind=kind, phase=phase,
-                                 location=location, created=None)
+    return BackupRecord(name, location, T0 + datetime.timedelta(hours=hour), None, phase, kind)
 
 
 def context_with(steps, backups, driver=None, **state):
@@ -271,8 +272,7 @@ def test_a_plan_counts_the_backups_made_by_the_moment_retention_judged(steps):
     judged = T0 + datetime.timedelta(hours=3)
 
     def made(name, created, started):
-        return types.SimpleNamespace(name=name, phase="Completed", location="minio",
-                                     created=created, started=started)
+        return BackupRecord(name, "minio", started, None, "Completed", None, created=created)
     backups = [made("b1", T0 + datetime.timedelta(hours=1), T0 + datetime.timedelta(hours=1)),
                made("b2", judged, judged + datetime.timedelta(seconds=16)),          # queued behind another
                made("b3", judged + datetime.timedelta(seconds=30), judged + datetime.timedelta(seconds=30))]
