@@ -17,12 +17,12 @@ Feature: TCID-DIR-DMAAS-VERSION-COMPATIBILITY-ML
 
     Examples: forward and backward
       | from_k8s | from_dmaas | to_k8s  | to_dmaas |
-      | 1.23.17  | 1.10.3     | 1.29.4  | 1.12.4   |
-      | 1.29.4   | 1.12.4     | 1.23.17 | 1.10.3   |
+      | 1.24.17  | 1.12.3     | 1.33.13 | 1.16.2   |
+      | 1.33.13  | 1.16.2     | 1.24.17 | 1.12.3   |
 
   Scenario: TCID-DIR-DMAAS-VERSION-COMPATIBILITY-ML an API the target does not serve fails with a clear reason
-    Given a cluster "producer" at Kubernetes 1.23.17 with DMaaS 1.10.3
-    And a cluster "consumer" at Kubernetes 1.29.4 with DMaaS 1.12.4
+    Given a cluster "producer" at Kubernetes 1.24.17 with DMaaS 1.12.3
+    And a cluster "consumer" at Kubernetes 1.33.13 with DMaaS 1.16.2
     And the "aws" bucket is a backup location on clusters "producer" and "consumer"
     And the pod security policies "ml-restricted" exist on cluster "producer"
     When the team takes an on-demand backup "policies" of resources "podsecuritypolicies.policy" on cluster "producer"

@@ -17,8 +17,11 @@
 #   versitygw        the S3 server of the lab's bucket profiles
 # The real stack: etcd, Kubernetes' control plane and node, kubectl (the
 # client of the same release, for people and tests), CoreDNS, the LocalPV
-# provisioner, Velero with its AWS plugin, and the catalogue's Cortex. Progress goes to stderr, one line per component; a failed build
-# prints one line naming the component and its log, exits 1.
+# provisioner, Velero with its AWS plugin, and the catalogue's Cortex; and the
+# legacy set (LEGACY_* in versions.env: an older Kubernetes and Velero, in
+# bin/legacy/), whose clusters share the rest. Progress goes to stderr, one
+# line per component; a failed build prints one line naming the component and
+# its log, exits 1.
 # Go runs under `nice -n 19` (a shared machine) unless REALSTACK_NICE=0.
 set -euo pipefail
 
@@ -32,7 +35,9 @@ logs="$out/logs"
 
 lab_tools=(kopia velero-uploader versitygw)
 stack=(etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl
-       coredns local-path-provisioner velero velero-restore-helper velero-plugin-for-aws cortex)
+       coredns local-path-provisioner velero velero-restore-helper velero-plugin-for-aws cortex
+       legacy/kube-apiserver legacy/kube-controller-manager legacy/kube-scheduler legacy/kubelet
+       legacy/kube-proxy legacy/velero legacy/velero-restore-helper)
 all=("${stack[@]}" "${lab_tools[@]}")
 
 mode=build
@@ -56,12 +61,17 @@ check_pin versitygw github.com/versity/versitygw "$VERSITYGW_VERSION"
 check_pin coredns github.com/coredns/coredns "$COREDNS_VERSION"
 check_pin localpv github.com/rancher/local-path-provisioner "$LOCALPV_PROVISIONER_VERSION"
 check_pin cortex github.com/cortexproject/cortex "$CORTEX_VERSION"
-for m in velero kopia; do
-    grep -q "=> ${VELERO_KOPIA_REPLACE/@/ }" "$here/$m/go.mod" \
-        || { echo "realstack: $m/go.mod lacks the kopia replace $VELERO_KOPIA_REPLACE" >&2; exit 1; }
+check_pin kube-legacy k8s.io/kubernetes "$LEGACY_K8S_VERSION"
+check_pin velero-legacy github.com/vmware-tanzu/velero "$LEGACY_VELERO_VERSION"
+for m in velero:$VELERO_KOPIA_REPLACE kopia:$VELERO_KOPIA_REPLACE velero-legacy:$LEGACY_VELERO_KOPIA_REPLACE; do
+    replace="${m#*:}"
+    grep -q "=> ${replace/@/ }" "$here/${m%%:*}/go.mod" \
+        || { echo "realstack: ${m%%:*}/go.mod lacks the kopia replace $replace" >&2; exit 1; }
 done
-grep -q "=> k8s.io/apiserver $K8S_STAGING_VERSION" "$here/kube/go.mod" \
-    || { echo "realstack: kube/go.mod staging replaces are not at $K8S_STAGING_VERSION" >&2; exit 1; }
+for m in kube:$K8S_STAGING_VERSION kube-legacy:$LEGACY_K8S_STAGING_VERSION; do
+    grep -q "=> k8s.io/apiserver ${m#*:}" "$here/${m%%:*}/go.mod" \
+        || { echo "realstack: ${m%%:*}/go.mod staging replaces are not at ${m#*:}" >&2; exit 1; }
+done
 
 mkdir -p "$bin" "$logs"
 export GOTOOLCHAIN=local GOFLAGS="-mod=readonly -buildvcs=false -trimpath"
@@ -72,38 +82,49 @@ nice=(nice -n 19)
 [[ "${REALSTACK_NICE:-1}" == 0 ]] && nice=()
 
 build_date="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
-kube_ldflags() {
-    local major minor x
-    major="${K8S_VERSION#v}"; major="${major%%.*}"
-    minor="${K8S_VERSION#v*.}"; minor="${minor%%.*}"
+kube_ldflags() {   # version git-commit
+    local version="$1" commit="$2" major minor x
+    major="${version#v}"; major="${major%%.*}"
+    minor="${version#v*.}"; minor="${minor%%.*}"
     # -s -w: no symbol/DWARF tables; linking these binaries is a large share
     # of their build time and nobody debugs them here.
     x="-s -w"
     for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-        x+=" -X $pkg.gitVersion=$K8S_VERSION -X $pkg.gitMajor=$major -X $pkg.gitMinor=$minor"
+        x+=" -X $pkg.gitVersion=$version -X $pkg.gitMajor=$major -X $pkg.gitMinor=$minor"
         x+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=$build_date"
-        [[ -z "$K8S_GIT_COMMIT" ]] || x+=" -X $pkg.gitCommit=$K8S_GIT_COMMIT"
+        [[ -z "$commit" ]] || x+=" -X $pkg.gitCommit=$commit"
     done
     echo "$x"
 }
 
-recipe() {   # component -> sets dir, pkg, ldflags and cgo
+recipe() {   # component -> sets dir, pkg, ldflags, tags and cgo
     local c="$1"
     ldflags="-s -w"
+    tags=""
     cgo=1       # what runs in the real stack's images is static (CGO_ENABLED=0), as upstream builds it
     case "$c" in
         etcd) dir=kube; pkg=go.etcd.io/etcd/server/v3
               ldflags+=" -X go.etcd.io/etcd/api/v3/version.GitSHA=$ETCD_VERSION" ;;
         kube-apiserver|kube-controller-manager|kube-scheduler|kubelet|kube-proxy|kubectl)
-              dir=kube; pkg=k8s.io/kubernetes/cmd/$c; ldflags="$(kube_ldflags)" ;;
+              dir=kube; pkg=k8s.io/kubernetes/cmd/$c; ldflags="$(kube_ldflags "$K8S_VERSION" "$K8S_GIT_COMMIT")" ;;
+        # 1.24 still links the in-tree cloud providers unless built providerless
+        # (upstream's own build tag; nothing here runs in a cloud)
+        legacy/kube-*|legacy/kubelet)
+              dir=kube-legacy; pkg=k8s.io/kubernetes/cmd/${c#legacy/}; tags=providerless
+              ldflags="$(kube_ldflags "$LEGACY_K8S_VERSION" "$LEGACY_K8S_GIT_COMMIT")" ;;
         coredns) dir=coredns; pkg=github.com/coredns/coredns; cgo=0
-              ldflags+=" -X github.com/coredns/coredns/coremain.GitCommit=$COREDNS_VERSION" ;;
+              ldflags+=" -X github.com/coredns/coredns/coremain.GitCommit=$COREDNS_GIT_COMMIT" ;;
         local-path-provisioner) dir=localpv; pkg=github.com/rancher/local-path-provisioner; cgo=0
               ldflags+=" -X main.VERSION=$LOCALPV_PROVISIONER_VERSION" ;;
         velero-restore-helper) dir=velero; pkg=github.com/vmware-tanzu/velero/cmd/velero-restore-helper; cgo=0 ;;
         velero) dir=velero; pkg=github.com/vmware-tanzu/velero/cmd/velero; cgo=0
               ldflags+=" -X github.com/vmware-tanzu/velero/pkg/buildinfo.Version=$VELERO_VERSION"
               ldflags+=" -X github.com/vmware-tanzu/velero/pkg/buildinfo.GitSHA=$VELERO_GIT_COMMIT"
+              ldflags+=" -X github.com/vmware-tanzu/velero/pkg/buildinfo.GitTreeState=clean" ;;
+        legacy/velero-restore-helper) dir=velero-legacy; pkg=github.com/vmware-tanzu/velero/cmd/velero-restore-helper; cgo=0 ;;
+        legacy/velero) dir=velero-legacy; pkg=github.com/vmware-tanzu/velero/cmd/velero; cgo=0
+              ldflags+=" -X github.com/vmware-tanzu/velero/pkg/buildinfo.Version=$LEGACY_VELERO_VERSION"
+              ldflags+=" -X github.com/vmware-tanzu/velero/pkg/buildinfo.GitSHA=$LEGACY_VELERO_GIT_COMMIT"
               ldflags+=" -X github.com/vmware-tanzu/velero/pkg/buildinfo.GitTreeState=clean" ;;
         velero-uploader) dir=velero; pkg=dmaas.local/realstack/velero/uploader ;;
         velero-plugin-for-aws) dir=velero-aws
@@ -124,13 +145,15 @@ recipe() {   # component -> sets dir, pkg, ldflags and cgo
 # What a component is built from: its package, its link flags (minus the
 # build date) and its wrapper module's files.
 component_key() {   # component (after recipe)
-    { echo "$pkg cgo=$cgo"; echo "${ldflags//$build_date/}"
+    { echo "$pkg cgo=$cgo${tags:+ tags=$tags}"; echo "${ldflags//$build_date/}"
       find "$here/$dir" -type f \( -name '*.go' -o -name go.mod -o -name go.sum \) | LC_ALL=C sort | xargs cat
     } | sha256sum | cut -c1-16
 }
 
+stamp() { echo "$out/stamp.${1//\//.}"; }   # component -> its stamp file (legacy/x: stamp.legacy.x)
+
 current() {   # component (after recipe) -> 0 when built from these inputs
-    [[ -x "$bin/$1" && -f "$out/stamp.$1" && "$(cat "$out/stamp.$1")" == "$(component_key)" ]]
+    [[ -x "$bin/$1" && -f "$(stamp "$1")" && "$(cat "$(stamp "$1")")" == "$(component_key)" ]]
 }
 
 build_one() {   # component
@@ -142,14 +165,16 @@ build_one() {   # component
     fi
     start=$SECONDS
     echo "realstack: building $c ($pkg) ..." >&2
+    log="$logs/${c//\//.}.log"
+    mkdir -p "$(dirname "$bin/$c")"
     # go build downloads what it needs from the proxy on the way (go.sum pins it)
-    if ! (cd "$here/$dir" && CGO_ENABLED=$cgo "${nice[@]}" go build -ldflags "$ldflags" -o "$bin/$c.tmp" "$pkg" \
-            && mv "$bin/$c.tmp" "$bin/$c") >"$logs/$c.log" 2>&1; then
-        echo "realstack: building $c failed; see $logs/$c.log" >&2
+    if ! (cd "$here/$dir" && CGO_ENABLED=$cgo "${nice[@]}" go build ${tags:+-tags "$tags"} -ldflags "$ldflags" \
+            -o "$bin/$c.tmp" "$pkg" && mv "$bin/$c.tmp" "$bin/$c") >"$log" 2>&1; then
+        echo "realstack: building $c failed; see $log" >&2
         exit 1
     fi
-    echo "build: $((SECONDS - start))s" >>"$logs/$c.log"
-    component_key >"$out/stamp.$c"
+    echo "build: $((SECONDS - start))s" >>"$log"
+    component_key >"$(stamp "$c")"
     echo "realstack: built $c in $((SECONDS - start))s" >&2
 }
 

@@ -195,9 +195,10 @@ def parser() -> argparse.ArgumentParser:
     realstack = sub.add_parser("realstack", help="build, start, inspect or stop the real stack "
                                                  "(real Kubernetes and Velero as local processes)")
     realstack.add_argument("action", choices=["build", "up", "status", "down", "cluster"])
-    realstack.add_argument("rest", nargs="*", help="build: components; up: cluster names; "
-                                                   "cluster add|remove NAME: one more cluster on a running stack "
-                                                   "(add prints its kubeconfig path)")
+    realstack.add_argument("rest", nargs=argparse.REMAINDER,
+                           help="build: components; up: cluster names; cluster add NAME [--kubernetes VERSION] "
+                                "[--velero VERSION] | cluster remove NAME: one more cluster on a running stack "
+                                "(add prints its kubeconfig path)")
     realstack.set_defaults(func=cmd_realstack)
 
     monitor = sub.add_parser("monitor", help="the DMaaS monitor views (plans, S3 usage, connectivity); "

@@ -16,6 +16,16 @@ def versions(root: Path) -> dict[str, str]:
     return {k.strip(): v.strip() for k, v in pairs}
 
 
+# The version sets versions.env pins: each one's binaries under bin/ (the
+# current set at its top, the legacy set in bin/legacy/).
+SETS = {"": "", "LEGACY_": "legacy"}
+
+
+def releases(versions: dict[str, str], component: str) -> dict[str, str]:
+    """The built releases of `component` ("K8S" or "VELERO") -> the bin/
+    subdirectory of each: {"1.33.13": "", "1.24.17": "legacy"}."""
+    return {versions[f"{prefix}{component}_VERSION"].lstrip("v"): sub for prefix, sub in SETS.items()}
+
 
 def script(root: Path) -> Path:
     path = Path(root) / "realstack" / "build.sh"

@@ -1,7 +1,8 @@
 """`dmaas realstack build|up|status|down|cluster add NAME|cluster remove NAME`.
 
-`cluster add NAME` starts one more cluster on the running stack and prints
-its kubeconfig path (its last line of output), `cluster remove NAME` stops
+`cluster add NAME [--kubernetes VERSION] [--velero VERSION]` starts one
+more cluster on the running stack (at built releases of versions.env,
+default the current set's) and prints its kubeconfig path (its last line of output), `cluster remove NAME` stops
 it: what a real target profile's lifecycle hooks need to create and destroy
 clusters on the real stack."""
 from __future__ import annotations
@@ -30,12 +31,16 @@ def main(action: str, root: Path, rest: list[str]) -> int:
             print(f"  kubectl of the same release: {build.bin_dir(root) / 'kubectl'}")
             return 0
         if action == "cluster":
-            if len(rest) != 2 or rest[0] not in ("add", "remove"):
-                print("realstack: usage: dmaas realstack cluster add|remove NAME", file=sys.stderr)
+            words, releases = _release_options(rest)
+            if len(words) != 2 or words[0] not in ("add", "remove") or releases is None \
+                    or (releases and words[0] != "add"):
+                print("realstack: usage: dmaas realstack cluster add NAME [--kubernetes VERSION] "
+                      "[--velero VERSION] | cluster remove NAME", file=sys.stderr)
                 return 2
-            verb, name = rest
+            verb, name = words
             if verb == "add":
-                entry = state.add_cluster(name, progress=lambda m: print(f"realstack: {m}", file=sys.stderr))
+                entry = state.add_cluster(name, progress=lambda m: print(f"realstack: {m}", file=sys.stderr),
+                                          **releases)
                 print(entry["kubeconfig"])
             else:
                 state.remove_cluster(name)
@@ -63,3 +68,20 @@ def main(action: str, root: Path, rest: list[str]) -> int:
         print(f"realstack: {action} interrupted; {after}", file=sys.stderr)
         return 130
     raise ValueError(action)
+
+
+def _release_options(args: list[str]) -> tuple[list[str], dict | None]:
+    """`--kubernetes V` / `--velero V` taken out of args -> (the other
+    words, {"kubernetes": V, "velero": V}), None for a malformed option."""
+    words, releases, args = [], {}, list(args)
+    while args:
+        word = args.pop(0)
+        if word in ("--kubernetes", "--velero"):
+            if not args:
+                return words, None
+            releases[word[2:]] = args.pop(0)
+        elif word.startswith("--"):
+            return words, None
+        else:
+            words.append(word)
+    return words, releases

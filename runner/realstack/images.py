@@ -86,6 +86,15 @@ def catalogue(bin_dir: Path, versions: dict[str, str], debian: rootfs.Layer,
         Image("velero", versions["VELERO_VERSION"],
               {"/velero": bin_dir / "velero", "/velero-restore-helper": bin_dir / "velero-restore-helper"},
               entrypoint=["/velero"], user="65532:65532"),
+        # the legacy set's Velero; before 1.14 its restore helper has an image of its
+        # own (velero/velero-restore-helper), as upstream publishes it
+        Image("velero", versions["LEGACY_VELERO_VERSION"],
+              {"/velero": bin_dir / "legacy" / "velero",
+               "/velero-restore-helper": bin_dir / "legacy" / "velero-restore-helper"},
+              entrypoint=["/velero"], user="65532:65532"),
+        Image("velero-restore-helper", versions["LEGACY_VELERO_VERSION"],
+              {"/velero-restore-helper": bin_dir / "legacy" / "velero-restore-helper"},
+              entrypoint=["/velero-restore-helper"], user="65532:65532"),
         # velero/velero-plugin-for-aws: an init container copying the plugin to /target
         Image("velero-plugin-for-aws", versions["VELERO_AWS_VERSION"],
               {"/plugins/velero-plugin-for-aws": bin_dir / "velero-plugin-for-aws"},

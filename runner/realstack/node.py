@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -42,10 +43,26 @@ HOST_PACKAGES = {"containerd": "containerd", "runc": "runc", f"{CNI_BIN}/bridge"
                  "debootstrap": "debootstrap"}
 
 
+# kubelet before 1.27 takes the runtime's endpoint as a flag only, and before
+# 1.29 writes pod logs to this fixed directory of the host (podLogsDir came then)
+RUNTIME_ENDPOINT_IN_CONFIG = (1, 27)
+POD_LOGS_DIR_IN_CONFIG = (1, 29)
+FIXED_POD_LOGS = (Path("/var/log/pods"), Path("/var/log/containers"))
+
+
+def release_of(version: str) -> tuple[int, int]:
+    """'1.24.17' -> (1, 24)."""
+    major, minor = version.split(".")[:2]
+    return int(major), int(minor)
+
+
 class Node:
-    def __init__(self, cluster_dir: Path, name: str, net: NodeNet):
+    def __init__(self, cluster_dir: Path, name: str, net: NodeNet, kubernetes: str | None = None):
+        """`kubernetes`: the release of its kubelet (what its configuration
+        follows); None for a node only being taken down."""
         self.name = name
         self.net = net
+        self.release = release_of(kubernetes) if kubernetes else None
         self.home = Path(cluster_dir) / "node"
         self.run_dir = Path("/run/dmaas") / net.namespace
         # the node works under a short path (a bind mount of its home): kubelet
@@ -129,7 +146,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
             {"type": "portmap", "capabilities": {"portMappings": True}}]}
 
     def _kubelet_config(self, ca: Path) -> dict:
-        return {
+        config = {
             "apiVersion": "kubelet.config.k8s.io/v1beta1", "kind": "KubeletConfiguration",
             "address": self.net.node_ip, "port": 10250, "readOnlyPort": 0,
             "healthzBindAddress": "127.0.0.1", "healthzPort": 10248,
@@ -149,6 +166,15 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
             "makeIPTablesUtilChains": True, "protectKernelDefaults": False,
             "nodeStatusReportFrequency": "10s", "syncFrequency": "10s",
         }
+        if self.release < RUNTIME_ENDPOINT_IN_CONFIG:
+            # fields of later releases out (their kubelet would warn and ignore
+            # them); what they set, by the means that release has
+            for later in ("containerRuntimeEndpoint", "failCgroupV1", "localStorageCapacityIsolation"):
+                config.pop(later)
+            config["featureGates"] = {"LocalStorageCapacityIsolation": False}
+        if self.release < POD_LOGS_DIR_IN_CONFIG:
+            config.pop("podLogsDir")
+        return config
 
     def _proxy_config(self, kubeconfig: Path) -> dict:
         return {
@@ -167,10 +193,12 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
         return [*self.net.nsenter(), "containerd", "--config", str(self.dir / "containerd.toml")]
 
     def kubelet_command(self, kubelet: Path, kubeconfig: Path) -> list[str]:
+        endpoint = (["--container-runtime-endpoint", f"unix://{self.socket}"]
+                    if self.release < RUNTIME_ENDPOINT_IN_CONFIG else [])
         return [*self.net.nsenter(), str(kubelet), "--config", str(self.dir / "kubelet.yaml"),
                 "--kubeconfig", str(kubeconfig), "--root-dir", str(self.kubelet_dir),
                 "--cert-dir", str(self.dir / "kubelet-pki"), "--hostname-override", self.name,
-                "--node-ip", self.net.node_ip, "--v", "1"]
+                "--node-ip", self.net.node_ip, *endpoint, "--v", "1"]
 
     def kube_proxy_command(self, kube_proxy: Path) -> list[str]:
         return [*self.net.nsenter(), str(kube_proxy), "--config", str(self.dir / "kube-proxy.yaml")]
@@ -265,6 +293,41 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
                     except OSError:
                         time.sleep(0.1)
 
+    def pod_uids(self) -> set[str]:
+        """The UIDs of every pod whose containers this node's containerd
+        still holds (kubelet labels each container with its pod's)."""
+        if not self.containerd_ready():
+            return set()
+        uids = set()
+        for container in self.ctr("containers", "ls", "-q", check=False).stdout.split():
+            info = self.ctr("containers", "info", container, check=False)
+            try:
+                uids.add(json.loads(info.stdout)["Labels"]["io.kubernetes.pod.uid"])
+            except (ValueError, KeyError, TypeError):
+                pass
+        return uids
+
+    def remove_pod_logs(self, uids: set[str]) -> None:
+        """kubelet links its containers' logs from the host's
+        /var/log/containers, and before 1.29 logs them into the host's
+        /var/log/pods: this node's pods' (`uids`) go, nobody else's."""
+        pods, links = FIXED_POD_LOGS
+        ours = [d for d in pods.glob("*_*_*") if d.name.rsplit("_", 1)[-1] in uids]
+        places = ours + [self.dir / "pod-logs", self.home / "pod-logs"]
+        for link in links.glob("*.log"):
+            try:
+                if any(Path(os.readlink(link)).is_relative_to(place) for place in places):
+                    link.unlink()
+            except OSError:
+                pass
+        for d in ours:
+            shutil.rmtree(d, ignore_errors=True)
+        for d in FIXED_POD_LOGS:        # the kubelet made them if nothing else uses them
+            try:
+                d.rmdir()
+            except OSError:
+                pass
+
     def unmount(self) -> list[str]:
         """Unmount everything under the node's dir (pod volumes, overlays,
         and the dir itself; returns what stays."""
@@ -281,6 +344,5 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
 
 def missing_host_packages() -> list[str]:
     """The Debian packages a node needs that this machine lacks."""
-    import shutil
     return sorted({package for command, package in HOST_PACKAGES.items()
                    if not (Path(command).exists() if command.startswith("/") else shutil.which(command))})

@@ -198,16 +198,20 @@ class Stack:
             raise StackError(f"no real stack in {self.dir} (start one with `dmaas realstack up`)") from None
 
     # clusters on demand -------------------------------------------------------
-    def add_cluster(self, name: str, progress=lambda msg: None) -> dict:
+    def add_cluster(self, name: str, progress=lambda msg: None, kubernetes: str | None = None,
+                    velero: str | None = None) -> dict:
         """Starts one more cluster on a running stack (what a scenario that
-        names a new cluster needs); on failure it is taken down again."""
+        names a new cluster needs), at the Kubernetes and Velero releases
+        given (built ones; default the current set's); on failure it is
+        taken down again."""
         state = self.state()
         if name in state["clusters"]:
             raise StackError(f"cluster {name} already runs in {self.dir}")
         self.processes = self._read_processes() or []
         self._nodes = self._read_nodes() or {"slot": None, "nodes": {}}
         try:
-            state["clusters"][name] = self._cluster(name, build.bin_dir(self.root), state["s3"], progress)
+            state["clusters"][name] = self._cluster(name, build.bin_dir(self.root), state["s3"], progress,
+                                                    kubernetes, velero)
         except BaseException as error:
             self._take_down(name)
             self._raise_one_line(error)
@@ -231,9 +235,11 @@ class Stack:
         node = self._node(name, entry) if entry else None
         self._stop([p for p in ours if p["component"] in ("kubelet", "kube-proxy")])
         if node is not None:
+            uids = node.pod_uids()
             node.stop_containers()
         self._stop(ours)
         if node is not None:
+            node.remove_pod_logs(uids)
             self._clean_node(node)
             del self._nodes["nodes"][name]
             self._record_nodes()
@@ -274,7 +280,25 @@ class Stack:
                      aws_secret_access_key=s3["secret_key"]).create_bucket(Bucket=BUCKET)
         return lab["s3"], lab["control"]
 
-    def _cluster(self, name: str, bin_dir: Path, s3: dict, progress) -> dict:
+    def _releases(self, kubernetes: str | None, velero: str | None) -> tuple[str, str, dict]:
+        """The Kubernetes and Velero releases a cluster gets (default: the
+        current set's) and the pins; StackError for one not built here."""
+        versions = build.versions(self.root)
+        chosen = []
+        for component, what, wanted in (("K8S", "Kubernetes", kubernetes), ("VELERO", "Velero", velero)):
+            built = build.releases(versions, component)
+            wanted = (wanted or versions[f"{component}_VERSION"]).lstrip("v")
+            if wanted not in built:
+                raise StackError(f"{what} {wanted} is not a release the real stack builds "
+                                 f"(realstack/versions.env pins {', '.join(built)})")
+            chosen.append(wanted)
+        return chosen[0], chosen[1], versions
+
+    def _cluster(self, name: str, bin_dir: Path, s3: dict, progress, kubernetes: str | None = None,
+                 velero: str | None = None) -> dict:
+        kubernetes, velero, versions = self._releases(kubernetes, velero)
+        kube_bin = bin_dir / build.releases(versions, "K8S")[kubernetes]
+        velero_bin = bin_dir / build.releases(versions, "VELERO")[velero]
         self.step = f"network of cluster {name}"
         cdir = self.dir / "clusters" / name
         logs = cdir / "logs"
@@ -283,7 +307,7 @@ class Stack:
         self._nodes["nodes"][name] = {"index": index}
         self._record_nodes()
         net = network.add_node(self._nodes["slot"], index)
-        node = Node(cdir, f"{name}-node", net)
+        node = Node(cdir, f"{name}-node", net, kubernetes)
         address = network.stack_address(net.slot)
 
         self.step = f"control plane of cluster {name}"
@@ -312,7 +336,7 @@ class Stack:
         progress(f"  etcd {etcd_url}")
 
         popen = self._spawn("kube-apiserver", name, [
-            str(bin_dir / "kube-apiserver"), "--etcd-servers", etcd_url,
+            str(kube_bin / "kube-apiserver"), "--etcd-servers", etcd_url,
             # the stack's address: where the host and the node's pods (the
             # `kubernetes` Service's endpoint) reach it
             "--bind-address", address, "--advertise-address", address,
@@ -338,7 +362,7 @@ class Stack:
                 "--cluster-signing-cert-file", str(paths["ca"]), "--cluster-signing-key-file", str(paths["ca_key"]),
                 "--use-service-account-credentials=true"] if component == "kube-controller-manager" else [])
             self._spawn(component, name, [
-                str(bin_dir / component), "--kubeconfig", str(kubeconfig),
+                str(kube_bin / component), "--kubeconfig", str(kubeconfig),
                 "--authentication-kubeconfig", str(kubeconfig), "--authorization-kubeconfig", str(kubeconfig),
                 "--leader-elect=false", "--secure-port=0", *extra], logs / f"{component}.log")
 
@@ -346,11 +370,11 @@ class Stack:
         node.prepare(kubeconfig, paths["ca"])
         popen = self._spawn("containerd", name, node.containerd_command(), logs / "containerd.log")
         self._wait(f"containerd of node {node.name}", popen, logs / "containerd.log", node.containerd_ready)
-        archives = images.build_all(bin_dir, build.versions(self.root), images.cache_dir(), progress)
+        archives = images.build_all(bin_dir, versions, images.cache_dir(), progress)
         node.import_images(archives, self.image_mirror(built=[ref for refs in archives.values() for ref in refs]))
-        popen = self._spawn("kubelet", name, node.kubelet_command(bin_dir / "kubelet", node_kubeconfig),
+        popen = self._spawn("kubelet", name, node.kubelet_command(kube_bin / "kubelet", node_kubeconfig),
                             logs / "kubelet.log")
-        self._spawn("kube-proxy", name, node.kube_proxy_command(bin_dir / "kube-proxy"), logs / "kube-proxy.log")
+        self._spawn("kube-proxy", name, node.kube_proxy_command(kube_bin / "kube-proxy"), logs / "kube-proxy.log")
         from kubernetes import client, config as kconfig, utils
         api = kconfig.new_client_from_config(str(kubeconfig))
         core = client.CoreV1Api(api)
@@ -360,7 +384,6 @@ class Stack:
         progress(f"  node {node.name} Ready (containerd, kubelet, kube-proxy in {net.namespace}, {net.node_ip})")
 
         self.step = f"cluster DNS and the local-PV provisioner of cluster {name}"
-        versions = build.versions(self.root)
         classes = self._storage_classes()
         addons = _manifest("coredns.yaml", domain="cluster.local", dns_ip=net.service_ip(10),
                            coredns_version=versions["COREDNS_VERSION"])
@@ -379,7 +402,6 @@ class Stack:
         progress(f"  CoreDNS at {net.service_ip(10)}, local-PV provisioner for {len(classes)} StorageClasses")
 
         self.step = f"velero install on cluster {name}"
-        velero = str(bin_dir / "velero")
         creds = cdir / "credentials"
         creds.write_text("".join(f"[{p}]\naws_access_key_id = {s['access_key']}\n"
                                  f"aws_secret_access_key = {s['secret_key']}\n" for p, s in
@@ -388,8 +410,8 @@ class Stack:
         config = ",".join(f"{k}={v}" for k, v in bsl_config(next(iter(s3.values()))).items())
         _start_early_in_a_minute()
         install = subprocess.run([
-            velero, "install", "--kubeconfig", str(kubeconfig), "--namespace", VELERO_NAMESPACE,
-            "--image", f"velero/velero:{versions['VELERO_VERSION']}",
+            str(velero_bin / "velero"), "install", "--kubeconfig", str(kubeconfig), "--namespace", VELERO_NAMESPACE,
+            "--image", f"velero/velero:v{velero}",
             "--plugins", f"velero/velero-plugin-for-aws:{versions['VELERO_AWS_VERSION']}",
             "--provider", "aws", "--bucket", BUCKET, "--secret-file", str(creds),
             "--backup-location-config", config, "--use-volume-snapshots=false",
@@ -418,7 +440,7 @@ class Stack:
         version = json.loads(get(server + "/version", context))
         return {"server": server, "kubeconfig": str(kubeconfig), "context": name,
                 "version": version["gitVersion"].lstrip("v"),
-                "velero_version": versions["VELERO_VERSION"].lstrip("v"),
+                "velero_version": velero,
                 "node_dir": str(node.volumes), "node": node.name, "node_ip": net.node_ip,
                 "netns": net.namespace}
 

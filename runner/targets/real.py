@@ -30,6 +30,7 @@ from runner.versions import describe, matches, normalize, parse_wanted
 
 DEFAULT_GC_PERIOD = 3600.0          # velero server --garbage-collection-frequency's default
 RECORD = "target-record.jsonl"      # in the run's report dir: clusters and buckets reached, clusters made
+QUIET_WAIT = 10.0                   # real seconds: a shorter wait (a poll's nudge) is not announced
 
 
 class RealTarget(Target):
@@ -342,7 +343,7 @@ class RealTarget(Target):
         deadline = time.monotonic() + seconds * self.time_scale if until is None else until
         wait = max(0.0, deadline - time.monotonic())
         alone = until is None        # a passage of several steps reports its own progress, once a step
-        if alone:
+        if alone and wait >= QUIET_WAIT:
             print(f"[clock] {seconds:g} s of scenario time = {wait:.0f} s of real waiting "
                   f"(time_scale {self.time_scale:g})", file=sys.stderr, flush=True)
         while (left := deadline - time.monotonic()) > 0:

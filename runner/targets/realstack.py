@@ -23,7 +23,7 @@ from runner.realstack import build, stack
 from runner.targets.base import ClusterInfo
 from runner.targets.control import BucketFaults, ControlClient
 from runner.targets.real import RealTarget
-from runner.versions import describe, matches
+from runner.versions import describe, matches, release
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 STACK_DIR = "realstack"         # in the run's report dir
@@ -78,33 +78,46 @@ class RealStackTarget(BucketFaults, RealTarget):
     def _entry(self, name):
         return self.stack.state()["clusters"].get(name)
 
-    def _built(self, name, version, velero_version):
-        built = {"version": self._versions["K8S_VERSION"].lstrip("v"),
-                 "velero_version": self._versions["VELERO_VERSION"].lstrip("v")}
-        for field, wanted, what in (("version", version, "Kubernetes"), ("velero_version", velero_version, "Velero")):
-            if wanted and not matches(built[field], wanted):
-                raise Unsupported(f"target '{self.name}' builds {what} {built[field]} only "
+    def _releases(self, name, version, velero_version):
+        """The built Kubernetes and Velero releases cluster `name` gets: the
+        newest built one matching what its step names (default: the current
+        set's); Unsupported when none is built."""
+        chosen = []
+        for component, what, wanted in (("K8S", "Kubernetes", version), ("VELERO", "Velero", velero_version)):
+            built = sorted(build.releases(self._versions, component), key=release, reverse=True)
+            current = self._versions[f"{component}_VERSION"].lstrip("v")
+            fitting = [r for r in built if matches(r, wanted)] if wanted else [current]
+            if not fitting:
+                raise Unsupported(f"target '{self.name}' builds {what} {' and '.join(built)} only "
                                   f"(realstack/versions.env); cluster '{name}' needs {what} {describe(wanted)}")
+            chosen.append(fitting[0])
+        return chosen
 
-    def _start(self, name):
-        print(f"[realstack] starting cluster {name}", file=sys.stderr, flush=True)
+    def _start(self, name, kubernetes, velero):
+        print(f"[realstack] starting cluster {name} (Kubernetes {kubernetes}, Velero {velero})",
+              file=sys.stderr, flush=True)
         try:
-            return self.stack.add_cluster(name)
+            return self.stack.add_cluster(name, kubernetes=kubernetes, velero=velero)
         except stack.StackError as error:
             raise TargetError(f"{self.path}: cluster {name} did not start: {error}") from None
 
     def ensure_cluster(self, name, version=None, velero_version=None, owner=None):
-        self._built(name, version, velero_version)
+        kubernetes, velero = self._releases(name, version, velero_version)
         entry = self._entry(name)
-        if entry is not None:
-            return ClusterInfo.of(name, entry, created=False)
-        return ClusterInfo.of(name, self._start(name), created=True)
+        if entry is None:
+            return ClusterInfo.of(name, self._start(name, kubernetes, velero), created=True)
+        if (version and not matches(entry["version"], version)) or \
+                (velero_version and not matches(entry["velero_version"], velero_version)):
+            raise TargetError(f"target '{self.name}': cluster '{name}' already runs Kubernetes {entry['version']} "
+                              f"with Velero {entry['velero_version']}; the scenario needs Kubernetes {kubernetes} "
+                              f"with Velero {velero} (`dmaas realstack cluster remove {name}` frees the name)")
+        return ClusterInfo.of(name, entry, created=False)
 
     def create_cluster(self, name, version=None, velero_version=None, owner=None):
-        self._built(name, version, velero_version)
+        kubernetes, velero = self._releases(name, version, velero_version)
         if self._entry(name) is not None:
             raise TargetError(f"target '{self.name}': cluster '{name}' already runs")
-        return ClusterInfo.of(name, self._start(name), created=True)
+        return ClusterInfo.of(name, self._start(name, kubernetes, velero), created=True)
 
     def destroy_cluster(self, name):
         try:

@@ -87,16 +87,16 @@ def test_cortex_an_upload_without_verification(run_feature):
 
 def test_psp_a_target_that_does_not_serve_psp(run_feature):
     run = run_feature("psp.feature", [
-        ('a cluster "edge-2" at Kubernetes 1.24.17 with DMaaS 1.12.4',
-         'a cluster "edge-2" at Kubernetes 1.29.4 with DMaaS 1.12.4'),
+        ('a cluster "edge-2" at Kubernetes 1.24.17 with DMaaS 1.16.2',
+         'a cluster "edge-2" at Kubernetes 1.33.13 with DMaaS 1.16.2'),
     ], name="restored on several other clusters")
     run.assert_fails_at("every pod security policy", "edge-2", "PodSecurityPolicy")
 
 
 def test_version_compatibility_an_api_that_is_served(run_feature):
     run = run_feature("version_compatibility_ml.feature", [
-        ('    And a cluster "consumer" at Kubernetes 1.29.4 with DMaaS 1.12.4\n',
-         '    And a cluster "consumer" at Kubernetes 1.23.17 with DMaaS 1.10.3\n'),
+        ('    And a cluster "consumer" at Kubernetes 1.33.13 with DMaaS 1.16.2\n',
+         '    And a cluster "consumer" at Kubernetes 1.24.17 with DMaaS 1.12.3\n'),
     ], name="an API the target does not serve")
     run.assert_fails_at('reports that "podsecuritypolicies.policy" is not served',
                         "expected Velero's log to say it cannot resolve podsecuritypolicies.policy via discovery")

@@ -98,7 +98,7 @@ def _published(tmp_path):
     return images.Published(cassandra_lib=lib, cqlsh=wheel, kafka_lib=kafka_lib)
 
 
-VERSIONS = {"VELERO_VERSION": "v1", "VELERO_AWS_VERSION": "v1", "COREDNS_VERSION": "v1",
+VERSIONS = {"VELERO_VERSION": "v1", "LEGACY_VELERO_VERSION": "v0", "VELERO_AWS_VERSION": "v1", "COREDNS_VERSION": "v1",
             "LOCALPV_PROVISIONER_VERSION": "v1", "CORTEX_VERSION": "v1", "CASSANDRA_VERSION": "5.0.4",
             "KAFKA_VERSION": "3.6.1"}
 

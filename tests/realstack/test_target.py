@@ -39,7 +39,8 @@ def test_the_target_starts_clusters_on_demand_and_stops_everything(realstack_bui
         api = config.new_client_from_config(info.kubeconfig, context=info.context)
         [node] = client.CoreV1Api(api).list_node().items
         assert node.metadata.name == "alpha-node"
-        with pytest.raises(Unsupported, match=r"builds Kubernetes 1\.33\.\d+ only .* needs Kubernetes 1\.23\.17"):
+        with pytest.raises(Unsupported, match=r"builds Kubernetes 1\.33\.\d+ and 1\.24\.\d+ only .* "
+                                              r"needs Kubernetes 1\.23\.17"):
             target.ensure_cluster("old", version="1.23.17")
         with pytest.raises(TargetError, match="cluster 'alpha' already runs"):
             target.create_cluster("alpha")
@@ -65,6 +66,44 @@ def test_the_target_starts_clusters_on_demand_and_stops_everything(realstack_bui
         target.stop()
     assert not state_dir.exists()
     assert not any(alive(p) for p in processes)
+
+
+def test_a_cluster_of_the_legacy_set_serves_psp_and_runs_its_velero(realstack_built, tmp_path, monkeypatch):
+    """A step naming the legacy set's releases gets them: the API server
+    reports that release with its Go and commit and serves PodSecurityPolicy,
+    the node's kubelet is of it, Velero runs the legacy image; the name then
+    cannot be had at other releases, and the node's pod logs in the host's
+    /var/log/pods (kubelet 1.24 has no other place) go with it."""
+    from kubernetes import client, config
+    from runner.realstack import build
+    from runner.targets import TargetError, load_profile, open_target
+    monkeypatch.delenv("DMAAS_REALSTACK_DIR", raising=False)
+    versions = build.versions(ROOT)
+    kubernetes, velero = versions["LEGACY_K8S_VERSION"], versions["LEGACY_VELERO_VERSION"]
+    target = open_target(load_profile("realstack"), tmp_path / "state")
+    try:
+        info = target.ensure_cluster("old", version=kubernetes.lstrip("v").rsplit(".", 1)[0],
+                                     velero_version=velero.lstrip("v"))
+        assert (info.version, info.velero_version) == (kubernetes.lstrip("v"), velero.lstrip("v"))
+        api = config.new_client_from_config(info.kubeconfig, context=info.context)
+        served = client.VersionApi(api).get_code()
+        assert (served.git_version, served.git_commit) == (kubernetes, versions["LEGACY_K8S_GIT_COMMIT"])
+        assert served.go_version.startswith("go1.")
+        response = api.call_api("/apis/policy/v1beta1", "GET", auth_settings=["BearerToken"], _preload_content=False)
+        assert "podsecuritypolicies" in {r["name"] for r in json.loads(response.data)["resources"]}
+        [node] = client.CoreV1Api(api).list_node().items
+        assert node.status.node_info.kubelet_version == kubernetes
+        deployment = client.AppsV1Api(api).read_namespaced_deployment("velero", "velero")
+        assert deployment.spec.template.spec.containers[0].image == f"velero/velero:{velero}"
+        with pytest.raises(TargetError, match=f"cluster 'old' already runs Kubernetes {kubernetes.lstrip('v')}"):
+            target.ensure_cluster("old", version=versions["K8S_VERSION"].lstrip("v"))
+        uids = {pod.metadata.uid for pod in client.CoreV1Api(api).list_pod_for_all_namespaces().items}
+        logs = [d for d in Path("/var/log/pods").glob("*_*_*") if d.name.rsplit("_", 1)[-1] in uids]
+        assert logs, "kubelet 1.24 logs pods in /var/log/pods"
+        target.destroy_cluster("old")
+        assert not any(d.exists() for d in logs)
+    finally:
+        target.stop()
 
 
 SMOKE = """
@@ -118,3 +157,37 @@ def test_the_realstack_profile_skips_cstor_with_its_reason():
         target.check_engine("cstor")
     target.check_engine("local-hp")
     target.check_engine("jiva")
+
+
+def test_a_cluster_gets_the_built_releases_its_step_names():
+    """No stack needed: the releases chosen from versions.env's two sets."""
+    from runner.targets import Target, Unsupported
+    from runner.targets.realstack import RealStackTarget
+    target = Target.__new__(RealStackTarget)
+    Target.__init__(target, "realstack")
+    target._versions = {"K8S_VERSION": "v1.33.13", "LEGACY_K8S_VERSION": "v1.24.17",
+                        "VELERO_VERSION": "v1.16.2", "LEGACY_VELERO_VERSION": "v1.12.3"}
+    assert target._releases("a", None, None) == ["1.33.13", "1.16.2"]
+    assert target._releases("a", "1.24", "1.12.3") == ["1.24.17", "1.12.3"]
+    assert target._releases("a", "1.24.17", "1.16") == ["1.24.17", "1.16.2"]
+    assert target._releases("a", ">=1.24", None) == ["1.33.13", "1.16.2"]
+    with pytest.raises(Unsupported, match=r"^target 'realstack' builds Kubernetes 1\.33\.13 and 1\.24\.17 only "
+                                          r"\(realstack/versions\.env\); cluster 'a' needs Kubernetes 1\.23\.17$"):
+        target._releases("a", "1.23.17", None)
+    with pytest.raises(Unsupported, match=r"builds Velero 1\.16\.2 and 1\.12\.3 only .* needs Velero 1\.10\.x"):
+        target._releases("a", None, "1.10")
+
+
+def test_a_kubelet_gets_the_configuration_its_release_reads():
+    """kubelet 1.24 takes the runtime endpoint as a flag and knows none of
+    the later fields; 1.33 reads them all from its configuration."""
+    from runner.realstack.network import NodeNet
+    from runner.realstack.node import Node
+    net = NodeNet(1, 1)
+    old, new = (Node(Path("/nonexistent"), "n", net, kubernetes) for kubernetes in ("1.24.17", "1.33.13"))
+    old_config, new_config = (node._kubelet_config(Path("/ca")) for node in (old, new))
+    later = {"containerRuntimeEndpoint", "failCgroupV1", "localStorageCapacityIsolation", "podLogsDir"}
+    assert later <= set(new_config) and not later & set(old_config)
+    assert old_config["featureGates"] == {"LocalStorageCapacityIsolation": False}
+    assert "--container-runtime-endpoint" in old.kubelet_command(Path("kubelet"), Path("kc"))
+    assert "--container-runtime-endpoint" not in new.kubelet_command(Path("kubelet"), Path("kc"))

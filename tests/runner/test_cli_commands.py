@@ -48,9 +48,13 @@ def test_monitor_gets_its_arguments_verbatim(monkeypatch):
 def test_realstack_cluster_takes_add_or_remove_and_a_name(capsys, tmp_path, monkeypatch):
     """What a real profile's lifecycle hooks call (the real-stack tests run it on a stack)."""
     monkeypatch.setenv("DMAAS_REALSTACK_DIR", str(tmp_path / "none"))
-    for rest in ([], ["add"], ["grow", "x"], ["add", "a", "b"]):
+    for rest in ([], ["add"], ["grow", "x"], ["add", "a", "b"], ["add", "a", "--kubernetes"],
+                 ["add", "a", "--k8s", "1.24"], ["remove", "a", "--velero", "1.12.3"]):
         assert cli.main(["--root", str(ROOT), "realstack", "cluster", *rest]) == 2
-        assert capsys.readouterr().err == "realstack: usage: dmaas realstack cluster add|remove NAME\n"
+        assert capsys.readouterr().err == "realstack: usage: dmaas realstack cluster add NAME [--kubernetes " \
+                                          "VERSION] [--velero VERSION] | cluster remove NAME\n"
+    assert cli.main(["--root", str(ROOT), "realstack", "cluster", "add", "x", "--kubernetes", "1.24.17"]) == 1
+    assert "no real stack in" in capsys.readouterr().err
     assert cli.main(["--root", str(ROOT), "realstack", "cluster", "remove", "x"]) == 1
     assert capsys.readouterr().err == f"realstack: error: no real stack in {tmp_path / 'none'} (start one with " \
                                       "`dmaas realstack up`)\n"
