@@ -27,9 +27,11 @@ import collections
 import json
 import os
 import re
+import shutil
 import tempfile
 import time
 import uuid
+import weakref
 
 import kubernetes
 from kubernetes import client as k8s
@@ -59,7 +61,10 @@ class ClusterClient:
         self.name = info.name
         self.velero_namespace = velero_namespace
         self._tracker = tracker or (lambda *args: None)
-        self._cache_dir = cache_dir or tempfile.gettempdir()
+        if cache_dir is None:           # a client of its own (an inspection): its cache goes with it
+            cache_dir = tempfile.mkdtemp(prefix="dmaas-discovery-")
+            weakref.finalize(self, shutil.rmtree, cache_dir, True)
+        self._cache_dir = cache_dir
         configuration = k8s.Configuration()
         kubernetes.config.load_kube_config(config_file=info.kubeconfig, context=info.context,
                                            client_configuration=configuration)
