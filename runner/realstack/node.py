@@ -31,6 +31,7 @@ from pathlib import Path
 
 import yaml
 
+from runner import versions
 from runner.realstack.network import NodeNet
 
 PAUSE_IMAGE = "registry.k8s.io/pause:3.10"
@@ -50,19 +51,13 @@ POD_LOGS_DIR_IN_CONFIG = (1, 29)
 FIXED_POD_LOGS = (Path("/var/log/pods"), Path("/var/log/containers"))
 
 
-def release_of(version: str) -> tuple[int, int]:
-    """'1.24.17' -> (1, 24)."""
-    major, minor = version.split(".")[:2]
-    return int(major), int(minor)
-
-
 class Node:
     def __init__(self, cluster_dir: Path, name: str, net: NodeNet, kubernetes: str | None = None):
         """`kubernetes`: the release of its kubelet (what its configuration
         follows); None for a node only being taken down."""
         self.name = name
         self.net = net
-        self.release = release_of(kubernetes) if kubernetes else None
+        self.release = versions.release(kubernetes)[:2] if kubernetes else None
         self.home = Path(cluster_dir) / "node"
         self.run_dir = Path("/run/dmaas") / net.namespace
         # the node works under a short path (a bind mount of its home): kubelet
@@ -295,8 +290,10 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
 
     def pod_uids(self) -> set[str]:
         """The UIDs of every pod whose containers this node's containerd
-        still holds (kubelet labels each container with its pod's)."""
-        if not self.containerd_ready():
+        still holds (kubelet labels each container with its pod's); what
+        remove_pod_logs needs, so none asked when no pod logs in the host's
+        /var/log/pods (a kubelet of 1.29 or later logs in the node's dir)."""
+        if not self.containerd_ready() or not any(FIXED_POD_LOGS[0].glob("*_*_*")):
             return set()
         uids = set()
         for container in self.ctr("containers", "ls", "-q", check=False).stdout.split():
