@@ -17,7 +17,8 @@
 #   versitygw        the S3 server of the lab's bucket profiles
 # The real stack: etcd, Kubernetes' control plane and node, kubectl (the
 # client of the same release, for people and tests), CoreDNS, the LocalPV
-# provisioner, Velero with its AWS plugin, and the catalogue's Cortex; and the
+# provisioner, Velero with its AWS plugin, the catalogue's Cortex and the
+# Traefik its portal's ingress controller runs; and the
 # legacy set (LEGACY_* in versions.env: an older Kubernetes and Velero, in
 # bin/legacy/), whose clusters share the rest. Progress goes to stderr, one
 # line per component; a failed build prints one line naming the component and
@@ -35,7 +36,7 @@ logs="$out/logs"
 
 lab_tools=(kopia velero-uploader versitygw)
 stack=(etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl
-       coredns local-path-provisioner velero velero-restore-helper velero-plugin-for-aws cortex
+       coredns local-path-provisioner velero velero-restore-helper velero-plugin-for-aws cortex traefik
        legacy/kube-apiserver legacy/kube-controller-manager legacy/kube-scheduler legacy/kubelet
        legacy/kube-proxy legacy/velero legacy/velero-restore-helper)
 all=("${stack[@]}" "${lab_tools[@]}")
@@ -61,6 +62,7 @@ check_pin versitygw github.com/versity/versitygw "$VERSITYGW_VERSION"
 check_pin coredns github.com/coredns/coredns "$COREDNS_VERSION"
 check_pin localpv github.com/rancher/local-path-provisioner "$LOCALPV_PROVISIONER_VERSION"
 check_pin cortex github.com/cortexproject/cortex "$CORTEX_VERSION"
+check_pin traefik github.com/traefik/traefik/v3 "$TRAEFIK_VERSION"
 check_pin kube-legacy k8s.io/kubernetes "$LEGACY_K8S_VERSION"
 check_pin velero-legacy github.com/vmware-tanzu/velero "$LEGACY_VELERO_VERSION"
 for m in velero:$VELERO_KOPIA_REPLACE kopia:$VELERO_KOPIA_REPLACE velero-legacy:$LEGACY_VELERO_KOPIA_REPLACE; do
@@ -135,6 +137,9 @@ recipe() {   # component -> sets dir, pkg, ldflags, tags and cgo
         cortex) dir=cortex; pkg=github.com/cortexproject/cortex/cmd/cortex; cgo=0
               ldflags+=" -checklinkname=0 -X main.Version=${CORTEX_VERSION#v} -X main.Revision=$CORTEX_GIT_COMMIT"
               ldflags+=" -X main.Branch=HEAD" ;;
+        traefik) dir=traefik; pkg=github.com/traefik/traefik/v3/cmd/traefik; cgo=0
+              ldflags+=" -X github.com/traefik/traefik/v3/pkg/version.Version=$TRAEFIK_VERSION"
+              ldflags+=" -X github.com/traefik/traefik/v3/pkg/version.BuildDate=$build_date" ;;
         # kopia unstamped, as inside Velero (its repository format blob records the build)
         kopia) dir=kopia; pkg=github.com/kopia/kopia ;;
         versitygw) dir=versitygw; pkg=github.com/versity/versitygw/cmd/versitygw ;;

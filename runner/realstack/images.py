@@ -105,6 +105,12 @@ def catalogue(bin_dir: Path, versions: dict[str, str], debian: rootfs.Layer,
               {"/usr/bin/local-path-provisioner": bin_dir / "local-path-provisioner"}),
         # quay.io/cortexproject/cortex: /bin/cortex (every target in one binary) with a shell, as its alpine image
         Image("cortex", versions["CORTEX_VERSION"], {"/bin/cortex": bin_dir / "cortex"}, entrypoint=["/bin/cortex"]),
+        # Traefik serving Ingresses in ingress-nginx's place: the controller
+        # image's /nginx-ingress-controller takes its flags and execs Traefik
+        Image("traefik", versions["TRAEFIK_VERSION"],
+              {"/usr/local/bin/traefik": bin_dir / "traefik",
+               "/nginx-ingress-controller": IMAGE_FILES / "nginx-ingress-controller"},
+              cmd=["/nginx-ingress-controller"]),
         # what local-path-provisioner's helper pods and small test pods run
         Image("busybox", "1.35", {}, cmd=["sh"]),
         # the pod sandbox's process: pause's job (sleep, reap, exit on a signal)

@@ -65,10 +65,11 @@ def test_portal_has_what_its_story_names():
     assert [d["metadata"]["name"] for d in kinds["CustomResourceDefinition"]] == ["portalsites.portal.example.com"]
     assert kinds["PortalSite"] and kinds["Ingress"] and kinds["Secret"] and kinds["ServiceAccount"]
     assert docs.index(kinds["CustomResourceDefinition"][0]) < docs.index(kinds["PortalSite"][0])
-    # only the controller carries its label: excluding it keeps everything else
+    # only the controller and its permissions carry its label: excluding it keeps everything else
     labelled = [d for d in docs if d["metadata"]["labels"].get(COMPONENT) == "nginx-controller"]
-    assert [(d["kind"], d["metadata"]["name"]) for d in labelled] == [("ServiceAccount", "nginx-controller"),
-                                                                      ("Deployment", "nginx-controller")]
+    assert [(d["kind"], d["metadata"]["name"]) for d in labelled] == [
+        ("ServiceAccount", "nginx-controller"), ("Role", "nginx-controller"), ("RoleBinding", "nginx-controller"),
+        ("Deployment", "nginx-controller")]
 
 
 def test_unknown_app_lists_the_known_ones():

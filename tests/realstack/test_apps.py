@@ -21,7 +21,8 @@ CLUSTER = "restore"                     # the round-trip test uses "backup" as i
 PLACEHOLDER = images.normalise(f"{images.LOCAL_REGISTRY}/app-placeholder:1")
 # the process each image built here runs as PID 1 (/proc/1/comm)
 SERVERS = {"mariadb": "mariadbd", "nginx": "nginx", "redis": "redis-server", "wordpress": "apache2",
-           "python": "python3", "cassandra": "java", "kafka": "java", "cortex": "cortex"}
+           "python": "python3", "cassandra": "java", "kafka": "java", "cortex": "cortex",
+           "traefik": "traefik"}
 
 
 def _namespace(app):
